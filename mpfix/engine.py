@@ -1,0 +1,239 @@
+"""One file through every enabled rule: parse once, analyse once, fix in rounds.
+
+Checking is a single parse and a single pass of all rules over one metadata
+wrapper. Fixing applies every non-conflicting fix of a round together and then
+re-analyses the new tree, until nothing more applies (as ruff's fix loop does);
+a file without applicable fixes is therefore still parsed exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import MetadataWrapper
+
+from mpfix.analysis import ModuleAnalysis
+from mpfix.findings import FileResult, Finding, Safety
+from mpfix.registry import rule_classes
+from mpfix.rule import Fix, Rule, RuleContext, Violation
+from mpfix.settings import FileSettings
+from mpfix.source import compiles
+from mpfix.starters import StarterTable
+
+MAX_FIX_ROUNDS = 8
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
+
+# Decides, in an interactive review, whether one fix is applied.
+Approver = Callable[["PendingFix"], bool]
+
+
+@dataclass
+class PendingFix:
+    rule: type[Rule]
+    violation: Violation
+    finding: Finding
+    module: cst.Module
+
+    def preview(self) -> str:
+        """The module's code with only this fix applied."""
+        assert self.violation.fix is not None
+        return _apply(self.module, [self.violation.fix]).code
+
+
+class FixFailed(Exception):
+    pass
+
+
+def _suppressed(lines: list[str], finding: Finding) -> bool:
+    if not 0 < finding.line <= len(lines):
+        return False
+    match = _NOQA.search(lines[finding.line - 1])
+    if match is None:
+        return False
+    codes = match.group("codes")
+    return codes is None or finding.code in re.split(r"[,\s]+", codes.upper())
+
+
+def _finding(analysis: ModuleAnalysis, rule: type[Rule], violation: Violation,
+             path: str) -> Finding:
+    position = analysis.position(violation.node)
+    safety = violation.fix.safety if violation.fix else Safety.NONE
+    return Finding(
+        line=position.start.line, col=position.start.column + 1, code=rule.code,
+        message=violation.message, end_line=position.end.line,
+        end_col=position.end.column + 1, fix_safety=safety, path=path,
+    )
+
+
+def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]],
+             path: str) -> tuple[ModuleAnalysis, list[tuple[type[Rule], Violation]]]:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters()))
+    context = RuleContext(analysis=analysis, settings=settings, path=path)
+    found: list[tuple[type[Rule], Violation]] = []
+    for rule in rules:
+        for violation in rule(context).check():
+            found.append((rule, violation))
+    return analysis, found
+
+
+class _ApplyReplacements(cst.CSTTransformer):
+    def __init__(self, replacements: dict) -> None:
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        return self.replacements.get(original_node, updated_node)
+
+
+def _apply(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
+    replacements: dict = {}
+    imports: list = []
+    for fix in fixes:
+        replacements.update(fix.replacements)
+        imports.extend(fix.imports)
+    if module in replacements:
+        new = replacements.pop(module)
+        module = new if not replacements else new.visit(_ApplyReplacements(replacements))
+    else:
+        module = module.visit(_ApplyReplacements(replacements))
+    if imports:
+        context = CodemodContext()
+        for module_name, obj, alias in imports:
+            AddImportsVisitor.add_needed_import(context, module_name, obj, alias)
+        module = AddImportsVisitor(context).transform_module(module)
+    return module
+
+
+def _conflicts(analysis: ModuleAnalysis, claimed: set[int], fix: Fix) -> bool:
+    for node in fix.replacements:
+        if id(node) in claimed:
+            return True
+        if any(id(a) in claimed for a in analysis.ancestors(node)):
+            return True
+    return False
+
+
+def _claim(analysis: ModuleAnalysis, claimed: set[int], claimed_roots: list, fix: Fix) -> bool:
+    """Claim the nodes a fix replaces unless another fix of this round touches them."""
+    if _conflicts(analysis, claimed, fix):
+        return False
+    for node in fix.replacements:
+        # A later fix may not replace anything inside this one either.
+        for root in claimed_roots:
+            if any(a is node for a in analysis.ancestors(root)):
+                return False
+    for node in fix.replacements:
+        claimed.add(id(node))
+        claimed_roots.append(node)
+    return True
+
+
+def _wanted(fix: Optional[Fix], settings: FileSettings) -> bool:
+    if fix is None:
+        return False
+    return fix.safety is Safety.SAFE or (fix.safety is Safety.UNSAFE and settings.unsafe_fixes)
+
+
+def run_rules(
+    source: bytes,
+    settings: FileSettings,
+    *,
+    path: str = "<string>",
+    fix: bool = False,
+    approve: Optional[Approver] = None,
+) -> FileResult:
+    """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input."""
+    result = FileResult(path=path, parsed=True)
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        result.error = f"cannot parse: {error.message} (line {error.raw_line}, column {error.raw_column + 1})"
+        return result
+    except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
+        result.error = f"cannot decode: {error}"
+        return result
+    except RecursionError:
+        result.error = "cannot parse: nesting too deep"
+        return result
+    rules = rule_classes(settings.rules)
+    lines = module.code.splitlines()
+    try:
+        first, remaining, module = _fix_loop(module, settings, rules, path, lines, fix, approve, result)
+    except RecursionError:
+        result.error = "cannot analyse: nesting too deep"
+        return result
+    result.findings = sorted(remaining)
+    if fix:
+        new_source = module.bytes
+        if new_source != source:
+            problem = _verify(source, new_source, path)
+            if problem:
+                result.error = f"internal error: a fix produced invalid code ({problem}); file left unchanged"
+                result.findings = sorted(first)
+                result.fixed = {}
+                return result
+            result.new_source = new_source
+    return result
+
+
+def _fix_loop(module, settings, rules, path, lines, fix, approve, result):  # type: ignore[no-untyped-def]
+    """Returns the first round's findings, the last round's, and the final module."""
+    first: list[Finding] = []
+    declined: set[tuple[str, int, int, str]] = set()
+    for round_number in range(MAX_FIX_ROUNDS):
+        analysis, found = _analyse(module, settings, rules, path)
+        reported = []
+        pending: list[tuple[type[Rule], Violation, Finding]] = []
+        for rule, violation in found:
+            finding = _finding(analysis, rule, violation, path)
+            if _suppressed(lines if round_number == 0 else module.code.splitlines(), finding):
+                continue
+            reported.append(finding)
+            if fix and _wanted(violation.fix, settings):
+                pending.append((rule, violation, finding))
+        if round_number == 0:
+            first = reported
+        if not fix:
+            return first, reported, module
+        chosen = _choose(analysis, module, pending, approve, declined)
+        if not chosen:
+            return first, reported, module
+        for rule, _ in chosen:
+            result.fixed[rule.code] = result.fixed.get(rule.code, 0) + 1
+        module = _apply(module, [v.fix for _, v in chosen])  # type: ignore[misc]
+    return first, reported, module
+
+
+def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-untyped-def]
+    claimed: set[int] = set()
+    roots: list = []
+    chosen = []
+    for rule, violation, finding in pending:
+        key = (finding.code, finding.line, finding.col, finding.message)
+        if key in declined:
+            continue
+        if not _claim(analysis, claimed, roots, violation.fix):
+            continue
+        if approve is not None and not approve(PendingFix(rule, violation, finding, module)):
+            declined.add(key)
+            for node in violation.fix.replacements:
+                claimed.discard(id(node))
+            roots[:] = [r for r in roots if r not in violation.fix.replacements]
+            continue
+        chosen.append((rule, violation))
+    return chosen
+
+
+def _verify(old: bytes, new: bytes, path: str) -> Optional[str]:
+    try:
+        cst.parse_module(new)
+    except Exception as error:  # noqa: BLE001 - any failure means do not write
+        return f"does not parse: {str(error).splitlines()[0]}"
+    if compiles(old, path) is None:
+        return compiles(new, path)
+    return None

@@ -1,0 +1,51 @@
+"""The cheap front of the engine: decide without libcst whether a file needs parsing.
+
+This module is imported by the command line and by worker processes; the
+libcst-heavy engine is imported only once a file passes the prefilter, so a
+pre-commit call on files that never mention multiprocessing stays close to a
+bare interpreter start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from mpfix.findings import FileResult
+from mpfix.settings import FileSettings
+from mpfix.source import looks_binary
+from mpfix.starters import Prefilter
+
+if TYPE_CHECKING:
+    from mpfix.engine import Approver
+
+SKIP_FILE = b"# mpfix: skip-file"
+
+_prefilters: dict[tuple, Prefilter] = {}
+
+
+def prefilter_for(settings: FileSettings) -> Prefilter:
+    key = settings.extra_starters
+    if key not in _prefilters:
+        _prefilters[key] = Prefilter(name for name, _ in key)
+    return _prefilters[key]
+
+
+def needs_parse(source: bytes, settings: FileSettings) -> bool:
+    return SKIP_FILE not in source and prefilter_for(settings).wants(source)
+
+
+def process_source(
+    source: bytes,
+    settings: FileSettings,
+    *,
+    path: str = "<string>",
+    fix: bool = False,
+    approve: "Optional[Approver]" = None,
+) -> FileResult:
+    if looks_binary(source):
+        return FileResult(path=path, error="not a Python source file (binary content)")
+    if not settings.rules or not needs_parse(source, settings):
+        return FileResult(path=path)
+    from mpfix.engine import run_rules
+
+    return run_rules(source, settings, path=path, fix=fix, approve=approve)

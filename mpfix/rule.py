@@ -1,0 +1,99 @@
+"""The contract between the engine and a rule module.
+
+A rule reports `Violation`s against nodes of the file's module; a violation may
+carry a `Fix`: original nodes mapped to their replacements, plus imports to
+add. The engine owns everything else (suppression, selection by safety,
+merging fixes from several rules, verifying the result), so a rule module holds
+only its detection and its fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
+
+import libcst as cst
+
+from mpfix.findings import Safety
+
+if TYPE_CHECKING:
+    from mpfix.analysis import ModuleAnalysis
+    from mpfix.settings import FileSettings
+
+Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+ImportSpec = tuple[str, Optional[str], Optional[str]]  # module, name, alias
+
+
+@dataclass
+class Fix:
+    replacements: Mapping[cst.CSTNode, Replacement]
+    safety: Safety = Safety.SAFE
+    imports: tuple[ImportSpec, ...] = ()
+
+
+@dataclass
+class Violation:
+    node: cst.CSTNode
+    message: str
+    fix: Optional[Fix] = None
+
+
+@dataclass
+class RuleContext:
+    analysis: "ModuleAnalysis"
+    settings: "FileSettings"
+    path: str = "<string>"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def module(self) -> cst.Module:
+        return self.analysis.module
+
+    def is_library(self) -> bool:
+        """Whether this file is imported rather than run (see MP008)."""
+        if self.settings.is_library is not None:
+            return self.settings.is_library
+        return self.settings.is_package_init
+
+
+class Rule:
+    """Base class. Subclasses set the class attributes and implement `check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    fix_safety: ClassVar[str] = "none"  # as documented: safe, unsafe, mixed, none
+
+    def __init__(self, context: RuleContext) -> None:
+        self.context = context
+        self.analysis = context.analysis
+
+    def check(self) -> Iterable[Violation]:
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        return _doc(cls).split("\n\n", 1)[0].replace("\n", " ")
+
+    @classmethod
+    def documentation(cls) -> str:
+        return _doc(cls)
+
+    @classmethod
+    def sections(cls) -> dict[str, str]:
+        """The docstring split on its `Heading:` lines."""
+        parts: dict[str, str] = {"summary": cls.summary()}
+        current = None
+        for line in _doc(cls).splitlines():
+            heading = re.fullmatch(r"([A-Z][A-Za-z ]+):", line.strip())
+            if heading:
+                current = heading.group(1).lower()
+                parts[current] = ""
+            elif current:
+                parts[current] += line + "\n"
+        return {k: v.strip("\n") for k, v in parts.items()}
+
+
+def _doc(cls: type) -> str:
+    return inspect.cleandoc(cls.__doc__ or "")

@@ -1,0 +1,99 @@
+"""Helpers rule modules share: naming imported things in the module's own style,
+and running a rule alone as a libcst codemod command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import ClassVar, Optional
+
+import libcst as cst
+from libcst.codemod import CodemodCommand, SkipFile
+
+from mpfix.analysis import ModuleAnalysis
+from mpfix.rule import ImportSpec, Rule
+from mpfix.settings import FileSettings
+
+
+def _top_level_imports(module: cst.Module):  # type: ignore[no-untyped-def]
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)):
+                    yield small
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def import_binding(analysis: ModuleAnalysis, module_name: str,
+                   name: str) -> tuple[str, tuple[ImportSpec, ...]]:
+    """How this module spells `module_name.name`, and the import to add if it cannot yet.
+
+    `import multiprocessing as mp` gives `mp.freeze_support`; a module that
+    already does `from multiprocessing import freeze_support` gives the bare
+    name; otherwise the bare name and a `from ... import ...` to add.
+    """
+    module_alias: Optional[str] = None
+    for node in _top_level_imports(analysis.module):
+        if isinstance(node, cst.ImportFrom) and node.module is not None \
+                and _dotted(node.module) == module_name and not node.relative \
+                and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                if _dotted(alias.name) == name:
+                    return (alias.evaluated_alias or name), ()
+        if isinstance(node, cst.Import) and module_alias is None:
+            for alias in node.names:
+                if _dotted(alias.name) == module_name:
+                    module_alias = alias.evaluated_alias or module_name
+    if module_alias is not None:
+        return f"{module_alias}.{name}", ()
+    return name, ((module_name, name, None),)
+
+
+def unused_name(analysis: ModuleAnalysis, base: str, also_taken: "set[str] | None" = None) -> str:
+    """`base`, or `base_2`, `base_3`... whichever no scope of the module binds or reads."""
+    taken = set(also_taken or ())
+    for scope_node in [analysis.module, *analysis.functions, *analysis.classes]:
+        scope = analysis.scope(scope_node)
+        if scope is not None:
+            taken |= {a.name for a in scope.assignments}
+            taken |= {a.node.value for a in scope.accesses if isinstance(a.node, cst.Name)}
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}_{number}", number + 1
+    return candidate
+
+
+class RuleCommand(CodemodCommand):
+    """Runs one rule as `python -m libcst.tool codemod mpfix.codemods.<module>.<Command>`."""
+
+    rule: ClassVar[type[Rule]]
+
+    @property
+    def DESCRIPTION(self) -> str:  # type: ignore[override]
+        return f"{self.rule.code} {self.rule.name}: {self.rule.summary()}"
+
+    def __init__(self, context, unsafe_fixes: bool = False) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(context)
+        self.unsafe_fixes = unsafe_fixes
+
+    @staticmethod
+    def add_args(arg_parser: argparse.ArgumentParser) -> None:
+        arg_parser.add_argument("--unsafe-fixes", action="store_true",
+                                help="also apply fixes that change signatures or control flow")
+
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        from mpfix.engine import run_rules
+
+        settings = FileSettings(rules=(self.rule.code,), unsafe_fixes=self.unsafe_fixes)
+        result = run_rules(tree.bytes, settings, path=self.context.filename or "<string>", fix=True)
+        if result.error:
+            raise SkipFile(result.error)
+        if result.new_source is None:
+            return tree
+        return cst.parse_module(result.new_source)

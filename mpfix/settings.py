@@ -1,0 +1,45 @@
+"""Effective settings for a run, and the slice of them one file needs.
+
+Both are plain, picklable data: they travel to worker processes started with
+spawn, and they are part of the cache key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Mapping, Optional
+
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """What the engine needs to process one file."""
+
+    rules: tuple[str, ...]
+    unsafe_fixes: bool = False
+    target_start_method: Optional[str] = None
+    extra_starters: tuple[tuple[str, str], ...] = ()
+    is_library: Optional[bool] = None  # None: decide from the file alone
+    is_package_init: bool = False
+
+    def starters(self) -> Mapping[str, str]:
+        return dict(self.extra_starters)
+
+    def fingerprint(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class Settings:
+    select: Optional[frozenset[str]] = None  # None: every rule
+    ignore: frozenset[str] = frozenset()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unsafe_fixes: bool = False
+    target_start_method: Optional[str] = None
+    extra_starters: Mapping[str, str] = field(default_factory=dict)
+    library_paths: tuple[str, ...] = ()
+    respect_gitignore: bool = True

@@ -1,0 +1,183 @@
+"""What starts processes, and what the objects multiprocessing hands out are.
+
+One table for every rule. It is keyed on qualified names, so the analysis can
+recognise `mp.Process`, `from multiprocessing import Process as P` and
+`ctx = get_context("spawn"); ctx.Process(...)` alike, while `threading.Thread`,
+`queue.Queue` and `subprocess.Popen` never match. It imports nothing heavy: the
+prefilter reads its words before libcst is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Iterable, Mapping
+
+
+class Kind(str, Enum):
+    PROCESS = "process"
+    POOL = "pool"
+    EXECUTOR = "executor"
+    MANAGER = "manager"
+    CONTEXT = "context"
+    QUEUE = "queue"
+    JOINABLE_QUEUE = "joinable-queue"
+    SIMPLE_QUEUE = "simple-queue"
+    LOCK = "lock"
+    EVENT = "event"
+    SEMAPHORE = "semaphore"
+    CONDITION = "condition"
+    BARRIER = "barrier"
+    VALUE = "value"
+    ARRAY = "array"
+    PIPE = "pipe"
+    PROXY = "proxy"
+    SET_START_METHOD = "set-start-method"
+    FREEZE_SUPPORT = "freeze-support"
+
+
+QUEUE_KINDS = frozenset({Kind.QUEUE, Kind.JOINABLE_QUEUE, Kind.SIMPLE_QUEUE})
+SYNC_KINDS = frozenset(
+    {Kind.LOCK, Kind.EVENT, Kind.SEMAPHORE, Kind.CONDITION, Kind.BARRIER}
+)
+# Objects a parent creates and a child must receive explicitly under spawn.
+RESOURCE_KINDS = QUEUE_KINDS | SYNC_KINDS | frozenset(
+    {Kind.VALUE, Kind.ARRAY, Kind.PIPE, Kind.PROXY, Kind.MANAGER}
+)
+# Objects whose creation at import time starts processes.
+STARTING_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR, Kind.MANAGER})
+
+# Attributes of the multiprocessing module and of every context object.
+CONTEXT_API: Mapping[str, Kind] = {
+    "Process": Kind.PROCESS,
+    "Pool": Kind.POOL,
+    "Manager": Kind.MANAGER,
+    "Queue": Kind.QUEUE,
+    "JoinableQueue": Kind.JOINABLE_QUEUE,
+    "SimpleQueue": Kind.SIMPLE_QUEUE,
+    "Lock": Kind.LOCK,
+    "RLock": Kind.LOCK,
+    "Event": Kind.EVENT,
+    "Semaphore": Kind.SEMAPHORE,
+    "BoundedSemaphore": Kind.SEMAPHORE,
+    "Condition": Kind.CONDITION,
+    "Barrier": Kind.BARRIER,
+    "Value": Kind.VALUE,
+    "RawValue": Kind.VALUE,
+    "Array": Kind.ARRAY,
+    "RawArray": Kind.ARRAY,
+    "Pipe": Kind.PIPE,
+    "get_context": Kind.CONTEXT,
+    "set_start_method": Kind.SET_START_METHOD,
+    "freeze_support": Kind.FREEZE_SUPPORT,
+}
+
+# What a Manager (or SyncManager) hands out: proxies that travel by pickling.
+MANAGER_API: Mapping[str, Kind] = {
+    "Queue": Kind.QUEUE,
+    "JoinableQueue": Kind.JOINABLE_QUEUE,
+    "Lock": Kind.LOCK,
+    "RLock": Kind.LOCK,
+    "Event": Kind.EVENT,
+    "Semaphore": Kind.SEMAPHORE,
+    "BoundedSemaphore": Kind.SEMAPHORE,
+    "Condition": Kind.CONDITION,
+    "Barrier": Kind.BARRIER,
+    "Value": Kind.PROXY,
+    "Array": Kind.PROXY,
+    "dict": Kind.PROXY,
+    "list": Kind.PROXY,
+    "Namespace": Kind.PROXY,
+    "Pool": Kind.POOL,
+}
+
+# Module families that are drop-in replacements for multiprocessing.
+FAMILIES = ("multiprocessing", "multiprocess", "billiard", "torch.multiprocessing")
+
+# Submodules whose classes are the same API under another path.
+_SUBMODULE_API: Mapping[str, Mapping[str, Kind]] = {
+    "context": {**CONTEXT_API, "SpawnProcess": Kind.PROCESS,
+                "ForkProcess": Kind.PROCESS, "ForkServerProcess": Kind.PROCESS},
+    "process": {"BaseProcess": Kind.PROCESS},
+    "pool": {"Pool": Kind.POOL},
+    "managers": {"SyncManager": Kind.MANAGER, "BaseManager": Kind.MANAGER},
+    "queues": {"Queue": Kind.QUEUE, "JoinableQueue": Kind.JOINABLE_QUEUE,
+               "SimpleQueue": Kind.SIMPLE_QUEUE},
+    "synchronize": {
+        "Lock": Kind.LOCK, "RLock": Kind.LOCK, "Event": Kind.EVENT,
+        "Semaphore": Kind.SEMAPHORE, "BoundedSemaphore": Kind.SEMAPHORE,
+        "Condition": Kind.CONDITION, "Barrier": Kind.BARRIER,
+    },
+    "sharedctypes": {"Value": Kind.VALUE, "Array": Kind.ARRAY,
+                     "RawValue": Kind.VALUE, "RawArray": Kind.ARRAY},
+}
+
+_EXECUTORS = (
+    "concurrent.futures.ProcessPoolExecutor",
+    "concurrent.futures.process.ProcessPoolExecutor",
+    "loky.ProcessPoolExecutor",
+)
+
+
+def _build_table() -> dict[str, Kind]:
+    table: dict[str, Kind] = {}
+    for family in FAMILIES:
+        for name, kind in CONTEXT_API.items():
+            table[f"{family}.{name}"] = kind
+        for submodule, api in _SUBMODULE_API.items():
+            for name, kind in api.items():
+                table[f"{family}.{submodule}.{name}"] = kind
+    for name in _EXECUTORS:
+        table[name] = Kind.EXECUTOR
+    return table
+
+
+BUILTIN_STARTERS: Mapping[str, Kind] = _build_table()
+
+# Thread-backed look-alikes: never processes, never pickled.
+NOT_PROCESSES = ("multiprocessing.dummy", "multiprocess.dummy", "billiard.dummy")
+
+
+class StarterTable:
+    """The built-in table plus what a project declares in its config."""
+
+    def __init__(self, extra: Mapping[str, str] | None = None) -> None:
+        self._table = dict(BUILTIN_STARTERS)
+        for qualified_name, kind in (extra or {}).items():
+            self._table[qualified_name] = Kind(kind)
+
+    def kind_of_name(self, qualified_name: str) -> Kind | None:
+        if qualified_name.startswith(NOT_PROCESSES):
+            return None
+        return self._table.get(qualified_name)
+
+    def names(self) -> Iterable[str]:
+        return self._table.keys()
+
+
+def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    roots = {name.split(".")[0] for name in extra_names}
+    roots |= {"multiprocessing", "multiprocess", "billiard", "concurrent", "loky",
+              "ProcessPoolExecutor"}
+    words = set(CONTEXT_API) | set(MANAGER_API) | {"ProcessPoolExecutor"}
+    words |= {name.rsplit(".", 1)[-1] for name in extra_names}
+    words -= {"dict", "list"}
+    def alternation(items: Iterable[str]) -> bytes:
+        return b"|".join(re.escape(item).encode() for item in sorted(items))
+    return (re.compile(rb"\b(?:" + alternation(roots) + rb")\b"),
+            re.compile(rb"\b(?:" + alternation(words) + rb")\b"))
+
+
+class Prefilter:
+    """Decides from bytes alone whether a file can reach a process-starting API.
+
+    A file must name a module family (or a configured starter's root) and one
+    of the API names a rule looks at; `import multiprocessing` followed only by
+    `cpu_count()` is not worth a parse.
+    """
+
+    def __init__(self, extra_names: Iterable[str] = ()) -> None:
+        self._roots, self._words = _prefilter_patterns(list(extra_names))
+
+    def wants(self, data: bytes) -> bool:
+        return bool(self._roots.search(data)) and bool(self._words.search(data))

@@ -1,0 +1,102 @@
+"""Behaviour runs: a fixture program run as a real subprocess under one start method.
+
+Every run starts in its own session (process group); a run that outlives its
+timeout is killed with the whole group, so a deadlocked worker never outlives
+the test. All runs are submitted at once to a thread pool: most of their time
+is waiting, so they overlap far beyond the number of cores.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from fixture_cases import Case
+
+DEFAULT_TIMEOUT = 10.0
+METHODS = ("fork", "spawn", "forkserver")
+
+
+@dataclass
+class Outcome:
+    returncode: Optional[int]  # None: killed after the timeout
+    stdout: str
+    stderr: str
+
+    def summary(self) -> str:
+        status = "timed out" if self.returncode is None else f"exit {self.returncode}"
+        return f"{status}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr[-3000:]}"
+
+
+def run_program(case: Case, program: bytes, method: str) -> Outcome:
+    spec = case.run or {}
+    with tempfile.TemporaryDirectory(prefix="mpfix-run-") as tmp:
+        workdir = Path(tmp)
+        for support in case.support_files():
+            shutil.copy(support, workdir / support.name)
+        name = spec.get("as", "main.py")
+        (workdir / name).write_bytes(program)
+        main = spec.get("main", name)
+        command = [sys.executable, "-m", "mpfix.startmethod", method, main, *spec.get("argv", [])]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+        process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True, env=env)
+        try:
+            stdout, stderr = process.communicate(timeout=spec.get("timeout", DEFAULT_TIMEOUT))
+            code: Optional[int] = process.returncode
+        except subprocess.TimeoutExpired:
+            code = None
+            stdout, stderr = b"", b""
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if code is None:
+                stdout, stderr = process.communicate()
+        return Outcome(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+
+
+def expected_output(case: Case, outcome: Outcome) -> bool:
+    spec = case.run or {}
+    if outcome.returncode != spec.get("returncode", 0):
+        return False
+    want = spec.get("stdout", "")
+    got = outcome.stdout
+    if spec.get("unordered"):
+        return sorted(got.splitlines()) == sorted(want.splitlines())
+    return got.rstrip("\n") == want.rstrip("\n")
+
+
+class BehaviourRuns:
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._runs: dict[tuple[str, str, str], Future[Outcome]] = {}
+
+    def submit_all(self, cases: list[Case]) -> None:
+        for case in cases:
+            if case.run is None:
+                continue
+            for method in case.run.get("methods", METHODS):
+                if case.after is not None:
+                    self._submit(case, "after", case.after, method)
+                self._submit(case, "before", case.before, method)
+
+    def _submit(self, case: Case, which: str, program: bytes, method: str) -> None:
+        key = (case.id, which, method)
+        if key not in self._runs:
+            self._runs[key] = self._pool.submit(run_program, case, program, method)
+
+    def outcome(self, case: Case, which: str, method: str) -> Outcome:
+        return self._runs[(case.id, which, method)].result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,74 @@
+"""Fixture folders as test cases: fixtures/<rule-name>/<case>/{before,after}.py,
+run.json, findings.txt, options.json (see CONTRIBUTING in the README)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from mpfix.registry import ALL_CODES, rule_class
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+CODES_BY_NAME = {rule_class(code).name: code for code in ALL_CODES}
+
+
+@dataclass
+class Case:
+    rule_name: str
+    name: str
+    folder: Path
+    before: bytes
+    after: Optional[bytes]
+    options: dict[str, Any] = field(default_factory=dict)
+    run: Optional[dict[str, Any]] = None
+    findings: Optional[list[str]] = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule_name}/{self.name}"
+
+    @property
+    def code(self) -> str:
+        return CODES_BY_NAME[self.rule_name]
+
+    def fix_options(self) -> dict[str, Any]:
+        options = {"select": [self.code], "unsafe_fixes": True}
+        options.update(self.options)
+        return options
+
+    def check_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.fix_options().items() if k != "unsafe_fixes"}
+
+    def support_files(self) -> list[Path]:
+        return sorted(p for p in self.folder.iterdir()
+                      if p.suffix == ".py" and p.name not in ("before.py", "after.py"))
+
+
+def _read_json(path: Path) -> Optional[dict[str, Any]]:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_cases() -> list[Case]:
+    cases = []
+    for rule_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        if rule_dir.name not in CODES_BY_NAME:
+            raise ValueError(f"fixtures/{rule_dir.name}: no rule has that name")
+        for folder in sorted(p for p in rule_dir.iterdir() if p.is_dir()):
+            after = folder / "after.py"
+            findings = folder / "findings.txt"
+            cases.append(Case(
+                rule_name=rule_dir.name,
+                name=folder.name,
+                folder=folder,
+                before=(folder / "before.py").read_bytes(),
+                after=after.read_bytes() if after.exists() else None,
+                options=_read_json(folder / "options.json") or {},
+                run=_read_json(folder / "run.json"),
+                findings=findings.read_text().split() and
+                [line.strip() for line in findings.read_text().splitlines() if line.strip()]
+                if findings.exists() else None,
+            ))
+    return cases

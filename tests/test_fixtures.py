@@ -1,0 +1,65 @@
+"""Every fixture folder becomes these tests (DESIGN.md, "Fixtures")."""
+
+from __future__ import annotations
+
+import pytest
+
+from behaviour import METHODS, expected_output
+from conftest import CASES
+from fixture_cases import Case
+from mpfix import check_code, fix_code
+from mpfix.source import compiles
+
+ids = [case.id for case in CASES]
+run_cases = [case for case in CASES if case.run is not None]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_fix_gives_after(case: Case) -> None:
+    expected = case.after if case.after is not None else case.before
+    assert fix_code(case.before, **case.fix_options()).decode() == expected.decode()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.after is not None],
+                         ids=[c.id for c in CASES if c.after is not None])
+def test_fix_is_idempotent_and_compiles(case: Case) -> None:
+    assert case.after is not None
+    assert compiles(case.after) is None
+    assert fix_code(case.after, **case.fix_options()).decode() == case.after.decode()
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_findings(case: Case) -> None:
+    findings = [f for f in check_code(case.before, **case.check_options()) if f.code == case.code]
+    if case.findings is not None:
+        assert [f"{f.line}:{f.col} {f.code}" for f in findings] == case.findings
+    elif case.after is not None:
+        assert findings, "a case with after.py must have a finding of its rule"
+    else:
+        assert not findings, "a case without after.py must have no finding of its rule"
+
+
+def _methods(case: Case) -> list[tuple[Case, str]]:
+    return [(case, method) for method in (case.run or {}).get("methods", METHODS)]
+
+
+after_runs = [p for c in run_cases if c.after is not None for p in _methods(c)]
+before_runs = [p for c in run_cases for p in _methods(c)]
+
+
+@pytest.mark.parametrize("case,method", after_runs,
+                         ids=[f"{c.id}-{m}" for c, m in after_runs])
+def test_after_runs_correctly(case: Case, method: str, behaviour_runs) -> None:
+    outcome = behaviour_runs.outcome(case, "after", method)
+    assert expected_output(case, outcome), outcome.summary()
+
+
+@pytest.mark.parametrize("case,method", before_runs,
+                         ids=[f"{c.id}-{m}" for c, m in before_runs])
+def test_before_fails_only_where_stated(case: Case, method: str, behaviour_runs) -> None:
+    outcome = behaviour_runs.outcome(case, "before", method)
+    should_fail = method in (case.run or {}).get("before_fails", [])
+    if should_fail:
+        assert not expected_output(case, outcome), f"before.py worked under {method}"
+    else:
+        assert expected_output(case, outcome), outcome.summary()
