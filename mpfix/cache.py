@@ -1,0 +1,88 @@
+"""A content-keyed cache of per-file results.
+
+The key covers the file's bytes, mpfix's version and every setting that can
+change a result, so a hit is only ever returned for exactly the same input.
+Entries are written atomically; a corrupt entry is ignored and rewritten, so
+two runs may share one cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from mpfix.findings import FileResult, Finding, Safety
+
+CACHE_DIR = ".mpfix_cache"
+_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# mpfix cache; see https://bford.info/cachedir/\n"
+
+
+class Cache:
+    def __init__(self, root: Path, version: str) -> None:
+        self.directory = root / CACHE_DIR
+        self.version = version
+        self._prepared = False
+
+    def key(self, source: bytes, fingerprint: str, mode: str) -> str:
+        digest = hashlib.sha256()
+        for part in (self.version.encode(), fingerprint.encode(), mode.encode()):
+            digest.update(part + b"\0")
+        digest.update(source)
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / self.version / key[:2] / f"{key}.json"
+
+    def get(self, key: str, path: str) -> Optional[FileResult]:
+        try:
+            data = json.loads(self._path(key).read_text())
+            findings = [
+                Finding(**{**f, "fix_safety": Safety(f["fix_safety"]), "path": path})
+                for f in data["findings"]
+            ]
+            return FileResult(path=path, findings=findings, error=data["error"], parsed=False)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, result: FileResult) -> None:
+        if result.new_source is not None:
+            return
+        try:
+            self._prepare()
+            target = self._path(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            findings = [
+                {k: v for k, v in f.to_dict().items() if k not in ("path", "fixable")}
+                for f in result.findings
+            ]
+            payload = json.dumps({"findings": findings, "error": result.error})
+            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(payload)
+            os.replace(temporary, target)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tag = self.directory / "CACHEDIR.TAG"
+        if not tag.exists():
+            tag.write_text(_TAG)
+        ignore = self.directory / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by mpfix automatically.\n*\n")
+        self._prepared = True
+
+    def clear(self) -> bool:
+        import shutil
+
+        if self.directory.is_dir():
+            shutil.rmtree(self.directory)
+            return True
+        return False

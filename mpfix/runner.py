@@ -1,0 +1,145 @@
+"""Runs the engine over many files: read once, prefilter, cache, parse in parallel, write.
+
+The parent process does all file I/O; workers get bytes and return results, so
+nothing a worker does can leave a file half-written. Workers are started with
+the spawn method and receive only picklable work items: mpfix follows the
+guidelines it enforces.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from mpfix.cache import Cache
+from mpfix.findings import FileResult
+from mpfix.pipeline import needs_parse, process_source
+from mpfix.settings import FileSettings
+from mpfix.source import looks_binary
+
+# Below this many bytes to parse, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 400_000
+
+SettingsFor = Callable[[Path], FileSettings]
+
+
+@dataclass
+class Work:
+    index: int
+    path: str
+    source: bytes
+    settings: FileSettings
+    cache_key: Optional[str] = None
+
+
+@dataclass
+class RunReport:
+    results: list[FileResult] = field(default_factory=list)
+    sources: dict[str, bytes] = field(default_factory=dict)
+    skipped: int = 0
+    cached: int = 0
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [r for r in self.results if r.error]
+
+
+def _process(work: Work, fix: bool) -> FileResult:
+    return process_source(work.source, work.settings, path=work.path, fix=fix)
+
+
+def _process_batch(batch: list[Work], fix: bool) -> list[tuple[int, FileResult]]:
+    return [(work.index, _process(work, fix)) for work in batch]
+
+
+def _read(path: Path) -> tuple[Optional[bytes], Optional[str]]:
+    try:
+        return path.read_bytes(), None
+    except IsADirectoryError:
+        return None, "is a directory"
+    except OSError as error:
+        return None, f"cannot read: {error.strerror or error}"
+
+
+def _batches(items: list[Work], jobs: int) -> list[list[Work]]:
+    """Largest first, dealt round-robin into a few batches per worker."""
+    items = sorted(items, key=lambda w: len(w.source), reverse=True)
+    count = max(1, min(len(items), jobs * 4))
+    batches: list[list[Work]] = [[] for _ in range(count)]
+    for position, item in enumerate(items):
+        batches[position % count].append(item)
+    return batches
+
+
+def run(
+    files: Iterable[Path],
+    settings_for: SettingsFor,
+    *,
+    fix: bool,
+    jobs: int,
+    cache: Optional[Cache],
+    approve=None,  # type: ignore[no-untyped-def]
+    progress: Optional[Callable[[int], None]] = None,
+) -> RunReport:
+    report = RunReport()
+    pending: list[Work] = []
+    mode = "fix" if fix else "check"
+    for index, path in enumerate(files):
+        name = str(path)
+        source, error = _read(path)
+        if source is None:
+            report.results.append(FileResult(path=name, error=error))
+            continue
+        report.sources[name] = source
+        settings = settings_for(path)
+        if looks_binary(source) or not settings.rules or not needs_parse(source, settings):
+            report.results.append(process_source(source, settings, path=name))
+            report.skipped += 0 if looks_binary(source) else 1
+            continue
+        key = cache.key(source, settings.fingerprint(), mode) if cache else None
+        hit = cache.get(key, name) if cache and key else None
+        if hit is not None:
+            report.results.append(hit)
+            report.cached += 1
+            continue
+        report.results.append(FileResult(path=name))  # placeholder, filled below
+        pending.append(Work(index, name, source, settings, key))
+    by_index = {work.index: work for work in pending}
+    for index, result in _compute(pending, fix, jobs, approve, progress):
+        report.results[index] = result
+        work = by_index[index]
+        if cache and work.cache_key:
+            cache.put(work.cache_key, result)
+    return report
+
+
+def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # type: ignore[no-untyped-def]
+    total = sum(len(w.source) for w in pending)
+    if jobs <= 1 or len(pending) < 2 or total < PARALLEL_THRESHOLD or approve is not None:
+        for work in pending:
+            result = process_source(work.source, work.settings, path=work.path, fix=fix,
+                                    approve=approve)
+            if progress:
+                progress(1)
+            yield work.index, result
+        return
+    context = multiprocessing.get_context("spawn")
+    batches = _batches(pending, jobs)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context) as pool:
+        futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
+        for future in futures:
+            for index, result in future.result():
+                if progress:
+                    progress(1)
+                yield index, result
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
