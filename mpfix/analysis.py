@@ -15,27 +15,21 @@ from typing import Iterator, Optional, Sequence, Union
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import (
-    Assignment,
-    ClassScope,
-    CodeRange,
-    FunctionScope,
-    GlobalScope,
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-    QualifiedNameProvider,
-    Scope,
-    ScopeProvider,
-)
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from mpfix.starters import CONTEXT_API, MANAGER_API, STARTING_KINDS, Kind, StarterTable
+from mpfix.names import Binding, NameIndex, Scope
+
+from mpfix.starters import (
+    CONTEXT_API, FAMILIES, MANAGER_API, QUEUE_KINDS, STARTING_KINDS, Kind, StarterTable,
+)
 
 try:  # libcst resolves some providers lazily since 1.2
     from libcst._metadata_dependent import LazyValue
 except ImportError:  # pragma: no cover - older libcst
     LazyValue = ()  # type: ignore[assignment,misc]
 
+# Kept for callers that name the old libcst type; bindings are mpfix.names.Binding now.
+Assignment = Binding
 Definition = Union[cst.FunctionDef, cst.ClassDef, cst.Lambda]
 
 POOL_CALLABLE_METHODS = frozenset(
@@ -43,7 +37,21 @@ POOL_CALLABLE_METHODS = frozenset(
      "map_async", "starmap_async"}
 )
 EXECUTOR_CALLABLE_METHODS = frozenset({"submit", "map"})
-METADATA = (ScopeProvider, QualifiedNameProvider, ParentNodeProvider)
+# Methods of the built-in containers that change them in place.
+MUTATING_METHODS = frozenset(
+    {"append", "extend", "insert", "update", "setdefault", "add", "clear", "pop", "popitem",
+     "remove", "discard", "sort", "reverse"}
+)
+# Constructors that take their context as an argument (name, position) instead of
+# using the default one; keyed on the name below the module family.
+CONTEXT_PARAMETERS = {
+    "pool.Pool": ("context", 4),
+    "managers.SyncManager": ("ctx", 3),
+    "managers.BaseManager": ("ctx", 3),
+}
+EXECUTOR_CONTEXT_PARAMETER = ("mp_context", 1)
+# Families that re-export another's API and so share its default context.
+SHARED_DEFAULT_CONTEXT = {"torch.multiprocessing": "multiprocessing"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,19 @@ class CallableUse:
     owner_kind: Kind           # PROCESS, POOL, EXECUTOR or MANAGER
     callable_arg: cst.Arg      # the argument holding the callable
     args_arg: Optional[cst.Arg] = None  # `args=`/`initargs=` where the role has one
+
+
+QUEUE_PUT_METHODS = frozenset({"put", "put_nowait"})
+
+
+@dataclass(frozen=True)
+class QueueUse:
+    """A queue a callable handed to another process can reach, and what it does with it."""
+
+    queue: cst.Name                     # the parent's `args`/`kwargs` element, or the global read
+    puts: tuple[cst.Call, ...] = ()     # its put()/put_nowait() calls in the callable and helpers
+    other_uses: tuple[cst.CSTNode, ...] = ()  # every other read (handed on, got from...) or rebinding
+    visible: bool = True                # False: the callable's code is not in this module
 
 
 def is_main_guard(node: cst.CSTNode) -> bool:
@@ -89,28 +110,36 @@ def argument(call: cst.Call, name: str, index: int) -> Optional[cst.Arg]:
     return keyword(call, name) or positional(call, index)
 
 
+def api_family(name: str) -> Optional[str]:
+    """The module family a starter-table name belongs to: `torch.multiprocessing` for
+    `torch.multiprocessing.Pool`; None for names outside the families (executors)."""
+    matches = [f for f in FAMILIES if name.startswith(f + ".")]
+    return max(matches, key=len) if matches else None
+
+
+def default_family(name: str) -> Optional[str]:
+    """The family whose default context a starter-table name's objects use: torch's
+    multiprocessing and concurrent.futures share multiprocessing's; loky has its own."""
+    if name.startswith("concurrent.futures."):
+        return "multiprocessing"
+    family = api_family(name)
+    return SHARED_DEFAULT_CONTEXT.get(family, family) if family else None
+
+
+def _read_arguments(args: Sequence[cst.Arg], positional: list[cst.BaseExpression],
+                    keywords: dict[str, cst.BaseExpression]) -> bool:
+    for arg in args:
+        if arg.star:
+            return False
+        if arg.keyword is not None:
+            keywords[arg.keyword.value] = arg.value
+        else:
+            positional.append(arg.value)
+    return True
+
+
 def method_name(call: cst.Call) -> Optional[str]:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-
-
-class _Collector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.calls: list[cst.Call] = []
-        self.functions: list[cst.FunctionDef] = []
-        self.classes: list[cst.ClassDef] = []
-        self.lambdas: list[cst.Lambda] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.functions.append(node)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.classes.append(node)
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self.lambdas.append(node)
 
 
 class ModuleAnalysis:
@@ -118,27 +147,18 @@ class ModuleAnalysis:
         self.wrapper = wrapper
         self.module = wrapper.module
         self.starters = starters
-        self._scopes = wrapper.resolve(ScopeProvider)
-        self._qualified = wrapper.resolve(QualifiedNameProvider)
-        self._parents = wrapper.resolve(ParentNodeProvider)
-        collector = _Collector()
-        self.module.visit(collector)
-        self.calls = collector.calls
-        self.functions = collector.functions
-        self.classes = collector.classes
-        self.lambdas = collector.lambdas
+        self.names = NameIndex.build(self.module)
+        self.calls = self.names.calls
+        self.functions = self.names.functions
+        self.classes = self.names.classes
+        self.lambdas = self.names.lambdas
         self._kind_cache: dict[int, Optional[Kind]] = {}
         self._starts_cache: dict[int, bool] = {}
 
     # -- metadata -----------------------------------------------------------
 
-    @staticmethod
-    def _lookup(mapping, node, default=None):  # type: ignore[no-untyped-def]
-        value = mapping.get(node, default)
-        return value() if isinstance(value, LazyValue) else value
-
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        return self._lookup(self._parents, node)
+        return self.names.parents.get(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parent(node)
@@ -147,10 +167,11 @@ class ModuleAnalysis:
             current = self.parent(current)
 
     def scope(self, node: cst.CSTNode) -> Optional[Scope]:
-        return self._lookup(self._scopes, node)
+        return self.names.scope_of.get(node)
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        return {q.name for q in self._lookup(self._qualified, node, ())}
+        name = self.names.qualified_name(node)
+        return {name} if name else set()
 
     @cached_property
     def _positions(self) -> dict:
@@ -161,8 +182,8 @@ class ModuleAnalysis:
         return value() if isinstance(value, LazyValue) else value
 
     @cached_property
-    def global_scope(self) -> Optional[GlobalScope]:
-        return self.scope(self.module)  # type: ignore[return-value]
+    def global_scope(self) -> Scope:
+        return self.names.created[self.module]
 
     # -- structure ------------------------------------------------------------
 
@@ -200,31 +221,48 @@ class ModuleAnalysis:
             isinstance(a, (cst.FunctionDef, cst.Lambda)) for a in self.ancestors(node)
         )
 
+    def in_loop(self, node: cst.CSTNode) -> bool:
+        """True when `node` may run several times each time its function (or the module)
+        runs: it sits in the body or test of a loop, or in a comprehension."""
+        child = node
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return False
+            if isinstance(ancestor, cst.For) and child is ancestor.body:
+                return True
+            if isinstance(ancestor, cst.While) and child in (ancestor.body, ancestor.test):
+                return True
+            if isinstance(ancestor, cst.CompFor) and child is not ancestor.iter:
+                return True
+            if isinstance(ancestor, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)) \
+                    and child is not ancestor.for_in:
+                return True
+            child = ancestor
+        return False
+
     # -- names and assignments --------------------------------------------------
 
-    def assignments(self, name: cst.Name) -> list[Assignment]:
-        scope = self.scope(name)
-        if scope is None:
-            return []
-        found: list[Assignment] = []
-        try:
-            accesses = scope.accesses[name]
-        except KeyError:
-            accesses = set()
-        for access in accesses:
-            for referent in access.referents:
-                if isinstance(referent, Assignment):
-                    found.append(referent)
-        if not found and name.value in scope:
-            found = [a for a in scope[name.value] if isinstance(a, Assignment)]
-        return sorted(found, key=lambda a: self._order(a.node))
+    def assignments(self, name: cst.Name) -> list[Binding]:
+        """Where the name read at `name` may have been bound, in source order."""
+        return sorted(self.names.resolve(name), key=lambda b: self._order(b.node))
 
-    def _order(self, node: cst.CSTNode) -> tuple[int, int]:
-        try:
-            start = self.position(node).start
-            return (start.line, start.column)
-        except KeyError:
-            return (0, 0)
+    def _order(self, node: cst.CSTNode) -> int:
+        return self.names.order.get(node, 0)
+
+    def references(self, definition: Union[cst.FunctionDef, cst.ClassDef]) -> list[cst.Name]:
+        """The reads of the name a def or class binds that resolve to it, in source order."""
+        wanted = definition.name.value
+        return [name for name in self.names.loads if name.value == wanted
+                and any(b.node is definition for b in self.names.resolve(name))]
+
+    def call_sites(self, definition: Union[cst.FunctionDef, cst.ClassDef]) -> list[cst.Call]:
+        """The calls of a def (or instantiations of a class) by its name, in source order."""
+        sites: list[cst.Call] = []
+        for name in self.references(definition):
+            parent = self.parent(name)
+            if isinstance(parent, cst.Call) and parent.func is name:
+                sites.append(parent)
+        return sites
 
     def assigned_value(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
         """The expression bound to a Name by an `=`, `with ... as` or walrus."""
@@ -374,6 +412,49 @@ class ModuleAnalysis:
                 return method.value.evaluated_value  # type: ignore[return-value]
         return None
 
+    def api_name(self, expr: cst.CSTNode) -> Optional[str]:
+        """The starter-table name `expr` refers to: `multiprocessing.Pool` for `mp.Pool`."""
+        for name in sorted(self.qualified_names(expr)):
+            if self.starters.kind_of_name(name) is not None:
+                return name
+        return None
+
+    def context_parameter(self, call: cst.Call) -> Optional[tuple[str, int]]:
+        """(name, position) of the argument through which the constructor `call` takes
+        its context, for the classes that accept one (`ProcessPoolExecutor(mp_context=)`,
+        `multiprocessing.pool.Pool(context=)`, `SyncManager(ctx=)`)."""
+        name = self.api_name(call.func)
+        if name is None:
+            return None
+        if name.startswith("concurrent.futures."):
+            return EXECUTOR_CONTEXT_PARAMETER
+        family = api_family(name)
+        return CONTEXT_PARAMETERS.get(name[len(family) + 1:]) if family else None
+
+    def default_context_family(self, call: cst.Call) -> Optional[str]:
+        """The family (`multiprocessing`, `multiprocess`, `billiard`) whose default context
+        `call` makes settle on a start method, after which `set_start_method()` raises
+        "context has already been set": creating an object through the module-level API,
+        a constructor given no context, `get_context()` without a method, or
+        `set_start_method()` itself. None for calls through an explicit context."""
+        name = self.api_name(call.func)
+        if name is None:
+            return None
+        parameter = self.context_parameter(call)
+        if parameter is not None:
+            return None if argument(call, *parameter) is not None else default_family(name)
+        family = api_family(name)
+        if family is None or name.count(".") != family.count(".") + 1:
+            return None  # submodule classes need an explicit ctx; loky has its own
+        kind = self.starters.kind_of_name(name)
+        if kind in (Kind.PIPE, Kind.FREEZE_SUPPORT):
+            return None
+        if kind is Kind.CONTEXT:
+            method = argument(call, "method", 0)
+            if method is not None and not m.matches(method.value, m.Name("None")):
+                return None
+        return default_family(name)
+
     # -- classes and callables --------------------------------------------------------
 
     def process_class(self, expr: cst.CSTNode) -> Optional[cst.ClassDef]:
@@ -452,6 +533,26 @@ class ModuleAnalysis:
             if func is not None:
                 yield CallableUse(call, "register", Kind.MANAGER, func)
 
+    def child_functions(self) -> list[cst.FunctionDef]:
+        """Functions that run in a child process (or a manager's server process): Process
+        targets, pool and executor tasks, initializers, registered callables, the `run`
+        method of Process subclasses, and the module functions those call."""
+        roots: list[cst.FunctionDef] = []
+        for use in self.callable_uses():
+            definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+            if isinstance(definition, cst.FunctionDef):
+                roots.append(definition)
+        for cls in self.classes:
+            if self._is_process_class(cls, set()):
+                roots.extend(s for s in cls.body.body
+                             if isinstance(s, cst.FunctionDef) and s.name.value == "run")
+        found: list[cst.FunctionDef] = []
+        for root in roots:
+            for function in (root, *self.helpers_called(root)):
+                if function not in found:
+                    found.append(function)
+        return found
+
     def _is_manager_class(self, expr: cst.BaseExpression) -> bool:
         if self._qualified_kind(expr) is Kind.MANAGER:
             return True
@@ -459,6 +560,184 @@ class ModuleAnalysis:
         if isinstance(definition, cst.ClassDef):
             return any(self._is_manager_class(base.value) for base in definition.bases)
         return False
+
+    # -- objects, the calls that make them, and the queues callables feed ---------------
+
+    def same_variable(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+        """Whether two Names read the same variable (one binding seen by both), not
+        merely the same spelling in different scopes."""
+        if not isinstance(a, cst.Name) or not isinstance(b, cst.Name) or a.value != b.value:
+            return False
+        left = self.names.resolve(a)
+        return bool(left) and any(binding in left for binding in self.names.resolve(b))
+
+    def creating_calls(self, expr: cst.CSTNode) -> list[cst.Call]:
+        """The calls that create the object `expr` names: the call bound to a name, or,
+        for a loop variable, the calls that filled the collection it walks (displays,
+        comprehensions and `.append(...)`)."""
+        return self._creating_calls(expr, False, set())
+
+    def element_creating_calls(self, expr: cst.CSTNode) -> list[cst.Call]:
+        """The calls that create the elements of the collection `expr` names."""
+        return self._creating_calls(expr, True, set())
+
+    def _creating_calls(self, expr: cst.CSTNode, elements: bool, seen: set[int]) -> list[cst.Call]:
+        if id(expr) in seen:
+            return []
+        seen.add(id(expr))
+        if isinstance(expr, cst.Name):
+            return self._name_creating_calls(expr, elements, seen)
+        if not elements:
+            return [expr] if isinstance(expr, cst.Call) and self.call_kind(expr) else []
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            return [call for element in expr.elements if not isinstance(element, cst.StarredElement)
+                    for call in self._creating_calls(element.value, False, seen)]
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self._creating_calls(expr.elt, False, seen)
+        if isinstance(expr, cst.Call) and expr.args and self.qualified_names(expr.func) & {
+                "builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted"}:
+            return self._creating_calls(expr.args[0].value, True, seen)
+        return []
+
+    def _name_creating_calls(self, name: cst.Name, elements: bool, seen: set[int]) -> list[cst.Call]:
+        found: list[cst.Call] = []
+        for binding in self.assignments(name):
+            value = self.assigned_value(binding.node)
+            if value is not None:
+                found += self._creating_calls(value, elements, seen)
+                continue
+            source = self._loop_source(binding.node)
+            if source is not None and not elements:
+                found += self._creating_calls(source, True, seen)
+        if elements:
+            for call in self.appending_calls(name):
+                found += self._creating_calls(call.args[0].value, False, seen)
+        return found
+
+    def appending_calls(self, name: cst.Name) -> list[cst.Call]:
+        """`name.append(x)` / `name.add(x)` calls on the variable `name` reads."""
+        found = []
+        for call in self.calls:
+            func = call.func
+            if isinstance(func, cst.Attribute) and func.attr.value in {"append", "add"} \
+                    and len(call.args) == 1 and not call.args[0].star \
+                    and self.same_variable(func.value, name):
+                found.append(call)
+        return found
+
+    def passed_arguments(self, use: CallableUse) -> Optional[tuple[list[cst.BaseExpression],
+                                                                   dict[str, cst.BaseExpression]]]:
+        """The positional and keyword values a callable is called with in the other
+        process: `functools.partial` arguments, then `args=`/`initargs=` and `kwargs=`.
+        None when they cannot be read from literals (`*rest`, `args=computed()`)."""
+        positional: list[cst.BaseExpression] = []
+        keywords: dict[str, cst.BaseExpression] = {}
+        layers: list[cst.Call] = []
+        expr = use.callable_arg.value
+        while isinstance(expr, cst.Call) and "functools.partial" in self.qualified_names(expr.func) \
+                and expr.args:
+            layers.append(expr)
+            expr = expr.args[0].value
+        for layer in reversed(layers):  # the innermost partial's arguments come first
+            if not _read_arguments(layer.args[1:], positional, keywords):
+                return None
+        if use.args_arg is not None:
+            values = self._literal_sequence(use.args_arg.value)
+            if values is None:
+                return None
+            positional.extend(values)
+        kwargs = argument(use.call, "kwargs", 4) if use.role == "target" else None
+        if kwargs is not None:
+            if not isinstance(kwargs.value, cst.Dict):
+                return None
+            for element in kwargs.value.elements:
+                key = getattr(element, "key", None)
+                if not isinstance(key, cst.SimpleString):
+                    return None
+                keywords[str(key.evaluated_value)] = element.value  # type: ignore[union-attr]
+        return positional, keywords
+
+    def _literal_sequence(self, expr: cst.BaseExpression) -> Optional[list[cst.BaseExpression]]:
+        if isinstance(expr, cst.Name):
+            bindings = self.assignments(expr)
+            value = self.assigned_value(bindings[0].node) if len(bindings) == 1 else None
+            return self._literal_sequence(value) if value is not None else None
+        if isinstance(expr, (cst.Tuple, cst.List)) and \
+                not any(isinstance(e, cst.StarredElement) for e in expr.elements):
+            return [element.value for element in expr.elements]
+        return None
+
+    def bound_arguments(self, use: CallableUse) -> dict[str, cst.BaseExpression]:
+        """The parameters of a def or lambda handed to another process, mapped to the
+        parent's expressions passed to them; empty when either side is not visible."""
+        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+        passed = self.passed_arguments(use)
+        if not isinstance(definition, (cst.FunctionDef, cst.Lambda)) or passed is None:
+            return {}
+        positional, keywords = passed
+        params = definition.params
+        bound: dict[str, cst.BaseExpression] = {}
+        for index, param in enumerate([*params.posonly_params, *params.params]):
+            if index < len(positional):
+                bound[param.name.value] = positional[index]
+            elif param.name.value in keywords:
+                bound[param.name.value] = keywords[param.name.value]
+        for param in params.kwonly_params:
+            if param.name.value in keywords:
+                bound[param.name.value] = keywords[param.name.value]
+        return bound
+
+    def parameter_reads(self, definition: Union[cst.FunctionDef, cst.Lambda],
+                        parameter: str) -> list[cst.Name]:
+        """Every read of a def's or lambda's parameter inside it (nested defs included)."""
+        scope = self.names.created.get(definition)
+        bindings = scope.bindings.get(parameter, []) if scope is not None else []
+        if not bindings:
+            return []
+        return [name for name in self.names.loads_in(definition)
+                if name.value == parameter and any(b in bindings for b in self.names.resolve(name))]
+
+    def queue_uses(self, use: CallableUse) -> list[QueueUse]:
+        """The queues a callable handed to another process can reach, and its put calls
+        on each: queues passed through `args=`/`kwargs=`/`partial` (matched to its
+        parameters) and module-level queues it or the module functions it calls read.
+        When its code is not in this module (imported, a method), every queue passed to
+        it is listed with `visible=False`: being handed over is the only evidence."""
+        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+        if not isinstance(definition, (cst.FunctionDef, cst.Lambda)):
+            passed = self.passed_arguments(use)
+            values = [*passed[0], *passed[1].values()] if passed is not None else []
+            return [QueueUse(value, visible=False) for value in values
+                    if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS]
+        uses: list[QueueUse] = []
+        for parameter, value in self.bound_arguments(use).items():
+            if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS:
+                reads = self.parameter_reads(definition, parameter)
+                scope = self.names.created.get(definition)
+                rebound = scope.bindings.get(parameter, [])[1:] if scope is not None else []
+                uses.append(self._queue_use(value, reads, [b.node for b in rebound]))
+        global_reads: dict[str, list[cst.Name]] = {}
+        for code in (definition, *self.helpers_called(definition)):
+            for name, reads in self.global_reads(code).items():
+                global_reads.setdefault(name, []).extend(reads)
+        for reads in global_reads.values():
+            if self.kind_of(reads[0]) in QUEUE_KINDS:
+                uses.append(self._queue_use(reads[0], reads, []))
+        return uses
+
+    def _queue_use(self, queue: cst.Name, reads: list[cst.Name],
+                   rebinds: list[cst.CSTNode]) -> QueueUse:
+        puts: list[cst.Call] = []
+        others: list[cst.CSTNode] = list(rebinds)
+        for read in reads:
+            attribute = self.parent(read)
+            call = self.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+            if isinstance(call, cst.Call) and call.func is attribute \
+                    and attribute.attr.value in QUEUE_PUT_METHODS:  # type: ignore[union-attr]
+                puts.append(call)
+            else:
+                others.append(read)
+        return QueueUse(queue, tuple(puts), tuple(others))
 
     # -- what code reads ------------------------------------------------------------
 
@@ -474,48 +753,26 @@ class ModuleAnalysis:
         node.visit(visitor)
         return iter(visitor.found)
 
-    def _referents(self, name: cst.Name) -> set[Assignment]:
-        scope = self.scope(name)
-        if scope is None:
-            return set()
-        try:
-            accesses = scope.accesses[name]
-        except KeyError:
-            return set()
-        return {r for a in accesses for r in a.referents if isinstance(r, Assignment)}
-
     def global_reads(self, definition: cst.CSTNode) -> dict[str, list[cst.Name]]:
         """Module-level names `definition` reads, with the Name nodes that read them."""
         reads: dict[str, list[cst.Name]] = {}
-        for name in self._names_in(definition):
-            for referent in self._referents(name):
-                if isinstance(referent.scope, GlobalScope):
-                    reads.setdefault(referent.name, []).append(name)
+        for name in self.names.loads_in(definition):
+            for binding in self.names.resolve(name):
+                if binding.scope.kind == "module":
+                    reads.setdefault(binding.name, []).append(name)
+                    break
         return reads
 
     def free_variables(self, definition: Definition) -> dict[str, list[cst.Name]]:
         """Names a nested def or lambda reads from the functions around it."""
-        inner = self._own_scopes(definition)
         free: dict[str, list[cst.Name]] = {}
-        for name in self._names_in(definition):
-            for referent in self._referents(name):
-                scope = referent.scope
-                if isinstance(scope, (FunctionScope, ClassScope)) and scope not in inner \
-                        and not isinstance(scope, GlobalScope):
-                    if isinstance(scope, ClassScope):
-                        continue  # class bodies do not close over
-                    free.setdefault(referent.name, []).append(name)
+        for name in self.names.loads_in(definition):
+            for binding in self.names.resolve(name):
+                scope = binding.scope
+                if scope.is_function and not self.names.contains(definition, scope.node):
+                    free.setdefault(binding.name, []).append(name)
+                    break
         return free
-
-    def _own_scopes(self, definition: cst.CSTNode) -> set[Scope]:
-        scopes: set[Scope] = set()
-        for name in self._names_in(definition):
-            scope = self.scope(name)
-            if scope is not None:
-                scopes.add(scope)
-        outer = self.scope(definition)
-        scopes.discard(outer)  # type: ignore[arg-type]
-        return scopes
 
     def module_function(self, name: str) -> Optional[cst.FunctionDef]:
         for statement in self.module.body:
@@ -535,6 +792,95 @@ class ModuleAnalysis:
                     found.append(helper)
                     pending.append(helper)
         return found
+
+    # -- module globals: constants, entry-code rebinding, writes -----------------------
+
+    def global_bindings(self, name: str) -> list[Binding]:
+        """Every binding of the module-level `name`, in source order: module statements,
+        the main guard, and functions that declare it `global`."""
+        return sorted(self.global_scope.bindings.get(name, ()), key=lambda b: self._order(b.node))
+
+    def binds_after_import(self, node: cst.CSTNode) -> bool:
+        """Whether `node` runs only once the program is started, not when the module is
+        imported: it sits under the main guard or inside a function."""
+        return self.in_main_guard(node) or not self.is_module_level(node)
+
+    def entry_rebindings(self, name: str) -> list[cst.CSTNode]:
+        """Where the module-level `name` is bound after import: by the entry code under the
+        main guard, or by a function through `global`. A spawn or forkserver child
+        re-imports the module and never sees these values."""
+        return [b.node for b in self.global_bindings(name) if self.binds_after_import(b.node)]
+
+    def is_constant_global(self, name: str, _seen: Optional[set[str]] = None) -> bool:
+        """`N = 10`, `NAMES = ("a", "b")`: bound once, at import time, to an immutable literal
+        (or to an expression of such literals and other constants)."""
+        seen = _seen if _seen is not None else set()
+        if name in seen:
+            return False
+        seen.add(name)
+        bindings = self.global_bindings(name)
+        if len(bindings) != 1 or self.binds_after_import(bindings[0].node):
+            return False
+        value = self.assigned_value(bindings[0].node)
+        return value is not None and self._is_constant_expression(value, seen)
+
+    def _is_constant_expression(self, expr: cst.BaseExpression, seen: set[str]) -> bool:
+        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
+                             cst.ConcatenatedString)):
+            return True
+        if isinstance(expr, cst.Name):
+            return expr.value in ("True", "False", "None") or self.is_constant_global(expr.value, seen)
+        if isinstance(expr, cst.Tuple):
+            return all(isinstance(e, cst.Element) and self._is_constant_expression(e.value, seen)
+                       for e in expr.elements)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._is_constant_expression(expr.expression, seen)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._is_constant_expression(expr.left, seen) \
+                and self._is_constant_expression(expr.right, seen)
+        return False
+
+    @cached_property
+    def module_name_reads(self) -> dict[str, list[cst.Name]]:
+        """Every read of a module-level name anywhere in the module, by name, in source order."""
+        reads: dict[str, list[cst.Name]] = {}
+        for name in self.names.loads:
+            if any(b.scope is self.global_scope for b in self.names.resolve(name)):
+                reads.setdefault(name.value, []).append(name)
+        return reads
+
+    def global_writes(self, node: cst.CSTNode) -> dict[str, list[cst.CSTNode]]:
+        """Module-level names the code under `node` rebinds after import (through `global`
+        or in the main guard) or changes in place (`x[k] = v`, `x.attr = v`, `x.append(v)`),
+        with the node that does it."""
+        writes: dict[str, list[cst.CSTNode]] = {}
+        for name, bindings in self.global_scope.bindings.items():
+            for binding in bindings:
+                if isinstance(binding.node, cst.Name) and self.names.contains(node, binding.node) \
+                        and self.binds_after_import(binding.node):
+                    writes.setdefault(name, []).append(binding.node)
+        for name in self.names.loads_in(node):
+            if not any(b.scope is self.global_scope for b in self.names.resolve(name)):
+                continue
+            change = self._in_place_change(name)
+            if change is not None:
+                writes.setdefault(name.value, []).append(change)
+        return writes
+
+    def _in_place_change(self, name: cst.Name) -> Optional[cst.CSTNode]:
+        """The store or mutating call that changes the object `name` reads, if any."""
+        current: cst.CSTNode = name
+        parent = self.parent(current)
+        while isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is current:
+            holder = self.parent(parent)
+            if isinstance(holder, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)) \
+                    and holder.target is parent:
+                return parent
+            if isinstance(parent, cst.Attribute) and parent.attr.value in MUTATING_METHODS \
+                    and isinstance(holder, cst.Call) and holder.func is parent:
+                return holder
+            current, parent = parent, holder
+        return None
 
     # -- what starts processes ----------------------------------------------------------
 
@@ -590,12 +936,215 @@ class ModuleAnalysis:
             return self.function_starts(function)
         return False
 
+    def default_context_calls(self, node: cst.CSTNode, family: str) -> list[cst.Call]:
+        """Calls under `node` (not inside nested defs) after which `family`'s default
+        context has settled its start method: direct uses (see `default_context_family`)
+        and calls to module functions that make one, transitively."""
+        return [call for call in self._calls_under(node, False)
+                if self._settles_default_context(call, family, set())]
+
+    def _settles_default_context(self, call: cst.Call, family: str, seen: set[int]) -> bool:
+        if self.default_context_family(call) == family:
+            return True
+        function = self.definition_of(call.func)
+        if isinstance(function, cst.FunctionDef) and self.parent(function) is self.module \
+                and id(function) not in seen:
+            seen.add(id(function))
+            return any(self._settles_default_context(inner, family, seen)
+                       for inner in self._calls_under(function.body, False))
+        return False
+
     def function_starts(self, function: cst.FunctionDef) -> bool:
         key = id(function)
         if key not in self._starts_cache:
             self._starts_cache[key] = False
             self._starts_cache[key] = bool(self.starting_calls(function.body, into_functions=False))
         return self._starts_cache[key]
+
+    # -- objects: where they come from, who shares them ----------------------------------
+
+    def same_variable(self, left: cst.CSTNode, right: cst.CSTNode) -> bool:
+        """Whether two Names read the same variable (the same name bound in the same place)."""
+        if not (isinstance(left, cst.Name) and isinstance(right, cst.Name)) \
+                or left.value != right.value:
+            return False
+        return bool({id(a) for a in self.assignments(left)} & {id(a) for a in self.assignments(right)})
+
+    def creation_calls(self, expr: cst.CSTNode) -> list[cst.Call]:
+        """The calls creating the multiprocessing object(s) `expr` may be: through assignments,
+        `with ... as`, loops over containers, subscripts and `append`ed lists."""
+        found: list[cst.Call] = []
+        self._collect_creations(expr, found, set())
+        return found
+
+    def _collect_creations(self, expr: cst.CSTNode, found: list[cst.Call], seen: set[int]) -> None:
+        if id(expr) in seen:
+            return
+        seen.add(id(expr))
+        if isinstance(expr, cst.Call):
+            if self.call_kind(expr) is not None and all(c is not expr for c in found):
+                found.append(expr)
+        elif isinstance(expr, cst.Subscript):
+            self._collect_element_creations(expr.value, found, seen)
+        elif isinstance(expr, cst.Name):
+            for assignment in self.assignments(expr):
+                target = assignment.node
+                value = self.assigned_value(target)
+                if value is not None:
+                    self._collect_creations(value, found, seen)
+                source = self._loop_source(target)
+                if source is not None:
+                    self._collect_element_creations(source, found, seen)
+
+    def _collect_element_creations(self, expr: cst.CSTNode, found: list[cst.Call],
+                                   seen: set[int]) -> None:
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            for element in expr.elements:
+                self._collect_creations(element.value, found, seen)
+        elif isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            self._collect_creations(expr.elt, found, seen)
+        elif isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) \
+                and expr.func.value in {"list", "tuple", "reversed", "sorted"} and expr.args:
+            self._collect_element_creations(expr.args[0].value, found, seen)
+        elif isinstance(expr, cst.Name):
+            for assignment in self.assignments(expr):
+                value = self.assigned_value(assignment.node)
+                if value is not None:
+                    self._collect_element_creations(value, found, seen)
+            for call in self.calls:
+                func = call.func
+                if (isinstance(func, cst.Attribute) and func.attr.value in {"append", "add"}
+                        and call.args and self.same_variable(func.value, expr)):
+                    self._collect_creations(call.args[0].value, found, seen)
+
+    def uses_of(self, definition: Definition) -> list[CallableUse]:
+        """Every place `definition` is handed to another process."""
+        return [use for use in self.callable_uses()
+                if self.definition_of(self.unwrap_partial(use.callable_arg.value)) is definition]
+
+    def argument_for(self, use: CallableUse, parameter: str) -> Optional[cst.BaseExpression]:
+        """The expression `use` passes for `parameter` of its callable, where the call shows it:
+        `functools.partial` arguments, a literal `args=` tuple or list, a literal `kwargs=` dict."""
+        layers: list[cst.Call] = []
+        expr = use.callable_arg.value
+        while isinstance(expr, cst.Call) and "functools.partial" in self.qualified_names(expr.func) \
+                and expr.args:
+            layers.append(expr)
+            expr = expr.args[0].value
+        definition = self.definition_of(expr)
+        if not isinstance(definition, (cst.FunctionDef, cst.Lambda)):
+            return None
+        positional: Optional[list[cst.BaseExpression]] = []
+        keywords: dict[str, cst.BaseExpression] = {}
+        for layer in reversed(layers):
+            for arg in layer.args[1:]:
+                if arg.keyword is not None:
+                    keywords[arg.keyword.value] = arg.value
+                elif arg.star or positional is None:
+                    positional = None
+                else:
+                    positional.append(arg.value)
+        if use.args_arg is not None:
+            values = use.args_arg.value
+            if positional is not None and isinstance(values, (cst.Tuple, cst.List)) \
+                    and not any(isinstance(e, cst.StarredElement) for e in values.elements):
+                positional.extend(e.value for e in values.elements)
+            else:
+                positional = None
+        kwargs = keyword(use.call, "kwargs") if use.role == "target" else None
+        if kwargs is not None and isinstance(kwargs.value, cst.Dict):
+            for element in kwargs.value.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    keywords[str(element.key.evaluated_value)] = element.value
+        if parameter in keywords:
+            return keywords[parameter]
+        params = definition.params
+        names = [p.name.value for p in (*params.posonly_params, *params.params)]
+        if positional is None or parameter not in names:
+            return None
+        index = names.index(parameter)
+        return positional[index] if index < len(positional) else None
+
+    def processes_sharing(self, name: cst.Name) -> list[tuple[CallableUse, str]]:
+        """The Process targets handed the object the variable `name` holds, with the parameter
+        of the target that receives it."""
+        shared: list[tuple[CallableUse, str]] = []
+        for use in self.callable_uses():
+            if use.role != "target" or use.owner_kind is not Kind.PROCESS:
+                continue
+            function = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+            if not isinstance(function, cst.FunctionDef):
+                continue
+            for param in (*function.params.posonly_params, *function.params.params):
+                passed = self.argument_for(use, param.name.value)
+                if passed is not None and self.same_variable(passed, name):
+                    shared.append((use, param.name.value))
+        return shared
+
+    @cached_property
+    def _names_by_value(self) -> dict[str, list[cst.Name]]:
+        index: dict[str, list[cst.Name]] = {}
+        for name in self._names_in(self.module):
+            index.setdefault(name.value, []).append(name)
+        return index
+
+    def reads_of(self, name: cst.Name) -> list[cst.Name]:
+        """Every Name in the module reading the variable `name` reads or binds."""
+        bindings = self.assignments(name)
+        stores = {id(b.node) for b in bindings}
+        ids = {id(b) for b in bindings}
+        return [other for other in self._names_by_value.get(name.value, ())
+                if id(other) not in stores and ids & {id(b) for b in self.assignments(other)}]
+
+    def parameter_reads(self, function: cst.FunctionDef, parameter: str) -> list[cst.Name]:
+        """The Names in `function` reading its parameter `parameter`."""
+        params = [p for p in (*function.params.posonly_params, *function.params.params,
+                              *function.params.kwonly_params) if p.name.value == parameter]
+        if not params:
+            return []
+        param = params[0]
+        return [name for name in self._names_by_value.get(parameter, ())
+                if name is not param.name
+                and any(b.node is param.name for b in self.assignments(name))]
+
+    def attribute_uses(self, name: cst.Name) -> Optional[list[cst.Attribute]]:
+        """Every `x.attr` on the object the variable `name` holds, following it into the
+        parameters of the Process targets it is handed to. None when the object also goes
+        anywhere else (another call, a container, a return), where its uses cannot be seen."""
+        found: list[cst.Attribute] = []
+        pending: list[list[cst.Name]] = [self.reads_of(name)]
+        followed: set[tuple[int, str]] = set()
+        while pending:
+            for read in pending.pop():
+                parent = self.parent(read)
+                if isinstance(parent, cst.Attribute) and parent.value is read:
+                    found.append(parent)
+                    continue
+                receivers = self._receiving_parameters(read)
+                if receivers is None:
+                    return None
+                for function, parameter in receivers:
+                    if (id(function), parameter) not in followed:
+                        followed.add((id(function), parameter))
+                        pending.append(self.parameter_reads(function, parameter))
+        return found
+
+    def _receiving_parameters(self, read: cst.Name) -> Optional[list[tuple[cst.FunctionDef, str]]]:
+        """Where `read` is an argument a Process creation passes to its target: the
+        target's parameters receiving it; otherwise None."""
+        call = next((a for a in self.ancestors(read) if isinstance(a, cst.Call)
+                     and self.call_kind(a) is Kind.PROCESS), None)
+        if call is None:
+            return None
+        receivers: list[tuple[cst.FunctionDef, str]] = []
+        for use in self._callable_uses_of(call):
+            function = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+            if use.role != "target" or not isinstance(function, cst.FunctionDef):
+                continue
+            for param in (*function.params.posonly_params, *function.params.params):
+                if self.argument_for(use, param.name.value) is read:
+                    receivers.append((function, param.name.value))
+        return receivers or None
 
 
 def statement_names(statement: cst.CSTNode) -> Sequence[str]:
@@ -642,4 +1191,29 @@ def statement_names(statement: cst.CSTNode) -> Sequence[str]:
             _collect(target.value)
 
     statement.visit(Targets())
+    return names
+
+
+def statement_mutations(statement: cst.CSTNode) -> Sequence[str]:
+    """Names whose object a simple statement changes in place without rebinding them:
+    `parser.add_argument(...)`, `config["x"] = 1`, `counter.total += 1`."""
+    names: list[str] = []
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return names
+    for small in statement.body:
+        roots: list[cst.BaseExpression] = []
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+            if isinstance(small.value.func, cst.Attribute):
+                roots.append(small.value.func.value)
+        elif isinstance(small, cst.Assign):
+            roots.extend(t.target for t in small.targets
+                         if isinstance(t.target, (cst.Attribute, cst.Subscript)))
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            if isinstance(small.target, (cst.Attribute, cst.Subscript)):
+                roots.append(small.target)
+        for root in roots:
+            while isinstance(root, (cst.Attribute, cst.Subscript, cst.Call)):
+                root = root.func if isinstance(root, cst.Call) else root.value
+            if isinstance(root, cst.Name):
+                names.append(root.value)
     return names

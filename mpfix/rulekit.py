@@ -57,12 +57,7 @@ def import_binding(analysis: ModuleAnalysis, module_name: str,
 
 def unused_name(analysis: ModuleAnalysis, base: str, also_taken: "set[str] | None" = None) -> str:
     """`base`, or `base_2`, `base_3`... whichever no scope of the module binds or reads."""
-    taken = set(also_taken or ())
-    for scope_node in [analysis.module, *analysis.functions, *analysis.classes]:
-        scope = analysis.scope(scope_node)
-        if scope is not None:
-            taken |= {a.name for a in scope.assignments}
-            taken |= {a.node.value for a in scope.accesses if isinstance(a.node, cst.Name)}
+    taken = set(also_taken or ()) | analysis.names.all_names
     candidate, number = base, 2
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1

@@ -155,25 +155,35 @@ class StarterTable:
         return self._table.keys()
 
 
+def _alternation(items: Iterable[str]) -> bytes:
+    return b"|".join(re.escape(item).encode() for item in sorted(items, key=len, reverse=True))
+
+
 def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    roots = {name.split(".")[0] for name in extra_names}
-    roots |= {"multiprocessing", "multiprocess", "billiard", "concurrent", "loky",
-              "ProcessPoolExecutor"}
+    extra = list(extra_names)
+    modules = {name.rsplit(".", 1)[0] for name in extra if "." in name}
+    modules |= {"multiprocessing", "multiprocess", "billiard", "torch.multiprocessing"}
+    roots = _alternation(modules)
+    # An import of a family module (any indentation, any position in an import list),
+    # or a name that only process pools have.
+    imports = re.compile(
+        rb"^[ \t]*(?:from[ \t]+(?:" + roots + rb")\b|import[ \t][^\n]*\b(?:" + roots + rb")\b)"
+        rb"|\bProcessPoolExecutor\b",
+        re.MULTILINE,
+    )
     words = set(CONTEXT_API) | set(MANAGER_API) | {"ProcessPoolExecutor"}
-    words |= {name.rsplit(".", 1)[-1] for name in extra_names}
+    words |= {name.rsplit(".", 1)[-1] for name in extra}
     words -= {"dict", "list"}
-    def alternation(items: Iterable[str]) -> bytes:
-        return b"|".join(re.escape(item).encode() for item in sorted(items))
-    return (re.compile(rb"\b(?:" + alternation(roots) + rb")\b"),
-            re.compile(rb"\b(?:" + alternation(words) + rb")\b"))
+    return imports, re.compile(rb"\b(?:" + _alternation(words) + rb")\b")
 
 
 class Prefilter:
     """Decides from bytes alone whether a file can reach a process-starting API.
 
-    A file must name a module family (or a configured starter's root) and one
-    of the API names a rule looks at; `import multiprocessing` followed only by
-    `cpu_count()` is not worth a parse.
+    A file must import a module family (or a configured starter's module), or
+    name ProcessPoolExecutor, and name one of the APIs a rule looks at: a file
+    that mentions multiprocessing in a comment, or imports it only for
+    `cpu_count()`, is not worth a parse.
     """
 
     def __init__(self, extra_names: Iterable[str] = ()) -> None:
