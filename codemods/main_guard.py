@@ -6,7 +6,7 @@ from typing import Iterable, Optional, Sequence
 
 import libcst as cst
 
-from mpfix.analysis import is_main_guard, statement_names
+from mpfix.analysis import is_main_guard, statement_mutations, statement_names
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, Violation
 from mpfix.rulekit import RuleCommand, import_binding
@@ -41,7 +41,7 @@ class MainGuard(Rule):
         p.start()
 
     Fixed:
-        from multiprocessing import Process, freeze_support
+        from multiprocessing import freeze_support, Process
 
         def foo():
             print("hello")
@@ -69,13 +69,14 @@ class MainGuard(Rule):
         entry = [s for s in body if self._is_entry(s)]
         guards = [s for s in body if is_main_guard(s)]
         if entry:
+            if self.context.is_library():
+                yield Violation(entry[0], "library code starts processes at import time; every "
+                                "spawn and forkserver child that imports it does so again: move "
+                                "it into a function the application calls")
+                return
             message = ("module-level code starts processes; spawn and forkserver children "
                        "re-import the main module and run it again: move it under "
                        "`if __name__ == \"__main__\":`")
-            if self.context.is_library():
-                yield Violation(entry[0], message.split(":")[0] + " at import time of a "
-                                "library: move it into a function the application calls")
-                return
             yield Violation(entry[0], message, Fix(*self._guard_fix(body, entry, guards)))
             return
         for guard in guards:
@@ -101,106 +102,162 @@ class MainGuard(Rule):
         assert isinstance(statement, cst.SimpleStatementLine)
         return statement, imports
 
+    def _is_freeze_line(self, statement: cst.BaseStatement) -> bool:
+        return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.Call) \
+            and self.analysis.call_kind(statement.body[0].value) is Kind.FREEZE_SUPPORT
+
     def _freeze_fix(self, guard: cst.If) -> tuple[dict, Safety, tuple]:
         freeze, imports = self._freeze_call()
         body = guard.body
         new_guard = guard.with_changes(body=body.with_changes(body=(freeze, *body.body)))
         return {guard: new_guard}, Safety.SAFE, imports
 
+    def _guard_opening(self, guard: Optional[cst.If]) -> tuple[list[cst.BaseStatement],
+                                                               list[cst.BaseStatement], tuple]:
+        """The guard's first lines (freeze_support) and the rest of its existing body."""
+        existing = list(guard.body.body) if guard is not None else []
+        if existing and self._is_freeze_line(existing[0]):
+            return existing[:1], existing[1:], ()
+        if guard is not None and self._has_freeze_support(guard):
+            return [], existing, ()
+        freeze, imports = self._freeze_call()
+        return [freeze], existing, imports
+
     def _guard_fix(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
                    guards: list[cst.If]) -> tuple[dict, Safety, tuple]:
-        moved = self._statements_to_move(body, entry)
-        freeze, imports = self._freeze_call()
+        moved = {id(s) for s in self._statements_to_move(body, entry)}
         guard = guards[0] if guards else None
-        before_guard = [s for s in body if s in moved and (guard is None or _index(body, s) < _index(body, guard))]
-        after_guard = [s for s in body if s in moved and s not in before_guard]
-        existing: Sequence[cst.BaseStatement] = guard.body.body if guard is not None else ()
-        if guard is not None and self._has_freeze_support(guard):
-            freeze_lines: list[cst.BaseStatement] = []
-        else:
-            freeze_lines = [freeze]
-        first = next(s for s in body if s in moved)
-        blank, rest = _split_leading(first.leading_lines)
-        inner = [
-            *freeze_lines,
-            *(_with_leading(s, rest) if s is first else s for s in before_guard),
-            *existing,
-            *(_with_leading(s, rest) if s is first else s for s in after_guard),
-        ]
-        if guard is None:
-            new_guard = cst.If(
-                test=cst.parse_expression('__name__ == "__main__"'),
-                body=cst.IndentedBlock(body=inner),
-                leading_lines=blank,
-            )
-        else:
-            new_guard = guard.with_changes(body=guard.body.with_changes(body=inner))
-        last_index = max(_index(body, s) for s in [*moved, *( [guard] if guard else [])])
-        new_body: list[cst.BaseStatement] = []
+        opening, existing, imports = self._guard_opening(guard)
+
+        def joins_guard(index: int) -> bool:
+            return id(body[index]) in moved or body[index] is guard
+
+        # The guard takes the place (and the blank lines) of the last run of entry code.
+        last = max(i for i in range(len(body)) if joins_guard(i))
+        anchor = last
+        while anchor > 0 and joins_guard(anchor - 1):
+            anchor -= 1
+        guard_blank, _ = _split_leading(body[anchor].leading_lines)
+
+        inside: list[cst.BaseStatement] = []
+        outside: list[cst.BaseStatement] = []
+        left_behind: list[cst.EmptyLine] = []
+        guard_slot = 0
         for index, statement in enumerate(body):
-            if index == last_index:
-                new_body.append(new_guard)
-            elif statement in moved or statement is guard:
-                continue
+            if index == anchor:
+                guard_slot = len(outside)
+            if statement is guard:
+                inside.extend(existing)
+            elif id(statement) in moved:
+                if index == 0 or not joins_guard(index - 1):
+                    # A run of moved statements leaves its blank lines where it was.
+                    blank, rest = _split_leading(statement.leading_lines)
+                    if index != anchor:
+                        left_behind = max(left_behind, blank, key=len)
+                    statement = statement.with_changes(leading_lines=rest)
+                inside.append(_indented(statement))
             else:
-                new_body.append(statement)
-        return {self.context.module: self.context.module.with_changes(body=new_body)}, Safety.SAFE, imports
+                if left_behind:
+                    statement = _with_blank_lines(statement, left_behind)
+                    left_behind = []
+                outside.append(statement)
+        guard_comments = _split_leading(guard.leading_lines)[1] if guard is not None else []
+        if guard is None:
+            new_guard = cst.If(test=cst.parse_expression('__name__ == "__main__"'),
+                               body=cst.IndentedBlock(body=[*opening, *inside]))
+        else:
+            new_guard = guard.with_changes(body=guard.body.with_changes(body=[*opening, *inside]))
+        new_guard = new_guard.with_changes(leading_lines=[*guard_blank, *guard_comments])
+        outside.insert(guard_slot, new_guard)
+        return {self.context.module: self.context.module.with_changes(body=outside)}, Safety.SAFE, imports
 
     def _statements_to_move(self, body: list[cst.BaseStatement],
                             entry: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
-        analysis = self.analysis
         movable = [s for s in body if not _is_definition(s) and not is_main_guard(s)]
+        reads = {id(s): set(self.analysis.global_reads(s)) for s in body}
         binds = {id(s): set(statement_names(s)) for s in movable}
-        reads = {id(s): set(analysis.global_reads(s)) for s in body}
-        moved = {id(s) for s in entry}
-
-        def grow_moved() -> None:
-            changed = True
-            while changed:
-                changed = False
-                moved_names = set().union(*(binds[i] for i in moved if i in binds))
-                for statement in movable:
-                    if id(statement) not in moved and reads[id(statement)] & moved_names:
-                        moved.add(id(statement))
-                        changed = True
-
-        grow_moved()
-        needed: set[str] = set()
-        for statement in body:
-            if _is_definition(statement):
-                needed |= reads[id(statement)]
-        kept: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for statement in movable:
-                key = id(statement)
-                if key in kept or key in moved:
-                    continue
-                if binds[key] & needed:
-                    kept.add(key)
-                    needed |= reads[key]
-                    changed = True
+        # An existing guard counts as entry code: what it reads is set-up for it.
+        moved = {id(s) for s in [*entry, *self.analysis.main_guards()]}
+        moved = _with_readers(movable, binds, reads, moved)
+        kept = _needed_by_definitions(body, movable, binds, reads, moved)
         first_entry = min(_index(body, s) for s in entry)
-        for statement in movable[:]:
+        # What runs after the entry code starts is entry code too, unless a definition needs it.
+        moved |= {id(s) for s in movable if _index(body, s) > first_entry and id(s) not in kept}
+        moved = _with_readers(movable, binds, reads, moved)
+        moved |= _entry_set_up(body, movable, binds, reads, moved, kept)
+        return [s for s in movable if id(s) in moved]
+
+
+def _with_readers(movable: list[cst.BaseStatement], binds: dict[int, set[str]],
+                  reads: dict[int, set[str]], moved: set[int]) -> set[int]:
+    """`moved` plus every statement that reads a name only the moved statements bind."""
+    moved = set(moved)
+    changed = True
+    while changed:
+        changed = False
+        moved_names = set().union(*(binds[i] for i in moved if i in binds))
+        for statement in movable:
+            if id(statement) not in moved and reads[id(statement)] & moved_names:
+                moved.add(id(statement))
+                changed = True
+    return moved
+
+
+def _needed_by_definitions(body: list[cst.BaseStatement], movable: list[cst.BaseStatement],
+                           binds: dict[int, set[str]], reads: dict[int, set[str]],
+                           moved: set[int]) -> set[int]:
+    """Statements binding the module-level values functions and classes read (workers need them)."""
+    needed: set[str] = set()
+    for statement in body:
+        if _is_definition(statement):
+            needed |= reads[id(statement)]
+    kept: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for statement in movable:
             key = id(statement)
-            if key not in kept and _index(body, statement) > first_entry:
-                moved.add(key)
-        grow_moved()
-        # Set-up that only the entry code reads (argument parsing, say) moves too.
-        changed = True
-        while changed:
-            changed = False
-            for statement in reversed(movable):
-                key = id(statement)
-                names = binds[key]
-                if key in moved or key in kept or not names:
-                    continue
-                readers = [s for s in body if names & reads[id(s)] and s is not statement]
-                if readers and all(id(r) in moved for r in readers):
-                    moved.add(key)
-                    changed = True
-        return [s for s in body if id(s) in moved]
+            if key not in kept and key not in moved and binds[key] & needed:
+                kept.add(key)
+                needed |= reads[key]
+                changed = True
+    return kept
+
+
+def _entry_set_up(body: list[cst.BaseStatement], movable: list[cst.BaseStatement],
+                  binds: dict[int, set[str]], reads: dict[int, set[str]],
+                  moved: set[int], kept: set[int]) -> set[int]:
+    """Statements before the entry code that only prepare it (argument parsing, say).
+
+    A set-up group such as `parser = ...; parser.add_argument(...)` moves as a
+    whole: it moves when nothing that stays at module level reads what it
+    binds or changes, and the entry code reads it.
+    """
+    bound_here = set().union(*binds.values())
+    touches = {id(s): binds[id(s)] | (set(statement_mutations(s)) & bound_here) for s in movable}
+    candidates = {id(s) for s in movable
+                  if id(s) not in moved and id(s) not in kept and touches[id(s)]}
+    changed = True
+    while changed:
+        changed = False
+        staying_reads = set().union(*(reads[id(s)] for s in body
+                                      if id(s) not in candidates and id(s) not in moved))
+        for key in list(candidates):
+            if touches[key] & staying_reads:
+                candidates.discard(key)
+                changed = True
+    set_up: set[int] = set()
+    wanted = set().union(*(reads[key] for key in moved))
+    changed = True
+    while changed:
+        changed = False
+        for key in candidates - set_up:
+            if touches[key] & wanted:
+                set_up.add(key)
+                wanted |= reads[key]
+                changed = True
+    return set_up
 
 
 def _is_definition(statement: cst.BaseStatement) -> bool:
@@ -224,7 +281,7 @@ def _index(body: list[cst.BaseStatement], statement: Optional[cst.BaseStatement]
 
 
 def _split_leading(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    """Blank lines above the first moved statement go above the guard; comments stay with it."""
+    """The blank lines above a statement's first comment, and the rest (which travels with it)."""
     blank: list[cst.EmptyLine] = []
     for line in lines:
         if line.comment is not None:
@@ -233,7 +290,16 @@ def _split_leading(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine],
     return blank, list(lines[len(blank):])
 
 
-def _with_leading(statement: cst.BaseStatement, lines: list[cst.EmptyLine]) -> cst.BaseStatement:
+def _with_blank_lines(statement: cst.BaseStatement, blank: list[cst.EmptyLine]) -> cst.BaseStatement:
+    """`statement` with at least as many blank lines above it as `blank` (PEP 8 spacing survives)."""
+    own_blank, rest = _split_leading(statement.leading_lines)
+    return statement.with_changes(leading_lines=[*max(own_blank, blank, key=len), *rest])
+
+
+def _indented(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """A module-level statement ready for a block: its blank lines carry no indentation."""
+    lines = [line.with_changes(indent=False) if line.comment is None else line
+             for line in statement.leading_lines]
     return statement.with_changes(leading_lines=lines)
 
 

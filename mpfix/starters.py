@@ -137,6 +137,10 @@ BUILTIN_STARTERS: Mapping[str, Kind] = _build_table()
 # Thread-backed look-alikes: never processes, never pickled.
 NOT_PROCESSES = ("multiprocessing.dummy", "multiprocess.dummy", "billiard.dummy")
 
+# Libraries that serialize callables by value (dill, cloudpickle), so lambdas and
+# local functions reach their workers intact.
+BY_VALUE_FAMILIES = frozenset({"multiprocess", "pathos", "loky", "joblib"})
+
 
 class StarterTable:
     """The built-in table plus what a project declares in its config."""
@@ -187,7 +191,13 @@ class Prefilter:
     """
 
     def __init__(self, extra_names: Iterable[str] = ()) -> None:
-        self._roots, self._words = _prefilter_patterns(list(extra_names))
+        extra = list(extra_names)
+        self._roots, self._words = _prefilter_patterns(extra)
+        # Plain substring tests run at memory speed; most files stop here.
+        self._needles = tuple({b"multiprocess", b"billiard", b"ProcessPoolExecutor"}
+                              | {n.split(".")[0].encode() for n in extra})
 
     def wants(self, data: bytes) -> bool:
+        if not any(needle in data for needle in self._needles):
+            return False
         return bool(self._roots.search(data)) and bool(self._words.search(data))
