@@ -6,4 +6,9 @@ never imports libcst.
 
 REGISTRY = {
     "MP001": "main_guard.MainGuard",
+    "MP002": "explicit_args.ExplicitArgs",
+    "MP003": "join_before_get.JoinBeforeGet",
+    "MP004": "cooperative_shutdown.CooperativeShutdown",
+    "MP007": "unpicklable_callable.UnpicklableCallable",
+    "MP008": "start_method_placement.StartMethodPlacement",
 }

@@ -20,7 +20,8 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from mpfix.names import Binding, NameIndex, Scope
 
 from mpfix.starters import (
-    CONTEXT_API, FAMILIES, MANAGER_API, QUEUE_KINDS, STARTING_KINDS, Kind, StarterTable,
+    BY_VALUE_FAMILIES, CONTEXT_API, FAMILIES, MANAGER_API, QUEUE_KINDS, STARTING_KINDS, Kind,
+    StarterTable,
 )
 
 try:  # libcst resolves some providers lazily since 1.2
@@ -153,6 +154,7 @@ class ModuleAnalysis:
         self.classes = self.names.classes
         self.lambdas = self.names.lambdas
         self._kind_cache: dict[int, Optional[Kind]] = {}
+        self._element_cache: dict[int, Optional[Kind]] = {}
         self._starts_cache: dict[int, bool] = {}
 
     # -- metadata -----------------------------------------------------------
@@ -286,6 +288,19 @@ class ModuleAnalysis:
             return parent.iter
         return None
 
+    def paired_value(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
+        """For a parallel assignment `a, b = x, y`, the value `target` receives."""
+        element = self.parent(target)
+        container = self.parent(element) if isinstance(element, cst.Element) else None
+        if not isinstance(container, (cst.Tuple, cst.List)):
+            return None
+        value = self.assigned_value(container)
+        if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(container.elements) \
+                or any(isinstance(e, cst.StarredElement) for e in (*value.elements, *container.elements)):
+            return None
+        index = next(i for i, e in enumerate(container.elements) if e is element)
+        return value.elements[index].value
+
     def _unpacked_from(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
         element = self.parent(target)
         container = self.parent(element) if isinstance(element, cst.Element) else None
@@ -335,6 +350,12 @@ class ModuleAnalysis:
                 if kind is not None:
                     return kind
                 continue
+            paired = self.paired_value(target)
+            if paired is not None:
+                kind = self.kind_of(paired)
+                if kind is not None:
+                    return kind
+                continue
             packed = self._unpacked_from(target)
             if packed is not None and self.kind_of(packed) is Kind.PIPE:
                 return Kind.PIPE
@@ -358,6 +379,13 @@ class ModuleAnalysis:
         return None
 
     def element_kind(self, expr: cst.CSTNode) -> Optional[Kind]:
+        key = id(expr)
+        if key not in self._element_cache:
+            self._element_cache[key] = None  # breaks cycles such as `procs = list(procs)`
+            self._element_cache[key] = self._compute_element_kind(expr)
+        return self._element_cache[key]
+
+    def _compute_element_kind(self, expr: cst.CSTNode) -> Optional[Kind]:
         if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
             for element in expr.elements:
                 kind = self.kind_of(element.value)
@@ -561,58 +589,23 @@ class ModuleAnalysis:
             return any(self._is_manager_class(base.value) for base in definition.bases)
         return False
 
-    # -- objects, the calls that make them, and the queues callables feed ---------------
+    # -- loops, collections and the queues callables feed -------------------------------
 
-    def same_variable(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
-        """Whether two Names read the same variable (one binding seen by both), not
-        merely the same spelling in different scopes."""
-        if not isinstance(a, cst.Name) or not isinstance(b, cst.Name) or a.value != b.value:
-            return False
-        left = self.names.resolve(a)
-        return bool(left) and any(binding in left for binding in self.names.resolve(b))
-
-    def creating_calls(self, expr: cst.CSTNode) -> list[cst.Call]:
-        """The calls that create the object `expr` names: the call bound to a name, or,
-        for a loop variable, the calls that filled the collection it walks (displays,
-        comprehensions and `.append(...)`)."""
-        return self._creating_calls(expr, False, set())
-
-    def element_creating_calls(self, expr: cst.CSTNode) -> list[cst.Call]:
-        """The calls that create the elements of the collection `expr` names."""
-        return self._creating_calls(expr, True, set())
-
-    def _creating_calls(self, expr: cst.CSTNode, elements: bool, seen: set[int]) -> list[cst.Call]:
-        if id(expr) in seen:
-            return []
-        seen.add(id(expr))
-        if isinstance(expr, cst.Name):
-            return self._name_creating_calls(expr, elements, seen)
-        if not elements:
-            return [expr] if isinstance(expr, cst.Call) and self.call_kind(expr) else []
-        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
-            return [call for element in expr.elements if not isinstance(element, cst.StarredElement)
-                    for call in self._creating_calls(element.value, False, seen)]
-        if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
-            return self._creating_calls(expr.elt, False, seen)
-        if isinstance(expr, cst.Call) and expr.args and self.qualified_names(expr.func) & {
-                "builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted"}:
-            return self._creating_calls(expr.args[0].value, True, seen)
-        return []
-
-    def _name_creating_calls(self, name: cst.Name, elements: bool, seen: set[int]) -> list[cst.Call]:
-        found: list[cst.Call] = []
-        for binding in self.assignments(name):
-            value = self.assigned_value(binding.node)
-            if value is not None:
-                found += self._creating_calls(value, elements, seen)
-                continue
-            source = self._loop_source(binding.node)
-            if source is not None and not elements:
-                found += self._creating_calls(source, True, seen)
-        if elements:
-            for call in self.appending_calls(name):
-                found += self._creating_calls(call.args[0].value, False, seen)
-        return found
+    def enclosing_loop_over(self, name: cst.Name) -> Optional[cst.For]:
+        """The `for` whose body reads `name` as its own loop variable (`for p in procs:
+        p.join()`), when the body does not rebind it: that loop decides what it is,
+        whatever other loops reuse the name for."""
+        for ancestor in self.ancestors(name):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return None
+            if isinstance(ancestor, cst.For) and self.names.contains(ancestor.body, name):
+                target = ancestor.target
+                if not isinstance(target, cst.Name) or target.value != name.value:
+                    continue
+                rebound = any(b.node is not target and self.names.contains(ancestor.body, b.node)
+                              for b in self.assignments(name))
+                return None if rebound else ancestor
+        return None
 
     def appending_calls(self, name: cst.Name) -> list[cst.Call]:
         """`name.append(x)` / `name.add(x)` calls on the variable `name` reads."""
@@ -642,10 +635,11 @@ class ModuleAnalysis:
             if not _read_arguments(layer.args[1:], positional, keywords):
                 return None
         if use.args_arg is not None:
-            values = self._literal_sequence(use.args_arg.value)
-            if values is None:
+            values = use.args_arg.value
+            if not isinstance(values, (cst.Tuple, cst.List)) \
+                    or any(isinstance(e, cst.StarredElement) for e in values.elements):
                 return None
-            positional.extend(values)
+            positional.extend(element.value for element in values.elements)
         kwargs = argument(use.call, "kwargs", 4) if use.role == "target" else None
         if kwargs is not None:
             if not isinstance(kwargs.value, cst.Dict):
@@ -656,46 +650,6 @@ class ModuleAnalysis:
                     return None
                 keywords[str(key.evaluated_value)] = element.value  # type: ignore[union-attr]
         return positional, keywords
-
-    def _literal_sequence(self, expr: cst.BaseExpression) -> Optional[list[cst.BaseExpression]]:
-        if isinstance(expr, cst.Name):
-            bindings = self.assignments(expr)
-            value = self.assigned_value(bindings[0].node) if len(bindings) == 1 else None
-            return self._literal_sequence(value) if value is not None else None
-        if isinstance(expr, (cst.Tuple, cst.List)) and \
-                not any(isinstance(e, cst.StarredElement) for e in expr.elements):
-            return [element.value for element in expr.elements]
-        return None
-
-    def bound_arguments(self, use: CallableUse) -> dict[str, cst.BaseExpression]:
-        """The parameters of a def or lambda handed to another process, mapped to the
-        parent's expressions passed to them; empty when either side is not visible."""
-        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
-        passed = self.passed_arguments(use)
-        if not isinstance(definition, (cst.FunctionDef, cst.Lambda)) or passed is None:
-            return {}
-        positional, keywords = passed
-        params = definition.params
-        bound: dict[str, cst.BaseExpression] = {}
-        for index, param in enumerate([*params.posonly_params, *params.params]):
-            if index < len(positional):
-                bound[param.name.value] = positional[index]
-            elif param.name.value in keywords:
-                bound[param.name.value] = keywords[param.name.value]
-        for param in params.kwonly_params:
-            if param.name.value in keywords:
-                bound[param.name.value] = keywords[param.name.value]
-        return bound
-
-    def parameter_reads(self, definition: Union[cst.FunctionDef, cst.Lambda],
-                        parameter: str) -> list[cst.Name]:
-        """Every read of a def's or lambda's parameter inside it (nested defs included)."""
-        scope = self.names.created.get(definition)
-        bindings = scope.bindings.get(parameter, []) if scope is not None else []
-        if not bindings:
-            return []
-        return [name for name in self.names.loads_in(definition)
-                if name.value == parameter and any(b in bindings for b in self.names.resolve(name))]
 
     def queue_uses(self, use: CallableUse) -> list[QueueUse]:
         """The queues a callable handed to another process can reach, and its put calls
@@ -710,7 +664,10 @@ class ModuleAnalysis:
             return [QueueUse(value, visible=False) for value in values
                     if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS]
         uses: list[QueueUse] = []
-        for parameter, value in self.bound_arguments(use).items():
+        params = definition.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            parameter = param.name.value
+            value = self.argument_for(use, parameter)
             if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS:
                 reads = self.parameter_reads(definition, parameter)
                 scope = self.names.created.get(definition)
@@ -987,9 +944,13 @@ class ModuleAnalysis:
         elif isinstance(expr, cst.Subscript):
             self._collect_element_creations(expr.value, found, seen)
         elif isinstance(expr, cst.Name):
+            loop = self.enclosing_loop_over(expr)
+            if loop is not None:
+                self._collect_element_creations(loop.iter, found, seen)
+                return
             for assignment in self.assignments(expr):
                 target = assignment.node
-                value = self.assigned_value(target)
+                value = self.assigned_value(target) or self.paired_value(target)
                 if value is not None:
                     self._collect_creations(value, found, seen)
                 source = self._loop_source(target)
@@ -1016,6 +977,44 @@ class ModuleAnalysis:
                 if (isinstance(func, cst.Attribute) and func.attr.value in {"append", "add"}
                         and call.args and self.same_variable(func.value, expr)):
                     self._collect_creations(call.args[0].value, found, seen)
+
+    def _made_by(self, expr: cst.CSTNode) -> list[cst.Call]:
+        """The creating calls behind `expr`; for a method call on a multiprocessing object
+        (`pool.map(...)`), the calls creating that object."""
+        if isinstance(expr, cst.Call) and self.call_kind(expr) is None \
+                and isinstance(expr.func, cst.Attribute):
+            return self.creation_calls(expr.func.value)
+        return self.creation_calls(expr)
+
+    def start_method_of(self, expr: cst.CSTNode) -> Optional[str]:
+        """The start method a literal chooses for the context the object `expr` names,
+        creates or calls a method of comes from: "fork" for `get_context("fork").Process(...)`,
+        for `ctx.Pool()` and `pool.map(...)` on such a pool, for
+        `ProcessPoolExecutor(mp_context=ctx)`. None where the default context decides."""
+        for call in self._made_by(expr):
+            if isinstance(call.func, cst.Attribute) and self.kind_of(call.func.value) is Kind.CONTEXT:
+                return self.context_method(call.func.value)
+            parameter = self.context_parameter(call)
+            passed = argument(call, *parameter) if parameter is not None else None
+            if passed is not None:
+                return self.context_method(passed.value)
+        return None
+
+    def pickles_by_value(self, expr: cst.CSTNode) -> bool:
+        """Whether the object `expr` names, creates or calls a method of comes from a library
+        that serializes callables by value (dill, cloudpickle: multiprocess, pathos, loky),
+        so lambdas and local functions reach its workers intact."""
+        pending, seen = self._made_by(expr), set()
+        while pending:
+            call = pending.pop()
+            if id(call) in seen:
+                continue
+            seen.add(id(call))
+            if any(name.split(".")[0] in BY_VALUE_FAMILIES for name in self.qualified_names(call.func)):
+                return True
+            if isinstance(call.func, cst.Attribute):  # ctx.Pool(): where ctx comes from
+                pending.extend(self.creation_calls(call.func.value))
+        return False
 
     def uses_of(self, definition: Definition) -> list[CallableUse]:
         """Every place `definition` is handed to another process."""
@@ -1095,6 +1094,11 @@ class ModuleAnalysis:
         ids = {id(b) for b in bindings}
         return [other for other in self._names_by_value.get(name.value, ())
                 if id(other) not in stores and ids & {id(b) for b in self.assignments(other)}]
+
+    def references_to(self, definition: Union[cst.FunctionDef, cst.ClassDef]) -> list[cst.Name]:
+        """Every Name in the module that refers to the def or class `definition`."""
+        return [name for name in self._names_by_value.get(definition.name.value, ())
+                if name is not definition.name and self.definition_of(name) is definition]
 
     def parameter_reads(self, function: cst.FunctionDef, parameter: str) -> list[cst.Name]:
         """The Names in `function` reading its parameter `parameter`."""

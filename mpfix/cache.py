@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from mpfix.findings import FileResult, Finding, Safety
+from mpfix.findings import FileResult, Finding
 
 CACHE_DIR = ".mpfix_cache"
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# mpfix cache; see https://bford.info/cachedir/\n"
@@ -40,10 +40,7 @@ class Cache:
     def get(self, key: str, path: str) -> Optional[FileResult]:
         try:
             data = json.loads(self._path(key).read_text())
-            findings = [
-                Finding(**{**f, "fix_safety": Safety(f["fix_safety"]), "path": path})
-                for f in data["findings"]
-            ]
+            findings = [Finding.from_dict({**f, "path": path}) for f in data["findings"]]
             return FileResult(path=path, findings=findings, error=data["error"], parsed=False)
         except (OSError, ValueError, KeyError, TypeError):
             return None

@@ -1,23 +1,28 @@
-"""The `mpfix` command line."""
+"""The `mpfix` command line.
+
+Exit status: 0 clean; 1 findings reported (check) or files changed or findings
+left (fix); 2 usage, configuration or parse errors.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import click
 
 from mpfix import __version__
+from mpfix import runner
 from mpfix.cache import Cache
-from mpfix.config import ConfigError, find_config, load_config, settings_from
+from mpfix.config import ConfigError, Overrides, Resolver
 from mpfix.discovery import DiscoveryError, discover
-from mpfix.findings import FileResult, Safety
-from mpfix.registry import ALL_CODES, UnknownRule, expand_codes, rule_class
-from mpfix.report import FORMATS, summary, write_findings
-from mpfix.runner import default_jobs, run
-from mpfix.settings import START_METHODS, FileSettings, Settings
+from mpfix.findings import FileResult
+from mpfix.registry import UnknownRule, expand_codes
+from mpfix.report import FORMATS, FORMATS_WITH_EDITS, summary, write_findings
+from mpfix.run import run_command
+from mpfix.settings import START_METHODS, FileSettings
 from mpfix.writer import WriteError, write_atomically
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
@@ -30,79 +35,93 @@ class UsageError(click.ClickException):
         click.echo(f"mpfix: error: {self.format_message()}", err=True)
 
 
-def _split_codes(values: tuple[str, ...]) -> list[str]:
-    return [code for value in values for code in value.split(",") if code.strip()]
+@dataclass
+class Options:
+    """Everything a check or fix run was asked to do."""
+
+    mode: str  # "check", "fix" or "diff"
+    paths: tuple[str, ...]
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    jobs: Optional[int] = None
+    no_cache: bool = False
+    output_format: str = "text"
+    target_start_method: Optional[str] = None
+    config_path: Optional[str] = None
+    isolated: bool = False
+    stdin_filename: Optional[str] = None
+    quiet: bool = False
+    exit_zero: bool = False
+    add_noqa: bool = False
+    report_unused_noqa: Optional[bool] = None
+    unsafe_fixes: Optional[bool] = None
+    interactive: bool = False
+    color: Optional[bool] = None
+
+    @property
+    def reads_stdin(self) -> bool:
+        return self.stdin_filename is not None or self.paths == ("-",)
 
 
-def _build_settings(select, ignore, exclude, unsafe_fixes, target, config_path, isolated,
-                    paths) -> tuple[Settings, Path]:  # type: ignore[no-untyped-def]
+def _codes(values: tuple[str, ...], option: str) -> Optional[frozenset[str]]:
+    codes = [code for value in values for code in value.split(",") if code.strip()]
+    if not codes:
+        return None
     try:
-        if isolated:
-            config = load_config(None)
-        else:
-            config = load_config(Path(config_path) if config_path else find_config(paths))
-        settings = settings_from(config)
-        if select:
-            settings.select = expand_codes(_split_codes(select))
-        if ignore:
-            settings.ignore = settings.ignore | expand_codes(_split_codes(ignore))
+        return expand_codes(codes)
+    except UnknownRule as error:
+        raise UsageError(f"{option}: unknown rule code {error}") from None
+
+
+def _resolver(options: Options) -> Resolver:
+    edits = options.output_format in FORMATS_WITH_EDITS and options.mode != "diff" \
+        and not (options.reads_stdin and options.mode != "check")
+    overrides = Overrides(
+        select=_codes(options.select, "--select"),
+        ignore=_codes(options.ignore, "--ignore") or frozenset(),
+        exclude=options.exclude or None,
+        extend_exclude=options.extend_exclude,
+        unsafe_fixes=options.unsafe_fixes,
+        target_start_method=options.target_start_method,
+        report_unused_noqa=options.report_unused_noqa,
+        edits=edits,
+    )
+    try:
+        return Resolver(overrides, config_path=options.config_path, isolated=options.isolated)
     except ConfigError as error:
         raise UsageError(str(error)) from None
-    except UnknownRule as error:
-        raise UsageError(f"unknown rule code: {error}") from None
-    if exclude:
-        settings.exclude = tuple(exclude)
-    if unsafe_fixes is not None:
-        settings.unsafe_fixes = unsafe_fixes
-    if target:
-        settings.target_start_method = target
-    return settings, config.root
-
-
-def _matches(path: Path, root: Path, pattern: str) -> bool:
-    try:
-        text = path.absolute().relative_to(root).as_posix()
-    except ValueError:
-        text = path.as_posix()
-    return fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern)
-
-
-def settings_for(settings: Settings, root: Path) -> Callable[[Path], FileSettings]:
-    enabled = settings.select if settings.select is not None else frozenset(ALL_CODES)
-    enabled = enabled - settings.ignore
-    starters = tuple(sorted(settings.extra_starters.items()))
-
-    def for_path(path: Path) -> FileSettings:
-        codes = set(enabled)
-        for pattern, ignored in settings.per_file_ignores.items():
-            if _matches(path, root, pattern):
-                codes -= ignored
-        library = True if any(_matches(path, root, p) for p in settings.library_paths) else None
-        return FileSettings(
-            rules=tuple(sorted(codes)), unsafe_fixes=settings.unsafe_fixes,
-            target_start_method=settings.target_start_method, extra_starters=starters,
-            is_library=library, is_package_init=path.name == "__init__.py",
-        )
-
-    return for_path
 
 
 def common_options(function: Callable) -> Callable:
     options = [
         click.argument("paths", nargs=-1, type=click.Path(path_type=str)),
-        click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated)."),
-        click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
-        click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable)."),
+        click.option("--select", multiple=True, metavar="CODES",
+                     help="Rule codes or prefixes to run (comma-separated); replaces the "
+                          "configured select and ignore."),
+        click.option("--ignore", multiple=True, metavar="CODES",
+                     help="Rule codes or prefixes to skip, added to the configured ignore."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Paths to skip (repeatable); replaces the configured exclude."),
+        click.option("--extend-exclude", multiple=True, metavar="GLOB",
+                     help="Paths to skip, in addition to the configured ones."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes (default: the machine's cores)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
-        click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True),
+        click.option("--output-format", type=click.Choice(FORMATS), default="text",
+                     show_default=True, help="How findings are printed on stdout."),
         click.option("--target-start-method", type=click.Choice(START_METHODS), default=None,
-                     help="The start method you are moving to (default: report for spawn and forkserver)."),
+                     help="The start method you are moving to (default: report for spawn "
+                          "and forkserver)."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="Read settings from this pyproject.toml."),
+                     help="Use this pyproject.toml's [tool.mpfix] for every path."),
         click.option("--isolated", is_flag=True, help="Ignore every configuration file."),
-        click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary."),
+        click.option("--stdin-filename", default=None, metavar="NAME",
+                     help="Read the source from stdin as if it were the file NAME (its "
+                          "configuration applies); check prints findings, fix prints the "
+                          "fixed source."),
+        click.option("-q", "--quiet", is_flag=True, help="No summary on stderr."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -115,100 +134,237 @@ def main() -> None:
     """Find and fix multiprocessing code that breaks under spawn and forkserver."""
 
 
-def _execute(paths, select, ignore, exclude, jobs, no_cache, output_format, target,
-             config_path, isolated, quiet, *, fix: bool, unsafe_fixes: Optional[bool],
-             diff: bool = False) -> int:  # type: ignore[no-untyped-def]
-    if not paths:
-        raise UsageError("no paths given (try `mpfix check .`)")
-    settings, root = _build_settings(select, ignore, exclude, unsafe_fixes, target,
-                                     config_path, isolated, paths)
-    try:
-        found = discover(paths, (*settings.exclude, *settings.extend_exclude),
-                         settings.respect_gitignore)
-    except DiscoveryError as error:
-        raise UsageError(str(error)) from None
-    cache = None if no_cache else Cache(Path.cwd(), __version__)
-    report = run(found.files, settings_for(settings, root), fix=fix, jobs=jobs or default_jobs(),
-                 cache=cache)
-    changed = _apply_changes(report.results, report.sources, diff=diff)
-    write_findings(output_format, report.results, sys.stdout)
-    for result in report.results:
-        if result.error:
-            click.echo(f"{result.path}: error: {result.error}", err=True)
-    if not quiet:
-        hidden = 0 if settings.unsafe_fixes else sum(
-            1 for r in report.results for f in r.findings if f.fix_safety is Safety.UNSAFE)
-        click.echo(summary(report.results, fix=fix and not diff, skipped=report.skipped,
-                           unsafe_hidden=hidden), err=True)
-    if report.errors:
-        return EXIT_ERROR
-    if changed or any(r.findings for r in report.results):
-        return EXIT_FOUND
-    return EXIT_CLEAN
-
-
-def _apply_changes(results: list[FileResult], sources: dict[str, bytes], *, diff: bool) -> int:
-    from mpfix.diff import unified_diff
-
-    changed = 0
-    for result in results:
-        if result.new_source is None:
-            continue
-        changed += 1
-        if diff:
-            sys.stdout.write(unified_diff(result.path, sources[result.path], result.new_source))
-            continue
-        try:
-            write_atomically(Path(result.path), sources[result.path], result.new_source)
-        except WriteError as error:
-            result.error = str(error)
-    return changed
-
-
 @main.command()
 @common_options
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
-def check(paths, select, ignore, exclude, jobs, no_cache, output_format, target_start_method,
-          config_path, isolated, quiet, exit_zero) -> None:  # type: ignore[no-untyped-def]
+@click.option("--add-noqa", is_flag=True,
+              help="Append `# noqa: CODE` to every line with a finding (adopt the rules "
+                   "gradually); idempotent.")
+@click.option("--report-unused-noqa/--no-report-unused-noqa", default=None,
+              help="Report `# noqa` codes that suppress nothing, as MP100.")
+def check(**values: Any) -> None:
     """Report findings; exit 1 if there are any."""
-    code = _execute(paths, select, ignore, exclude, jobs, no_cache, output_format,
-                    target_start_method, config_path, isolated, quiet, fix=False, unsafe_fixes=None)
-    sys.exit(EXIT_CLEAN if exit_zero and code == EXIT_FOUND else code)
+    sys.exit(_execute(Options(mode="check", **values)))
 
 
 @main.command()
 @common_options
-@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff `git apply` accepts.")
+@click.option("--diff", is_flag=True,
+              help="Write nothing; print a unified diff `git apply` accepts.")
+@click.option("-i", "--interactive", is_flag=True,
+              help="Review each fix (y apply, n skip, a all in this file, q quit); needs a "
+                   "terminal.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None,
               help="Also apply fixes that change signatures or control flow.")
-def fix(paths, select, ignore, exclude, jobs, no_cache, output_format, target_start_method,
-        config_path, isolated, quiet, diff, unsafe_fixes) -> None:  # type: ignore[no-untyped-def]
+@click.option("--color/--no-color", default=None,
+              help="Colour the diff (default: when stdout is a terminal).")
+def fix(diff: bool, **values: Any) -> None:
     """Rewrite files; exit 1 if a file changed or findings remain."""
-    sys.exit(_execute(paths, select, ignore, exclude, jobs, no_cache, output_format,
-                      target_start_method, config_path, isolated, quiet, fix=True,
-                      unsafe_fixes=unsafe_fixes, diff=diff))
+    sys.exit(_execute(Options(mode="diff" if diff else "fix", **values)))
+
+
+def _validate(options: Options) -> None:
+    if options.reads_stdin:
+        if options.paths not in ((), ("-",)):
+            raise UsageError("--stdin-filename reads the source from stdin; give no paths")
+        if options.interactive:
+            raise UsageError("--interactive cannot review source read from stdin")
+        if options.add_noqa:
+            raise UsageError("--add-noqa writes files; it cannot be used on stdin")
+    elif not options.paths:
+        raise UsageError("no paths given (try `mpfix check .`)")
+    if options.interactive:
+        from mpfix.interactive import stdin_is_terminal
+
+        if not stdin_is_terminal():
+            raise UsageError("--interactive needs a terminal on stdin and never reads answers "
+                             "from a pipe; use `mpfix fix --diff` to review without one")
+    if options.add_noqa and options.report_unused_noqa:
+        raise UsageError("--add-noqa and --report-unused-noqa cannot be combined")
+
+
+def _execute(options: Options) -> int:
+    _validate(options)
+    resolver = _resolver(options)
+    if options.reads_stdin:
+        return _execute_stdin(options, resolver)
+    try:
+        found = discover(options.paths, (*options.exclude, *options.extend_exclude),
+                         resolver.respect_gitignore(options.paths))
+        files = [path for path in found.files if not resolver.excluded(path)]
+        settings = {path: resolver.file_settings(path) for path in files}
+    except (DiscoveryError, ConfigError) as error:
+        raise UsageError(str(error)) from None
+    report = _run(options, files, settings)
+    if options.add_noqa:
+        return _finish_add_noqa(options, report)
+    if options.mode == "diff":
+        _print_patches(report, options.color)
+    else:
+        if options.mode == "fix":
+            _write_changes(report)
+        write_findings(options.output_format, report.results, sys.stdout)
+    return _finish(options, report, settings)
+
+
+def _run(options: Options, files: list[Path],
+         settings: dict[Path, FileSettings]) -> runner.RunReport:
+    from mpfix.progress import Progress
+
+    approve = None
+    if options.interactive:
+        from mpfix.diff import should_color
+        from mpfix.interactive import Reviewer
+
+        approve = Reviewer(color=should_color(sys.stderr, options.color))
+    # An interactive run's results depend on the answers: never cache them.
+    cache = None if options.no_cache or options.interactive else Cache(Path.cwd(), __version__)
+    progress = Progress.for_stderr(sys.stderr, allowed=not options.interactive)
+    try:
+        return runner.run(files, settings.__getitem__, fix=options.mode != "check",
+                          jobs=options.jobs or runner.default_jobs(), cache=cache,
+                          approve=approve, progress=progress)
+    except click.Abort:
+        raise UsageError("review aborted; nothing was written") from None
+    finally:
+        progress.close()
+
+
+def _print_patches(report: runner.RunReport, color: Optional[bool]) -> None:
+    from mpfix.diff import colorize, should_color, unified_diff
+
+    colored = should_color(sys.stdout, color)
+    out = sys.stdout.buffer
+    sys.stdout.flush()
+    for result in report.results:
+        if result.new_source is not None:
+            patch = unified_diff(result.path, report.sources[result.path], result.new_source)
+            out.write(colorize(patch) if colored else patch)
+    out.flush()
+
+
+def _write_changes(report: runner.RunReport) -> None:
+    for result in report.results:
+        if result.new_source is None:
+            continue
+        try:
+            write_atomically(Path(result.path), report.sources[result.path], result.new_source)
+        except WriteError as error:
+            result.error = str(error)
+            result.new_source = None
+
+
+def _finish(options: Options, report: runner.RunReport,
+            settings: dict[Path, FileSettings]) -> int:
+    for result in report.results:
+        if result.error:
+            click.echo(f"{result.path}: error: {result.error}", err=True)
+    if not options.quiet:
+        unsafe = {str(path): s.unsafe_fixes for path, s in settings.items()}
+        click.echo(summary(report.results, mode=options.mode, skipped=report.skipped,
+                           unsafe_enabled=lambda path: unsafe.get(path, False)), err=True)
+    if report.errors:
+        return EXIT_ERROR
+    found = any(r.findings for r in report.results)
+    if options.mode == "check":
+        return EXIT_CLEAN if options.exit_zero or not found else EXIT_FOUND
+    changed = any(r.changed for r in report.results)
+    return EXIT_FOUND if changed or found else EXIT_CLEAN
+
+
+def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
+    from mpfix.noqa import NoqaError, add_noqa_to_source
+
+    added, files = 0, 0
+    for result in report.results:
+        if result.error or not result.findings:
+            continue
+        source = report.sources[result.path]
+        try:
+            new_source, count = add_noqa_to_source(source, result.findings)
+            if count:
+                write_atomically(Path(result.path), source, new_source)
+        except (NoqaError, WriteError) as error:
+            result.error = str(error)
+            continue
+        added += count
+        files += 1 if count else 0
+    for result in report.results:
+        if result.error:
+            click.echo(f"{result.path}: error: {result.error}", err=True)
+    if not options.quiet:
+        click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''} to "
+                   f"{files} file{'s' if files != 1 else ''}.", err=True)
+    return EXIT_ERROR if report.errors else EXIT_CLEAN
+
+
+def _execute_stdin(options: Options, resolver: Resolver) -> int:
+    """Editor integration: source on stdin; findings, the fixed source or a patch on stdout."""
+    from mpfix.pipeline import process_source
+
+    name = options.stdin_filename or "-"
+    source = sys.stdin.buffer.read()
+    out = sys.stdout.buffer
+    path = Path(name)
+    try:
+        excluded = resolver.excluded(path)
+        settings = resolver.file_settings(path)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    fixing = options.mode != "check"
+    result = FileResult(path=name) if excluded else process_source(
+        source, settings, path=name, fix=fixing)
+    if result.error:
+        click.echo(f"{name}: error: {result.error}", err=True)
+    if options.mode == "check":
+        write_findings(options.output_format, [result], sys.stdout)
+        if result.error:
+            return EXIT_ERROR
+        return EXIT_FOUND if result.findings and not options.exit_zero else EXIT_CLEAN
+    if options.mode == "diff":
+        if result.new_source is not None:
+            from mpfix.diff import colorize, should_color, unified_diff
+
+            patch = unified_diff(name, source, result.new_source)
+            out.write(colorize(patch) if should_color(sys.stdout, options.color) else patch)
+    else:
+        # On an error the source goes back unchanged: an editor must never lose text.
+        out.write(result.new_source if result.new_source is not None else source)
+    out.flush()
+    if result.error:
+        return EXIT_ERROR
+    for f in result.findings:
+        click.echo(f"{name}:{f.line}:{f.col}: {f.code} {f.message}", err=True)
+    if options.mode == "diff" and result.new_source is not None:
+        return EXIT_FOUND
+    return EXIT_FOUND if result.findings else EXIT_CLEAN
 
 
 @main.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="Every rule.")
-def rule(code: Optional[str], show_all: bool) -> None:
-    """Show a rule's documentation."""
+@click.option("--output-format", type=click.Choice(("text", "json")), default="text",
+              show_default=True)
+def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
+    """Show a rule's documentation (what, why, example, fix, fix safety)."""
+    import json
+
+    from mpfix.docs import documented_rules, rule_for, rule_record, rule_text
+
     if show_all:
-        codes = list(ALL_CODES)
+        classes = documented_rules()
     elif code:
-        codes = [code.upper()]
+        try:
+            classes = [rule_for(code)]
+        except UnknownRule:
+            raise UsageError(f"unknown rule code: {code}") from None
     else:
         raise UsageError("give a rule code (e.g. `mpfix rule MP001`) or --all")
-    for index, current in enumerate(codes):
-        try:
-            cls = rule_class(current)
-        except UnknownRule:
-            raise UsageError(f"unknown rule code: {current}") from None
-        if index:
-            click.echo()
-        click.echo(f"{cls.code} {cls.name} (fix: {cls.fix_safety})\n")
-        click.echo(cls.documentation())
+    if output_format == "json":
+        records = [rule_record(cls) for cls in classes]
+        click.echo(json.dumps(records if show_all else records[0], indent=2, ensure_ascii=False))
+        return
+    click.echo("\n".join(rule_text(cls) for cls in classes), nl=False)
 
 
 @main.command()
@@ -217,6 +373,8 @@ def clean() -> None:
     removed = Cache(Path.cwd(), __version__).clear()
     click.echo("removed .mpfix_cache" if removed else "no cache to remove", err=True)
 
+
+main.add_command(run_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,9 +1,33 @@
-"""`[tool.mpfix]` in pyproject.toml: found from the paths upward, nearest wins."""
+"""`[tool.mpfix]` in pyproject.toml, and the settings each file is checked with.
+
+Every file gets the configuration of the nearest `pyproject.toml` with a
+`[tool.mpfix]` table in its own directory or above (nearest wins, no merging),
+as ruff does; a monorepo can therefore give each project its own settings. A
+file with no such table above it uses the defaults. `--config PATH` makes one
+file the configuration of every path, `--isolated` ignores them all.
+Command-line flags override the configuration:
+
+* `--select` replaces `select` and drops the configured `ignore` (you said
+  exactly what to run); `--ignore` adds to `ignore`;
+* `--exclude` replaces `exclude`; `--extend-exclude` adds to `extend-exclude`;
+* `--unsafe-fixes/--no-unsafe-fixes`, `--target-start-method` and
+  `--report-unused-noqa` replace their keys.
+
+Glob patterns (`exclude`, `extend-exclude`, `per-file-ignores`,
+`library-paths`) are matched against the path relative to the directory of the
+pyproject.toml that holds them (patterns given on the command line: relative to
+the working directory), and against each of its components, so `legacy`
+excludes every `legacy` folder. `*` also matches `/`. Exclusion applies to
+files named on the command line too, so pre-commit, which names every file,
+honours it.
+"""
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -12,14 +36,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-from mpfix.registry import UnknownRule, expand_codes
-from mpfix.settings import START_METHODS, Settings
+from mpfix.registry import ALL_CODES, UnknownRule, expand_codes
+from mpfix.settings import START_METHODS, FileSettings, Settings
 from mpfix.starters import Kind
 
-KNOWN_KEYS = {
+KNOWN_KEYS = (
     "select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "unsafe-fixes",
     "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
-}
+    "report-unused-noqa",
+)
 
 
 class ConfigError(Exception):
@@ -36,15 +61,21 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
 
-def find_config(paths: Iterable[str]) -> Optional[Path]:
-    starts = [Path(p).absolute() for p in paths] or [Path.cwd()]
-    for start in starts:
-        directory = start if start.is_dir() else start.parent
-        for candidate in [directory, *directory.parents]:
-            pyproject = candidate / "pyproject.toml"
-            if pyproject.is_file() and _has_section(pyproject):
-                return pyproject
-    return None
+def _nearest(directory: Path, memo: dict[Path, Optional[Path]]) -> Optional[Path]:
+    walked = []
+    found: Optional[Path] = None
+    for candidate in [directory, *directory.parents]:
+        if candidate in memo:
+            found = memo[candidate]
+            break
+        walked.append(candidate)
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and _has_section(pyproject):
+            found = pyproject
+            break
+    for candidate in walked:
+        memo[candidate] = found
+    return found
 
 
 def _has_section(pyproject: Path) -> bool:
@@ -65,12 +96,16 @@ def _load_toml(path: Path) -> dict[str, Any]:
 def load_config(path: Optional[Path]) -> Config:
     if path is None:
         return Config()
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
     table = _load_toml(path).get("tool", {}).get("mpfix", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.mpfix] must be a table")
-    unknown = sorted(set(table) - KNOWN_KEYS)
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
     if unknown:
-        raise ConfigError(f"{path}: unknown key in [tool.mpfix]: {unknown[0]}")
+        close = difflib.get_close_matches(unknown[0], KNOWN_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{path}: unknown key in [tool.mpfix]: {unknown[0]!r}{hint}")
     return Config(path=path, values=table)
 
 
@@ -103,7 +138,7 @@ def settings_from(config: Config) -> Settings:
         settings.per_file_ignores = {
             glob: _codes(where, f"per-file-ignores.{glob}", codes) for glob, codes in table.items()
         }
-    for key in ("unsafe-fixes", "respect-gitignore"):
+    for key in ("unsafe-fixes", "respect-gitignore", "report-unused-noqa"):
         if key in values:
             if not isinstance(values[key], bool):
                 raise ConfigError(f"{where}: {key} must be true or false")
@@ -120,10 +155,136 @@ def settings_from(config: Config) -> Settings:
 
 def _starters(where: Optional[Path], table: Any) -> dict[str, str]:
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: extra-starters must be a table of qualified.name = \"kind\"")
-    kinds = {k.value for k in Kind}
+        raise ConfigError(f"{where}: extra-starters must be a table of \"qualified.name\" = \"kind\"")
+    kinds = [k.value for k in Kind]
     for name, kind in table.items():
         if kind not in kinds:
             raise ConfigError(f"{where}: extra-starters.{name}: unknown kind {kind!r} "
-                              f"(one of: process, pool, executor, manager, queue, lock, ...)")
+                              f"(one of: {', '.join(kinds)})")
     return dict(table)
+
+
+def matches(path: Path, root: Path, patterns: Iterable[str]) -> bool:
+    """Whether `path` (or a folder it is in) matches a glob, relative to `root`."""
+    absolute = path.absolute()
+    try:
+        parts = absolute.relative_to(root.absolute()).parts
+    except ValueError:
+        parts = absolute.parts[1:]
+    prefixes = ["/".join(parts[:i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        for prefix, part in zip(prefixes, parts):
+            if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(part, pattern):
+                return True
+    return False
+
+
+@dataclass
+class Overrides:
+    """What the command line says; None (or empty) leaves the configuration's value."""
+
+    select: Optional[frozenset[str]] = None
+    ignore: frozenset[str] = frozenset()
+    exclude: Optional[tuple[str, ...]] = None
+    extend_exclude: tuple[str, ...] = ()
+    unsafe_fixes: Optional[bool] = None
+    target_start_method: Optional[str] = None
+    report_unused_noqa: Optional[bool] = None
+    edits: bool = False
+
+    def apply(self, settings: Settings) -> Settings:
+        settings = replace(settings)
+        if self.select is not None:
+            settings.select = self.select
+            settings.ignore = frozenset()
+        settings.ignore = settings.ignore | self.ignore
+        if self.unsafe_fixes is not None:
+            settings.unsafe_fixes = self.unsafe_fixes
+        if self.target_start_method is not None:
+            settings.target_start_method = self.target_start_method
+        if self.report_unused_noqa is not None:
+            settings.report_unused_noqa = self.report_unused_noqa
+        return settings
+
+
+@dataclass
+class _Scope:
+    """One configuration file (or the defaults) with the overrides applied."""
+
+    config: Config
+    settings: Settings
+    excludes: tuple[tuple[Path, tuple[str, ...]], ...]
+
+
+class Resolver:
+    """Which configuration governs each path, and the settings it gives the file."""
+
+    def __init__(self, overrides: Overrides, *, config_path: Optional[str] = None,
+                 isolated: bool = False) -> None:
+        self.overrides = overrides
+        self._fixed: Optional[_Scope] = None
+        self._scopes: dict[Optional[Path], _Scope] = {}
+        self._memo: dict[Path, Optional[Path]] = {}
+        if isolated:
+            self._fixed = self._scope(Config())
+        elif config_path is not None:
+            self._fixed = self._scope(load_config(Path(config_path)))
+
+    def _scope(self, config: Config) -> _Scope:
+        settings = self.overrides.apply(settings_from(config))
+        cwd = Path.cwd()
+        exclude = self.overrides.exclude
+        excludes = (
+            (cwd, exclude) if exclude is not None else (config.root, settings.exclude),
+            (config.root, settings.extend_exclude),
+            (cwd, self.overrides.extend_exclude),
+        )
+        return _Scope(config, settings, tuple((root, tuple(p)) for root, p in excludes if p))
+
+    def scope_for(self, path: Path) -> _Scope:
+        return self._scope_in(path.absolute().parent)
+
+    def _scope_in(self, directory: Path) -> _Scope:
+        if self._fixed is not None:
+            return self._fixed
+        found = _nearest(directory, self._memo)
+        if found not in self._scopes:
+            self._scopes[found] = self._scope(load_config(found))
+        return self._scopes[found]
+
+    def config_files(self) -> list[Path]:
+        """The configuration files used so far."""
+        scopes = [self._fixed] if self._fixed else list(self._scopes.values())
+        return [s.config.path for s in scopes if s is not None and s.config.path is not None]
+
+    def settings_for(self, path: Path) -> Settings:
+        return self.scope_for(path).settings
+
+    def excluded(self, path: Path) -> bool:
+        return any(matches(path, root, patterns) for root, patterns in self.scope_for(path).excludes)
+
+    def respect_gitignore(self, paths: Iterable[str]) -> bool:
+        """Whether walking the given paths honours .gitignore (the first path's config decides)."""
+        start = Path(next(iter(paths), ".")).absolute()
+        scope = self._scope_in(start) if start.is_dir() else self.scope_for(start)
+        return scope.settings.respect_gitignore
+
+    def file_settings(self, path: Path) -> FileSettings:
+        scope = self.scope_for(path)
+        settings, root = scope.settings, scope.config.root
+        enabled = settings.select if settings.select is not None else frozenset(ALL_CODES)
+        codes = set(enabled - settings.ignore)
+        for pattern, ignored in settings.per_file_ignores.items():
+            if matches(path, root, [pattern]):
+                codes -= ignored
+        library = True if matches(path, root, settings.library_paths) else None
+        return FileSettings(
+            rules=tuple(sorted(codes)), unsafe_fixes=settings.unsafe_fixes,
+            target_start_method=settings.target_start_method,
+            extra_starters=tuple(sorted(settings.extra_starters.items())),
+            is_library=library, is_package_init=path.name == "__init__.py",
+            report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
+        )

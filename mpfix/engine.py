@@ -8,8 +8,8 @@ a file without applicable fixes is therefore still parsed exactly once.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Optional
 
 import libcst as cst
@@ -18,15 +18,16 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis import ModuleAnalysis
+from mpfix.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.registry import rule_classes
+from mpfix.noqa import Suppressions
+from mpfix.registry import ALL_CODES, rule_classes
 from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
 from mpfix.source import compiles
 from mpfix.starters import StarterTable
 
 MAX_FIX_ROUNDS = 8
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
 
 # Decides, in an interactive review, whether one fix is applied.
 Approver = Callable[["PendingFix"], bool]
@@ -47,16 +48,6 @@ class PendingFix:
 
 class FixFailed(Exception):
     pass
-
-
-def _suppressed(lines: list[str], finding: Finding) -> bool:
-    if not 0 < finding.line <= len(lines):
-        return False
-    match = _NOQA.search(lines[finding.line - 1])
-    if match is None:
-        return False
-    codes = match.group("codes")
-    return codes is None or finding.code in re.split(r"[,\s]+", codes.upper())
 
 
 def _finding(analysis: ModuleAnalysis, rule: type[Rule], violation: Violation,
@@ -161,9 +152,8 @@ def run_rules(
         result.error = "cannot parse: nesting too deep"
         return result
     rules = rule_classes(settings.rules)
-    lines = module.code.splitlines()
     try:
-        first, remaining, module = _fix_loop(module, settings, rules, path, lines, fix, approve, result)
+        first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result)
     except RecursionError:
         result.error = "cannot analyse: nesting too deep"
         return result
@@ -181,24 +171,41 @@ def run_rules(
     return result
 
 
-def _fix_loop(module, settings, rules, path, lines, fix, approve, result):  # type: ignore[no-untyped-def]
+def _with_edits(finding: Finding, rule: type[Rule], violation: Violation,
+                module: cst.Module) -> Finding:
+    try:
+        preview = PendingFix(rule, violation, finding, module).preview()
+    except Exception:  # noqa: BLE001 - a fix that cannot be previewed has no edits to show
+        return finding
+    return replace(finding, edits=text_edits(module.code, preview))
+
+
+def _fix_loop(module, settings, rules, path, fix, approve, result):  # type: ignore[no-untyped-def]
     """Returns the first round's findings, the last round's, and the final module."""
     first: list[Finding] = []
-    declined: set[tuple[str, int, int, str]] = set()
+    declined: Counter = Counter()  # fixes refused in the review, by _review_key
     for round_number in range(MAX_FIX_ROUNDS):
         analysis, found = _analyse(module, settings, rules, path)
+        # Generating the module's code costs a pass over the tree: only when it is read.
+        needs_text = bool(found) or (settings.report_unused_noqa and not fix)
+        suppressions = Suppressions(module.code if needs_text else "")
         reported = []
         pending: list[tuple[type[Rule], Violation, Finding]] = []
         for rule, violation in found:
             finding = _finding(analysis, rule, violation, path)
-            if _suppressed(lines if round_number == 0 else module.code.splitlines(), finding):
+            if suppressions.suppresses(finding.code, finding.line):
                 continue
+            if settings.edits and violation.fix is not None:
+                finding = _with_edits(finding, rule, violation, module)
             reported.append(finding)
             if fix and _wanted(violation.fix, settings):
                 pending.append((rule, violation, finding))
         if round_number == 0:
             first = reported
         if not fix:
+            if settings.report_unused_noqa:
+                unused = suppressions.unused(settings.rules, ALL_CODES)
+                reported.extend(replace(f, path=path) for f in unused)
             return first, reported, module
         chosen = _choose(analysis, module, pending, approve, declined)
         if not chosen:
@@ -209,18 +216,25 @@ def _fix_loop(module, settings, rules, path, lines, fix, approve, result):  # ty
     return first, reported, module
 
 
+def _review_key(module: cst.Module, violation: Violation, finding: Finding) -> tuple:
+    """What identifies a fix across rounds: not its line, which an accepted fix may move."""
+    return finding.code, finding.message, module.code_for_node(violation.node).strip()
+
+
 def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-untyped-def]
     claimed: set[int] = set()
     roots: list = []
     chosen = []
+    still_declined = Counter(declined)
     for rule, violation, finding in pending:
-        key = (finding.code, finding.line, finding.col, finding.message)
-        if key in declined:
+        key = _review_key(module, violation, finding) if approve is not None else None
+        if still_declined[key] > 0:
+            still_declined[key] -= 1
             continue
         if not _claim(analysis, claimed, roots, violation.fix):
             continue
         if approve is not None and not approve(PendingFix(rule, violation, finding, module)):
-            declined.add(key)
+            declined[key] += 1
             for node in violation.fix.replacements:
                 claimed.discard(id(node))
             roots[:] = [r for r in roots if r not in violation.fix.replacements]

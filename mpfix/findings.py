@@ -18,6 +18,21 @@ class Safety(str, Enum):
 
 
 @dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the text from (line, col) up to (end_line, end_col) with `content`.
+
+    Lines and columns are 1-based, columns count characters, and the end is
+    exclusive (the position just after the last replaced character).
+    """
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    content: str
+
+
+@dataclass(frozen=True, order=True)
 class Finding:
     line: int
     col: int
@@ -27,6 +42,8 @@ class Finding:
     end_col: int = 0
     fix_safety: Safety = Safety.NONE
     path: str = ""
+    # The fix as text edits of the original file; computed only when asked for.
+    edits: Optional[tuple[Edit, ...]] = field(default=None, compare=False)
 
     @property
     def fixable(self) -> bool:
@@ -37,6 +54,18 @@ class Finding:
         data["fix_safety"] = self.fix_safety.value
         data["fixable"] = self.fixable
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        """The inverse of `to_dict` (extra keys such as `fixable` are ignored)."""
+        known = {k: v for k, v in data.items() if k in _FINDING_FIELDS}
+        known["fix_safety"] = Safety(known.get("fix_safety", "none"))
+        if known.get("edits") is not None:
+            known["edits"] = tuple(Edit(**edit) for edit in known["edits"])
+        return cls(**known)
+
+
+_FINDING_FIELDS = frozenset(Finding.__dataclass_fields__)
 
 
 @dataclass

@@ -1,61 +1,207 @@
-"""Findings as people and machines read them."""
+"""Findings as people and machines read them, and the summary after a run.
+
+Formats (`--output-format`):
+
+* `text`: `path:line:col: CODE message`, one finding a line.
+* `json`: a list of objects, one per finding: `path`, `code`, `name`,
+  `message`, `line`, `column`, `end_line`, `end_column` (1-based; columns count
+  characters; the end is exclusive), `fixable`, and `fix`: null, or
+  `{"safety": "safe"|"unsafe", "edits": [...]}` where each edit replaces
+  `line:column` up to `end_line:end_column` with `content`; applied together
+  (from the last to the first) the edits of one finding are its fix alone.
+* `sarif`: SARIF 2.1.0 for GitHub code scanning (see mpfix/sarif.py).
+* `github`: GitHub Actions workflow commands, which annotate the pull request:
+  `::error file=PATH,line=L,col=C,endLine=L,endColumn=C,title=CODE::message`.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import IO, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Iterable, Optional
 
-from mpfix.findings import FileResult, Finding
+from mpfix.findings import FileResult, Finding, Safety
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "github")
+# Formats whose consumers want each fix's edits (they cost a preview per fix).
+FORMATS_WITH_EDITS = frozenset({"json", "sarif"})
 
 
-def _text(findings: Iterable[Finding], out: IO[str]) -> None:
-    for f in findings:
+def rule_name(code: str) -> str:
+    from mpfix.docs import rule_name as name_of
+
+    return name_of(code)
+
+
+def _text(results: list[FileResult], out: IO[str]) -> None:
+    for f in _findings(results):
         out.write(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n")
 
 
-def _json(findings: Iterable[Finding], out: IO[str]) -> None:
-    json.dump([f.to_dict() for f in findings], out, indent=2)
+def finding_record(f: Finding) -> dict[str, Any]:
+    fix = None
+    if f.fixable:
+        edits = None if f.edits is None else [
+            {"line": e.line, "column": e.col, "end_line": e.end_line, "end_column": e.end_col,
+             "content": e.content}
+            for e in f.edits
+        ]
+        fix = {"safety": f.fix_safety.value, "edits": edits}
+    return {
+        "path": f.path, "code": f.code, "name": rule_name(f.code), "message": f.message,
+        "line": f.line, "column": f.col, "end_line": f.end_line, "end_column": f.end_col,
+        "fixable": f.fixable, "fix": fix,
+    }
+
+
+def _json(results: list[FileResult], out: IO[str]) -> None:
+    json.dump([finding_record(f) for f in _findings(results)], out, indent=2, ensure_ascii=False)
     out.write("\n")
 
 
-WRITERS = {"text": _text, "json": _json}
+def _sarif(results: list[FileResult], out: IO[str]) -> None:
+    from mpfix.sarif import sarif_log
+
+    json.dump(sarif_log(results), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _github(results: list[FileResult], out: IO[str]) -> None:
+    for f in _findings(results):
+        properties = [("file", f.path), ("line", f.line), ("col", f.col)]
+        if f.end_line:
+            properties += [("endLine", f.end_line), ("endColumn", f.end_col)]
+        properties.append(("title", f.code))
+        joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties)
+        out.write(f"::error {joined}::{_escape_data(f.message)}\n")
+    for result in results:
+        if result.error:
+            out.write(f"::error file={_escape_property(result.path)},title=mpfix::"
+                      f"{_escape_data(result.error)}\n")
+
+
+WRITERS: dict[str, Callable[[list[FileResult], IO[str]], None]] = {
+    "text": _text, "json": _json, "sarif": _sarif, "github": _github,
+}
+
+
+def _findings(results: Iterable[FileResult]) -> list[Finding]:
+    return [f for r in results for f in r.findings]
 
 
 def write_findings(fmt: str, results: list[FileResult], out: IO[str]) -> None:
-    findings = [f for r in results for f in r.findings]
-    WRITERS[fmt](findings, out)
+    WRITERS[fmt](results, out)
 
 
-def summary(results: list[FileResult], *, fix: bool, skipped: int, unsafe_hidden: int) -> str:
-    findings = [f for r in results for f in r.findings]
-    lines = []
-    fixed = Counter()
+# The summary -------------------------------------------------------------------------
+
+PARSE_ERRORS = ("cannot parse", "cannot decode", "cannot analyse")
+
+
+@dataclass
+class _RuleCount:
+    fixed: int = 0
+    remaining: int = 0
+    need_unsafe: int = 0
+    fixable: int = 0
+
+
+@dataclass
+class _Totals:
+    rules: dict[str, _RuleCount] = field(default_factory=dict)
+
+    def rule(self, code: str) -> _RuleCount:
+        return self.rules.setdefault(code, _RuleCount())
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(count, attribute) for count in self.rules.values())
+
+
+def _plural(count: int, word: str, plural: Optional[str] = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def summary(results: list[FileResult], *, mode: str, skipped: int,
+            unsafe_enabled: Callable[[str], bool]) -> str:
+    """What a person reads after a run. `mode` is "check", "fix" or "diff"."""
+    totals = _Totals()
     for result in results:
-        fixed.update(result.fixed)
-    changed = sum(1 for r in results if r.changed)
-    errors = sum(1 for r in results if r.error)
-    scanned = len(results)
-    head = f"{scanned} file{'s' if scanned != 1 else ''} scanned ({skipped} skipped by the prefilter)"
-    if fix:
-        head += f", {changed} changed"
-    lines.append(head)
-    if fixed:
-        lines.append("fixed: " + ", ".join(f"{code} x{n}" for code, n in sorted(fixed.items())))
-    if findings:
-        per_rule = Counter(f.code for f in findings)
-        fixable = sum(1 for f in findings if f.fixable)
-        word = "remaining" if fix else "found"
-        lines.append(f"{len(findings)} finding{'s' if len(findings) != 1 else ''} {word} ("
-                     + ", ".join(f"{code} x{n}" for code, n in sorted(per_rule.items()))
-                     + f"); {fixable} with a fix")
-    elif not errors:
-        lines.append("no findings")
-    if errors:
-        lines.append(f"{errors} file{'s' if errors != 1 else ''} could not be processed")
-    if unsafe_hidden:
-        lines.append(f"{unsafe_hidden} more fix{'es are' if unsafe_hidden != 1 else ' is'} "
+        for code, count in result.fixed.items():
+            totals.rule(code).fixed += count
+        for f in result.findings:
+            count = totals.rule(f.code)
+            count.remaining += 1
+            if f.fix_safety is Safety.SAFE or (f.fix_safety is Safety.UNSAFE
+                                               and unsafe_enabled(result.path)):
+                count.fixable += 1
+            elif f.fix_safety is Safety.UNSAFE:
+                count.need_unsafe += 1
+    lines = [_head(results, mode, skipped)]
+    for code in sorted(totals.rules):
+        lines.append(f"  {code} {rule_name(code)}: {_rule_line(totals.rules[code], mode)}")
+    lines.append(_totals_line(totals, mode))
+    lines.extend(_error_lines(results))
+    hidden = totals.total("need_unsafe")
+    if hidden:
+        lines.append(f"{hidden} more fix{'es are' if hidden != 1 else ' is'} "
                      "available with --unsafe-fixes")
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
+
+
+def _head(results: list[FileResult], mode: str, skipped: int) -> str:
+    head = f"{_plural(len(results), 'file')} scanned ({skipped} skipped by the prefilter)"
+    changed = sum(1 for r in results if r.changed)
+    if mode == "fix":
+        head += f", {changed} changed"
+    elif mode == "diff":
+        head += f", {changed} would change"
+    return head
+
+
+def _rule_line(count: _RuleCount, mode: str) -> str:
+    parts = []
+    if count.fixed:
+        parts.append(f"{count.fixed} {'would fix' if mode == 'diff' else 'fixed'}")
+    if count.remaining:
+        word = "found" if mode == "check" else ("would remain" if mode == "diff" else "remaining")
+        parts.append(f"{count.remaining} {word}")
+    text = ", ".join(parts)
+    if count.need_unsafe:
+        text += f" ({count.need_unsafe} need{'s' if count.need_unsafe == 1 else ''} --unsafe-fixes)"
+    return text
+
+
+def _totals_line(totals: _Totals, mode: str) -> str:
+    fixed, remaining = totals.total("fixed"), totals.total("remaining")
+    if mode == "check":
+        if not remaining:
+            return "no findings"
+        fixable = totals.total("fixable")
+        return f"{_plural(remaining, 'finding')}, {fixable} fixable with `mpfix fix`"
+    if not fixed and not remaining:
+        return "no findings"
+    if mode == "diff":
+        return (f"{_plural(fixed, 'fix', 'fixes')} would be applied, "
+                f"{_plural(remaining, 'finding')} would remain")
+    return f"{_plural(fixed, 'fix', 'fixes')} applied, {_plural(remaining, 'finding')} remaining"
+
+
+def _error_lines(results: list[FileResult]) -> list[str]:
+    errors = [r.error for r in results if r.error]
+    parse = sum(1 for e in errors if e.startswith(PARSE_ERRORS))
+    other = len(errors) - parse
+    lines = []
+    if parse:
+        lines.append(f"{_plural(parse, 'file')} could not be parsed")
+    if other:
+        lines.append(f"{_plural(other, 'file')} could not be processed")
+    return lines

@@ -13,7 +13,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Protocol
 
 from mpfix.cache import Cache
 from mpfix.findings import FileResult
@@ -25,6 +25,12 @@ from mpfix.source import looks_binary
 PARALLEL_THRESHOLD = 400_000
 
 SettingsFor = Callable[[Path], FileSettings]
+
+
+class ProgressSink(Protocol):
+    def start(self, total: int) -> None: ...  # the number of files to parse
+
+    def advance(self, count: int) -> None: ...
 
 
 @dataclass
@@ -83,7 +89,7 @@ def run(
     jobs: int,
     cache: Optional[Cache],
     approve=None,  # type: ignore[no-untyped-def]
-    progress: Optional[Callable[[int], None]] = None,
+    progress: Optional[ProgressSink] = None,
 ) -> RunReport:
     report = RunReport()
     pending: list[Work] = []
@@ -109,6 +115,8 @@ def run(
         report.results.append(FileResult(path=name))  # placeholder, filled below
         pending.append(Work(index, name, source, settings, key))
     by_index = {work.index: work for work in pending}
+    if progress:
+        progress.start(len(pending))
     for index, result in _compute(pending, fix, jobs, approve, progress):
         report.results[index] = result
         work = by_index[index]
@@ -124,7 +132,7 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
             result = process_source(work.source, work.settings, path=work.path, fix=fix,
                                     approve=approve)
             if progress:
-                progress(1)
+                progress.advance(1)
             yield work.index, result
         return
     context = multiprocessing.get_context("spawn")
@@ -134,7 +142,7 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
         for future in futures:
             for index, result in future.result():
                 if progress:
-                    progress(1)
+                    progress.advance(1)
                 yield index, result
 
 

@@ -23,6 +23,8 @@ class FileSettings:
     extra_starters: tuple[tuple[str, str], ...] = ()
     is_library: Optional[bool] = None  # None: decide from the file alone
     is_package_init: bool = False
+    report_unused_noqa: bool = False  # report `# noqa` codes that suppress nothing (MP100)
+    edits: bool = False  # attach each fix's text edits to its finding (json, sarif)
 
     def starters(self) -> Mapping[str, str]:
         return dict(self.extra_starters)
@@ -43,3 +45,4 @@ class Settings:
     extra_starters: Mapping[str, str] = field(default_factory=dict)
     library_paths: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    report_unused_noqa: bool = False

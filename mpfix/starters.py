@@ -176,6 +176,7 @@ def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], 
         re.MULTILINE,
     )
     words = set(CONTEXT_API) | set(MANAGER_API) | {"ProcessPoolExecutor"}
+    words |= {name for api in _SUBMODULE_API.values() for name in api}  # BaseManager...
     words |= {name.rsplit(".", 1)[-1] for name in extra}
     words -= {"dict", "list"}
     return imports, re.compile(rb"\b(?:" + _alternation(words) + rb")\b")

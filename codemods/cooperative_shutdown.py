@@ -1,0 +1,923 @@
+"""MP004 cooperative-shutdown: ask workers to stop instead of killing them with terminate()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional, Union
+
+import libcst as cst
+
+from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, method_name
+from mpfix.findings import Safety
+from mpfix.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.starters import QUEUE_KINDS, Kind
+
+JOIN_TIMEOUT = 5
+ASYNC_METHODS = frozenset({"map_async", "starmap_async", "apply_async", "imap", "imap_unordered"})
+PUT_METHODS = frozenset({"put", "put_nowait"})
+# Methods that wait until another process acts: a worker inside one never sees a stop Event.
+BLOCKING_METHODS = frozenset({"get", "recv", "recv_bytes", "accept", "acquire", "wait", "join"})
+# Builtins whose result is never None: a queue item they produce cannot be a None sentinel.
+NEVER_NONE_BUILTINS = frozenset({
+    "abs", "bin", "bool", "bytes", "chr", "dict", "divmod", "enumerate", "float", "format",
+    "frozenset", "hash", "hex", "int", "len", "list", "oct", "ord", "pow", "range", "repr",
+    "round", "set", "sorted", "str", "sum", "tuple", "zip",
+})
+
+COOPERATIVE = ("stop it cooperatively (a sentinel on its input queue, or a multiprocessing.Event "
+               "it checks), then join with a timeout and terminate only if it is still alive")
+KILLS = "`{receiver}.terminate()` kills the worker wherever it is, possibly holding a lock or a queue's pipe"
+
+
+@dataclass
+class QueueConsumer:
+    """The worker loops on `<parameter>.get()`; `sentinel` is the value it already stops at."""
+
+    parameter: str
+    get_line: Optional[cst.SimpleStatementLine] = None  # `item = q.get()` inside a `while`
+    sentinel: Optional[cst.BaseExpression] = None
+
+
+@dataclass
+class PollingLoop:
+    """The worker repeats `while True:` (or `while flag:`) until something kills it."""
+
+    loop: cst.While
+
+
+@dataclass
+class EventLoop:
+    """The worker already runs `while not <parameter>.is_set():`."""
+
+    parameter: str
+
+
+Shape = Union[QueueConsumer, PollingLoop, EventLoop]
+
+
+@dataclass
+class Shutdown:
+    """One `p.terminate()` the fix turns into a stop signal followed by a join."""
+
+    call: cst.Call
+    line: cst.SimpleStatementLine
+    receiver: cst.Name
+    loop: Optional[cst.For]  # the `for p in procs:` whose body holds the call
+    creation: cst.Call
+    use: CallableUse
+    function: cst.FunctionDef
+    shape: Shape
+    handle: Optional[cst.Name]  # the parent's queue (consumer) or event (event loop)
+
+    @property
+    def anchor(self) -> cst.BaseStatement:
+        """The statement of the block the stop signals go before."""
+        return self.loop if self.loop is not None else self.line
+
+
+class CooperativeShutdown(Rule):
+    """Stop workers by asking them to, not with `terminate()`.
+
+    What it finds:
+    `terminate()` on a multiprocessing Process or Pool (resolved by qualified
+    name: `subprocess.Popen`, thread pools and other classes with a terminate
+    method are never touched); and `with Pool(...) as pool:` blocks whose async
+    results are fetched only after the block, which has terminated the pool.
+    The last-resort form `p.join(timeout)` then `if p.is_alive(): p.terminate()`
+    is accepted.
+
+    Why:
+    The guideline "avoid terminating processes": `Process.terminate()` kills a
+    worker in the middle of whatever it holds (a lock, a queue's pipe, a
+    half-written file) and can leave shared resources broken for every other
+    process; `Pool.terminate()` throws away the outstanding work. The worker
+    exits with -SIGTERM instead of finishing. The cooperative way is the one the
+    guidelines' own worker example shows: the worker stops at a sentinel it reads
+    from its queue, or at an Event it checks, and the parent joins it.
+
+    Example:
+        def worker(tasks, results):
+            while True:
+                n = tasks.get()
+                results.put(n * n)
+
+        ...
+        p.terminate()
+        p.join()
+
+    Fixed:
+        def worker(tasks, results):
+            while True:
+                n = tasks.get()
+                if n is None:
+                    break
+                results.put(n * n)
+
+        ...
+        tasks.put(None)
+        p.join(timeout=5)
+        if p.is_alive():
+            p.terminate()
+        p.join()
+
+    Fix safety:
+    Unsafe for processes: the worker's code changes. A queue consumer gets a
+    sentinel check (None when no item put on that queue can be None, else a
+    module-level string constant) and the parent puts one sentinel per consumer
+    of the queue; a polling loop gets a `multiprocessing.Event` parameter, its
+    loop runs `while not stop.is_set():`, its `time.sleep(t)` becomes
+    `stop.wait(t)` and the parent sets the event. Either way the parent then
+    joins with a timeout and terminates only a worker that did not stop.
+    `Pool.terminate()` becomes `close()` and `join()`: safe, the work finishes.
+    Terminating a worker whose code is not visible, whose loop has another shape,
+    or at a deadline (`join(timeout)` then `terminate()`) is reported only, as is
+    a `with Pool()` block whose results are fetched after it.
+    """
+
+    code = "MP004"
+    name = "cooperative-shutdown"
+    fix_safety = "mixed"
+
+    def check(self) -> Iterable[Violation]:
+        self._uses = self.analysis.callable_uses()
+        self._shapes: dict[int, Union[Shape, str]] = {}
+        shutdowns: list[Shutdown] = []
+        for call in self.analysis.calls:
+            if method_name(call) != "terminate" or call.args:
+                continue
+            kind = self.analysis.receiver_kind(call)
+            if kind is Kind.POOL:
+                yield self._pool_terminate(call)
+            elif kind is Kind.PROCESS:
+                found = self._shutdown(call)
+                if isinstance(found, Shutdown):
+                    shutdowns.append(found)
+                elif found is not None:
+                    yield Violation(call, found)
+        yield from self._rewrites(shutdowns)
+        yield from self._pool_blocks_losing_results()
+
+    # -- Pool -------------------------------------------------------------------------
+
+    def _pool_terminate(self, call: cst.Call) -> Violation:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        message = (f"`{_code(receiver)}.terminate()` discards the pool's outstanding work and kills "
+                   "its workers mid-task: close() the pool and join() it")
+        line = self._sole_statement_line(call)
+        if line is None:
+            return Violation(call, message)
+        following = _next_sibling(self.analysis, line)
+        joined_after = following is not None and self._is_join(following, receiver, timed=False)
+        closed_before = any(self._is_call_line(s, receiver, "close")
+                            for s in _previous_siblings(self.analysis, line))
+        close = call.func.with_changes(attr=cst.Name("close"))  # type: ignore[attr-defined]
+        join = _statement(f"{_code(receiver)}.join()")
+        replacement: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+        if closed_before:
+            node, replacement = line, (cst.RemovalSentinel.REMOVE if joined_after
+                                       else join.with_changes(leading_lines=line.leading_lines))
+        elif joined_after:
+            node, replacement = call.func.attr, close.attr  # type: ignore[attr-defined]
+        else:
+            closed = line.with_changes(body=[cst.Expr(call.with_changes(func=close))])
+            node, replacement = line, cst.FlattenSentinel([closed, join])
+        return Violation(call, message, Fix({node: replacement}, Safety.SAFE))
+
+    def _pool_blocks_losing_results(self) -> Iterator[Violation]:
+        for call in self.analysis.calls:
+            item = self.analysis.parent(call)
+            if not (isinstance(item, cst.WithItem) and item.asname is not None
+                    and isinstance(item.asname.name, cst.Name)
+                    and self.analysis.call_kind(call) is Kind.POOL):
+                continue
+            block = self.analysis.parent(item)
+            pool = item.asname.name
+            lost = self._results_fetched_after(block, pool)  # type: ignore[arg-type]
+            if lost:
+                yield Violation(block, (  # type: ignore[arg-type]
+                    f"leaving `with {_code(call)} as {pool.value}:` terminates the pool, so `{lost}`, "
+                    "fetched after the block, loses its outstanding work: fetch the results inside "
+                    f"the block, or call {pool.value}.close() and {pool.value}.join() before leaving it"))
+
+    def _results_fetched_after(self, block: cst.With, pool: cst.Name) -> Optional[str]:
+        inside = [c for c in self.analysis.calls
+                  if any(a is block for a in self.analysis.ancestors(c))
+                  and isinstance(c.func, cst.Attribute) and self.analysis.same_variable(c.func.value, pool)]
+        if any(method_name(c) == "join" for c in inside):
+            return None
+        end = self.analysis.position(block).end.line
+        for call in inside:
+            if method_name(call) not in ASYNC_METHODS:
+                continue
+            result = self._result_variable(call)
+            if result is not None and any(self.analysis.position(read).start.line > end
+                                          for read in self.analysis.reads_of(result)):
+                return result.value
+        return None
+
+    def _result_variable(self, call: cst.Call) -> Optional[cst.Name]:
+        """`r` in `r = pool.map_async(...)` or `rs = [pool.apply_async(...) for ...]`."""
+        node: cst.CSTNode = call
+        parent = self.analysis.parent(node)
+        while isinstance(parent, (cst.ListComp, cst.Element, cst.List, cst.Tuple)):
+            if isinstance(parent, cst.ListComp) and parent.elt is not node:
+                return None
+            node, parent = parent, self.analysis.parent(parent)
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 \
+                and isinstance(parent.targets[0].target, cst.Name):
+            return parent.targets[0].target
+        return None
+
+    # -- Process: which terminate() can become a cooperative stop ---------------------
+
+    def _shutdown(self, call: cst.Call) -> Union[Shutdown, str, None]:
+        """The rewrite for a Process's terminate(), a report message, or None if accepted."""
+        analysis = self.analysis
+        receiver = call.func.value  # type: ignore[attr-defined]
+        kills = KILLS.format(receiver=_code(receiver))
+        line = self._sole_statement_line(call)
+        if line is None or not isinstance(receiver, cst.Name):
+            return f"{kills}: {COOPERATIVE}"
+        if self._is_last_resort(line, receiver):
+            return None
+        if any(self._is_join(s, receiver, timed=True) for s in _previous_siblings(analysis, line)):
+            return (f"`{receiver.value}.terminate()` after `{receiver.value}.join(timeout)` kills the "
+                    "worker at a deadline, whatever it holds: have it check a multiprocessing.Event "
+                    "(or its own deadline) and stop by itself; keep terminate() only as the last resort "
+                    f"under `if {receiver.value}.is_alive():` after the stop signal")
+        loop = self._loop_over(line, receiver)
+        creations = [c for c in analysis.creation_calls(receiver) if analysis.call_kind(c) is Kind.PROCESS]
+        if len(creations) != 1 or (loop is None and analysis.in_loop(creations[0])) \
+                or analysis.enclosing_function(creations[0]) is not analysis.enclosing_function(call):
+            return f"{kills}, and mpfix cannot tell which Process object it is: {COOPERATIVE}"
+        creation = creations[0]
+        use = next((u for u in self._uses if u.call is creation and u.role == "target"), None)
+        function = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value)) if use else None
+        if use is None or not isinstance(function, cst.FunctionDef):
+            return f"{kills}, and {self._unseen_code(creation, use)}: {COOPERATIVE}"
+        shape = self._shape(function)
+        if isinstance(shape, str):
+            return f"{kills}, and `{function.name.value}` {shape}: {COOPERATIVE}"
+        handle = None
+        if isinstance(shape, (QueueConsumer, EventLoop)):
+            passed = analysis.argument_for(use, shape.parameter)
+            kinds = QUEUE_KINDS if isinstance(shape, QueueConsumer) else {Kind.EVENT}
+            if not isinstance(passed, cst.Name) or analysis.kind_of(passed) not in kinds:
+                return (f"{kills}, and mpfix cannot see what the parent passes for "
+                        f"`{shape.parameter}`: {COOPERATIVE}")
+            handle = passed
+        if isinstance(shape, QueueConsumer) and shape.sentinel is not None \
+                and not self._survives_pickling(shape.sentinel):
+            return (f"{kills}; `{function.name.value}` stops at `{_code(shape.sentinel)}`, which "
+                    "is not equal to itself after pickling: use None or a string constant as the "
+                    f"sentinel, put it once per consumer, then join with a timeout")
+        return Shutdown(call, line, receiver, loop, creation, use, function, shape, handle)
+
+    def _unseen_code(self, creation: cst.Call, use: Optional[CallableUse]) -> str:
+        subclass = self.analysis.process_class(creation.func)
+        if subclass is not None:
+            return f"it runs `{subclass.name.value}.run()`, which mpfix does not rewrite"
+        if use is None:
+            return "mpfix cannot see the code it runs"
+        return f"its target `{_code(use.callable_arg.value)}` is not a function defined in this module"
+
+    def _sole_statement_line(self, call: cst.Call) -> Optional[cst.SimpleStatementLine]:
+        """The line holding `call` as its only statement, directly in a block."""
+        expr = self.analysis.parent(call)
+        line = self.analysis.parent(expr) if isinstance(expr, cst.Expr) else None
+        if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 \
+                and isinstance(self.analysis.parent(line), (cst.IndentedBlock, cst.Module)):
+            return line
+        return None
+
+    def _is_join(self, statement: cst.CSTNode, receiver: cst.BaseExpression, *, timed: bool) -> bool:
+        """`receiver.join(timeout)` (timed) or `receiver.join()` as a statement line."""
+        return self._is_call_line(statement, receiver, "join", with_arguments=timed)
+
+    def _is_call_line(self, statement: cst.CSTNode, receiver: cst.BaseExpression, method: str,
+                      with_arguments: bool = False) -> bool:
+        """A statement line calling `receiver.method(...)`, with or without arguments."""
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            call = small.value if isinstance(small, cst.Expr) else None
+            if isinstance(call, cst.Call) and method_name(call) == method \
+                    and bool(call.args) == with_arguments \
+                    and self._same_object(call.func.value, receiver):  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _same_object(self, left: cst.BaseExpression, right: cst.BaseExpression) -> bool:
+        if isinstance(left, cst.Name):
+            return self.analysis.same_variable(left, right)
+        return _code(left) == _code(right)
+
+    def _is_last_resort(self, line: cst.SimpleStatementLine, receiver: cst.Name) -> bool:
+        """`p.join(timeout)` ... `if p.is_alive(): p.terminate()`: the accepted fallback."""
+        block = self.analysis.parent(line)
+        guard = self.analysis.parent(block) if block is not None else None
+        if not (isinstance(guard, cst.If) and guard.body is block):
+            return False
+        test = guard.test
+        if not (isinstance(test, cst.Call) and method_name(test) == "is_alive" and not test.args
+                and self._same_object(test.func.value, receiver)):  # type: ignore[attr-defined]
+            return False
+        return any(self._is_join(s, receiver, timed=True) for s in _previous_siblings(self.analysis, guard))
+
+    def _loop_over(self, line: cst.SimpleStatementLine, receiver: cst.Name) -> Optional[cst.For]:
+        """The `for receiver in ...:` loop whose body holds `line`."""
+        block = self.analysis.parent(line)
+        loop = self.analysis.parent(block) if block is not None else None
+        if isinstance(loop, cst.For) and loop.body is block and isinstance(loop.target, cst.Name) \
+                and loop.target.value == receiver.value:
+            return loop
+        return None
+
+    # -- the worker's loop --------------------------------------------------------------
+
+    def _shape(self, function: cst.FunctionDef) -> Union[Shape, str]:
+        key = id(function)
+        if key not in self._shapes:
+            self._shapes[key] = self._compute_shape(function)
+        return self._shapes[key]
+
+    def _compute_shape(self, function: cst.FunctionDef) -> Union[Shape, str]:
+        params = {p.name.value for p in (*function.params.posonly_params, *function.params.params)}
+        shapes: list[Union[Shape, str]] = []
+        for loop in _top_level_loops(function.body):
+            if isinstance(loop, cst.While):
+                shapes.append(self._while_shape(loop, params))
+            else:
+                consumer = self._iter_consumer(loop, params)
+                if consumer is not None:
+                    shapes.append(consumer)
+        if not shapes:
+            return "has no loop that runs until stopped"
+        if len(shapes) > 1:
+            return "has several loops, and mpfix cannot tell which one the stop should end"
+        shape = shapes[0]
+        if isinstance(shape, PollingLoop) and not _can_take_parameter(function):
+            return "takes default or keyword-only arguments, so mpfix cannot add a stop parameter"
+        return shape
+
+    def _iter_consumer(self, loop: cst.For, params: set[str]) -> Optional[QueueConsumer]:
+        """`for item in iter(q.get, SENTINEL):`."""
+        source = loop.iter
+        if not (isinstance(source, cst.Call) and isinstance(source.func, cst.Name)
+                and source.func.value == "iter" and not self.analysis.assignments(source.func)
+                and len(source.args) == 2):
+            return None
+        getter = source.args[0].value
+        if isinstance(getter, cst.Attribute) and getter.attr.value == "get" \
+                and isinstance(getter.value, cst.Name) and getter.value.value in params:
+            return QueueConsumer(getter.value.value, sentinel=source.args[1].value)
+        return None
+
+    def _while_shape(self, loop: cst.While, params: set[str]) -> Union[Shape, str]:
+        if loop.orelse is not None:
+            return "has a loop with an `else:` clause"
+        statements = list(loop.body.body) if isinstance(loop.body, cst.IndentedBlock) else []
+        for index, statement in enumerate(statements):
+            parameter = _queue_get_parameter(statement, params)
+            if parameter is not None:
+                following = statements[index + 1] if index + 1 < len(statements) else None
+                return QueueConsumer(parameter, statement,  # type: ignore[arg-type]
+                                     _sentinel_checked(statement, following))  # type: ignore[arg-type]
+        blocking = self._blocking_call(loop, params)
+        if blocking is not None:
+            return f"waits in `{_code(blocking)}` inside its loop, where a stop signal would not be seen"
+        test = loop.test
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
+                and isinstance(test.expression, cst.Call) and method_name(test.expression) == "is_set" \
+                and isinstance(test.expression.func.value, cst.Name) \
+                and test.expression.func.value.value in params:  # type: ignore[attr-defined]
+            return EventLoop(test.expression.func.value.value)  # type: ignore[attr-defined]
+        if _is_true(test) or isinstance(test, (cst.Name, cst.Attribute)):
+            return PollingLoop(loop)
+        return f"loops `while {_code(test)}:`, a condition mpfix does not rewrite"
+
+    def _blocking_call(self, loop: cst.While, params: set[str]) -> Optional[cst.Call]:
+        """A call in the loop that waits without a timeout on an object the worker was given."""
+        for call in self.analysis.calls:
+            func = call.func
+            if (method_name(call) in BLOCKING_METHODS and not call.args
+                    and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
+                    and func.value.value in params
+                    and any(a is loop.body for a in self.analysis.ancestors(call))):
+                return call
+        return None
+
+    def _survives_pickling(self, sentinel: cst.BaseExpression) -> bool:
+        """A literal, or a module-level name bound to one: equal to itself in another process."""
+        if _is_literal(sentinel):
+            return True
+        if isinstance(sentinel, cst.Name):
+            bindings = self.analysis.assignments(sentinel)
+            return bool(bindings) and all(
+                b.scope is self.analysis.global_scope
+                and _is_literal(self.analysis.assigned_value(b.node)) for b in bindings)
+        return False
+
+    # -- the rewrite ----------------------------------------------------------------------
+
+    def _rewrites(self, shutdowns: list[Shutdown]) -> Iterator[Violation]:
+        """One fix per block: every stop signal goes before the block's first terminate(),
+        so that no worker is joined while the sentinel meant for it could still reach another."""
+        blocks: dict[int, list[Shutdown]] = {}
+        for shutdown in shutdowns:
+            blocks.setdefault(id(self.analysis.parent(shutdown.anchor)), []).append(shutdown)
+        for group in blocks.values():
+            reports = self._incomplete(group)
+            for shutdown, message in reports:
+                yield Violation(shutdown.call, message)
+            rewritable = [s for s in group if all(s is not r for r, _ in reports)]
+            if not rewritable:
+                continue
+            fix = self._fix(rewritable)
+            for shutdown in rewritable:
+                yield Violation(shutdown.call, self._message(shutdown), fix)
+
+    def _incomplete(self, group: list[Shutdown]) -> list[tuple[Shutdown, str]]:
+        """Shutdowns whose rewrite would stop too much or break another caller, with why."""
+        reports: list[tuple[Shutdown, str]] = []
+        changed = True
+        while changed:
+            changed = False
+            kept = [s for s in group if all(s is not r for r, _ in reports)]
+            for shutdown in kept:
+                message = self._why_incomplete(shutdown, kept)
+                if message is not None:
+                    reports.append((shutdown, message))
+                    changed = True
+                    break
+        return reports
+
+    def _why_incomplete(self, shutdown: Shutdown, group: list[Shutdown]) -> Optional[str]:
+        kills = KILLS.format(receiver=shutdown.receiver.value)
+        covered = {id(s.creation) for s in group}
+        if isinstance(shutdown.shape, QueueConsumer) and shutdown.handle is not None:
+            for use, parameter in self.analysis.processes_sharing(shutdown.handle):
+                shape = self._consumer_shape(use)
+                if isinstance(shape, QueueConsumer) and shape.parameter == parameter \
+                        and id(use.call) not in covered:
+                    return (f"{kills}; other processes also consume `{shutdown.handle.value}` and are "
+                            "not stopped here: put one sentinel per consumer where they should all "
+                            "stop, then join each with a timeout")
+        if isinstance(shutdown.shape, PollingLoop):
+            function = shutdown.function
+            uses = self.analysis.uses_of(function)
+            handed = {id(u.callable_arg.value) for u in uses}
+            elsewhere = [r for r in self.analysis.references_to(function)
+                         if not any(id(a) in handed for a in [r, *self.analysis.ancestors(r)])]
+            if elsewhere or any(id(u.call) not in covered for u in uses):
+                return (f"{kills}; `{function.name.value}` is used elsewhere too, so mpfix cannot "
+                        f"add a stop parameter to it: {COOPERATIVE}")
+        return None
+
+    def _consumer_shape(self, use: CallableUse) -> Optional[Shape]:
+        function = self.analysis.definition_of(self.analysis.unwrap_partial(use.callable_arg.value))
+        if not isinstance(function, cst.FunctionDef):
+            return None
+        shape = self._shape(function)
+        return None if isinstance(shape, str) else shape
+
+    def _message(self, shutdown: Shutdown) -> str:
+        kills = KILLS.format(receiver=shutdown.receiver.value)
+        shape = shutdown.shape
+        if isinstance(shape, QueueConsumer):
+            signal = f"put a sentinel on `{shutdown.handle.value}` that makes the worker stop"  # type: ignore[union-attr]
+        elif isinstance(shape, EventLoop):
+            signal = f"set `{shutdown.handle.value}`, the event the worker watches"  # type: ignore[union-attr]
+        else:
+            signal = "give the worker a multiprocessing.Event to check and set it"
+        return f"{kills}: {signal}, join with a timeout, and terminate only if it is still alive"
+
+    def _fix(self, group: list[Shutdown]) -> Fix:
+        edits = _Edits()
+        imports: list[ImportSpec] = []
+        taken: set[str] = set()
+        signals: list[cst.BaseStatement] = []
+        constant = self._stop_constant(group, edits, taken)
+        for shutdown in group:
+            shape = shutdown.shape
+            if isinstance(shape, QueueConsumer):
+                sentinel = _code(shape.sentinel) if shape.sentinel is not None else constant or "None"
+                if shape.sentinel is None:
+                    self._add_sentinel_check(shape, sentinel, edits, taken)
+                signals.append(self._repeated(shutdown, f"{shutdown.handle.value}.put({sentinel})", taken))  # type: ignore[union-attr]
+            elif isinstance(shape, EventLoop):
+                signal = _statement(f"{shutdown.handle.value}.set()")  # type: ignore[union-attr]
+                if all(_code(signal) != _code(s) for s in signals):  # one set() per event
+                    signals.append(signal)
+            else:
+                signal = _statement(f"{self._add_event(shutdown, edits, taken, imports)}.set()")
+                if all(_code(signal) != _code(s) for s in signals):
+                    signals.append(signal)
+            edits.replace[shutdown.line] = self._last_resort_replacer(shutdown)
+        block = _siblings(self.analysis, group[0].anchor)
+        first = min((s.anchor for s in group), key=lambda node: _index(block, node))
+        edits.before.setdefault(first, []).extend(signals)
+        root = self._root(edits.keys())
+        return Fix({root: root.visit(edits)}, Safety.UNSAFE, tuple(dict.fromkeys(imports)))
+
+    def _repeated(self, shutdown: Shutdown, statement: str, taken: set[str]) -> cst.BaseStatement:
+        """`statement` once, or once per process when the terminate() runs in a loop over them."""
+        if shutdown.loop is None:
+            return _statement(statement)
+        gettext = any(isinstance(c.func, cst.Name) and c.func.value == "_" for c in self.analysis.calls)
+        variable = unused_name(self.analysis, "_", taken) if gettext else "_"
+        return cst.parse_statement(f"for {variable} in {_code(shutdown.loop.iter)}:\n    {statement}\n")
+
+    def _last_resort_replacer(self, shutdown: Shutdown) -> Callable[[cst.CSTNode], list[cst.BaseStatement]]:
+        """`p.terminate()` -> `p.join(timeout)`, then terminate only a worker still alive."""
+        receiver = shutdown.receiver.value
+        following = _next_sibling(self.analysis, shutdown.line)
+        joined_after = following is not None and self._is_join(following, shutdown.receiver, timed=False)
+
+        def replace(updated: cst.CSTNode) -> list[cst.BaseStatement]:
+            assert isinstance(updated, cst.SimpleStatementLine)
+            body: list[cst.BaseStatement] = [updated.with_changes(leading_lines=())]
+            if not joined_after:
+                body.append(_statement(f"{receiver}.join()"))
+            join = _statement(f"{receiver}.join(timeout={JOIN_TIMEOUT})")
+            guard = cst.If(test=cst.parse_expression(f"{receiver}.is_alive()"),
+                           body=cst.IndentedBlock(body=body))
+            return [join.with_changes(leading_lines=updated.leading_lines), guard]
+
+        return replace
+
+    # -- sentinels ------------------------------------------------------------------------
+
+    def _stop_constant(self, group: list[Shutdown], edits: "_Edits", taken: set[str]) -> Optional[str]:
+        """None when every new sentinel can be None; else a module-level string constant."""
+        needing = [s for s in group if isinstance(s.shape, QueueConsumer) and s.shape.sentinel is None]
+        if all(self._none_is_free(s) for s in needing):
+            return None
+        name = unused_name(self.analysis, "STOP", taken)
+        taken.add(name)
+        put_strings = {arg for s in needing for arg in self._put_strings(s)}
+        value, number = name, 2
+        while value in put_strings:
+            value, number = f"{name}_{number}", number + 1
+        constant = _statement(f'{name} = "{value}"').with_changes(leading_lines=[cst.EmptyLine()])
+        # After the imports and docstring that open the module, before any code that runs.
+        body = self.analysis.module.body
+        opening = 0
+        while opening < len(body) and (_is_import_line(body[opening]) or _is_docstring(body[opening])):
+            opening += 1
+        if opening:
+            edits.after[body[opening - 1]] = [constant]
+        else:
+            edits.before_keeping_lines[body[0]] = [constant.with_changes(leading_lines=())]
+        return name
+
+    def _worker_queues(self, shutdown: Shutdown) -> list[Optional[cst.BaseExpression]]:
+        """What every process running this worker passes for its queue parameter."""
+        shape = shutdown.shape
+        assert isinstance(shape, QueueConsumer)
+        return [self.analysis.argument_for(u, shape.parameter)
+                for u in self.analysis.uses_of(shutdown.function)]
+
+    def _none_is_free(self, shutdown: Shutdown) -> bool:
+        """Whether no item put on any queue this worker reads can be None."""
+        for queue in self._worker_queues(shutdown):
+            if not isinstance(queue, cst.Name):
+                return False
+            uses = self.analysis.attribute_uses(queue)
+            if uses is None:
+                return False
+            for attribute in uses:
+                if attribute.attr.value not in PUT_METHODS:
+                    continue
+                call = self.analysis.parent(attribute)
+                if not (isinstance(call, cst.Call) and call.args and self._never_none(call.args[0].value)):
+                    return False
+        return True
+
+    def _put_strings(self, shutdown: Shutdown) -> Iterator[str]:
+        for queue in self._worker_queues(shutdown):
+            uses = self.analysis.attribute_uses(queue) if isinstance(queue, cst.Name) else None
+            for attribute in uses or ():
+                call = self.analysis.parent(attribute)
+                if attribute.attr.value in PUT_METHODS and isinstance(call, cst.Call) and call.args \
+                        and isinstance(call.args[0].value, cst.SimpleString):
+                    yield str(call.args[0].value.evaluated_value)
+
+    def _never_none(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
+                             cst.ConcatenatedString, cst.FormattedString, cst.Tuple, cst.List,
+                             cst.Dict, cst.Set, cst.ListComp, cst.SetComp, cst.DictComp,
+                             cst.BinaryOperation, cst.UnaryOperation, cst.Comparison)):
+            return True
+        if isinstance(expr, cst.IfExp):
+            return self._never_none(expr.body, depth) and self._never_none(expr.orelse, depth)
+        if isinstance(expr, cst.Call):
+            return isinstance(expr.func, cst.Name) and expr.func.value in NEVER_NONE_BUILTINS \
+                and not self.analysis.assignments(expr.func)
+        if not isinstance(expr, cst.Name) or expr.value == "None" or depth > 4:
+            return False
+        if expr.value in ("True", "False"):
+            return True
+        bindings = self.analysis.assignments(expr)
+        for binding in bindings:
+            value = self.analysis.assigned_value(binding.node)
+            loop = self.analysis.parent(binding.node)
+            if value is not None:
+                if not self._never_none(value, depth + 1):
+                    return False
+            elif not (isinstance(loop, (cst.For, cst.CompFor)) and loop.target is binding.node
+                      and isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
+                      and loop.iter.func.value == "range"):
+                return False
+        return bool(bindings)
+
+    def _add_sentinel_check(self, shape: QueueConsumer, sentinel: str, edits: "_Edits",
+                            taken: set[str]) -> None:
+        """After `item = q.get()`: `if item is None: break` (`== STOP` for a string constant)."""
+        line = shape.get_line
+        if line is None or line in edits.replace:
+            return
+        assign = line.body[0]
+        assert isinstance(assign, cst.Assign)
+        target = assign.targets[0].target
+        compare = "is" if sentinel == "None" else "=="
+        if isinstance(target, cst.Name):
+            item, unpack = target.value, None
+        else:
+            item = unused_name(self.analysis, "item", taken)
+            taken.add(item)
+            unpack = _statement(f"{_code(target)} = {item}")
+        check = cst.parse_statement(f"if {item} {compare} {sentinel}:\n    break\n")
+
+        def replace(updated: cst.CSTNode) -> list[cst.BaseStatement]:
+            assert isinstance(updated, cst.SimpleStatementLine)
+            if unpack is not None:
+                updated = updated.with_changes(body=[updated.body[0].with_changes(  # type: ignore[attr-defined]
+                    targets=[cst.AssignTarget(cst.Name(item))])])
+            return [updated, check] + ([unpack] if unpack is not None else [])
+
+        edits.replace[line] = replace
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _add_event(self, shutdown: Shutdown, edits: "_Edits", taken: set[str],
+                   imports: list[ImportSpec]) -> str:
+        """Create an Event beside the Process, pass it to the worker, loop until it is set."""
+        analysis = self.analysis
+        if id(shutdown.creation) in edits.events:
+            return edits.events[id(shutdown.creation)]
+        event = unused_name(analysis, "stop", taken)
+        taken.add(event)
+        edits.events[id(shutdown.creation)] = event
+        self._add_stop_parameter(shutdown, edits)
+        factory, needed = self._event_factory(shutdown.creation)
+        imports.extend(needed)
+        creation_statement = self._statement_beside(shutdown.creation, shutdown.anchor)
+        edits.before.setdefault(creation_statement, []).append(_statement(f"{event} = {factory}()"))
+        edits.replace[shutdown.creation] = _passing(shutdown.use, event)
+        return event
+
+    def _add_stop_parameter(self, shutdown: Shutdown, edits: "_Edits") -> None:
+        """`stop` for the worker, its loop ending once it is set, its sleeps waiting on it."""
+        function = shutdown.function
+        if id(function) in edits.parameters:
+            return
+        # A name of the worker's own scope: it may equal the parent's event variable.
+        parameter = unused_name(self.analysis, "stop")
+        edits.parameters[id(function)] = parameter
+        edits.replace[function.params] = lambda params: params.with_changes(  # type: ignore[attr-defined]
+            params=[*params.params, cst.Param(cst.Name(parameter))])  # type: ignore[attr-defined]
+        loop = shutdown.shape.loop  # type: ignore[union-attr]
+        test = loop.test
+        stopped = f"not {parameter}.is_set()"
+        new_test = stopped if _is_true(test) else f"{_code(test)} and {stopped}"
+        edits.replace[loop] = lambda updated: updated.with_changes(  # type: ignore[attr-defined]
+            test=cst.parse_expression(new_test))
+        for sleep in self._sleeps(loop):
+            edits.replace[sleep] = lambda updated: updated.with_changes(  # type: ignore[attr-defined]
+                func=cst.parse_expression(f"{parameter}.wait"))
+
+    def _sleeps(self, loop: cst.While) -> list[cst.Call]:
+        """`time.sleep(t)` statements in the loop (not in functions defined inside it)."""
+        found: list[cst.Call] = []
+        for call in self.analysis.calls:
+            expr = self.analysis.parent(call)
+            if not isinstance(expr, cst.Expr) or "time.sleep" not in self.analysis.qualified_names(call.func):
+                continue
+            for ancestor in self.analysis.ancestors(call):
+                if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                    break
+                if ancestor is loop.body:
+                    found.append(call)
+                    break
+        return found
+
+    def _event_factory(self, creation: cst.Call) -> tuple[str, tuple[ImportSpec, ...]]:
+        """`ctx.Event` beside `ctx.Process(...)`, else Event of the Process's module family."""
+        func = creation.func
+        if isinstance(func, cst.Attribute) and self.analysis.kind_of(func.value) is Kind.CONTEXT:
+            return f"{_code(func.value)}.Event", ()
+        name = self.analysis.api_name(func)
+        family = (api_family(name) if name else None) or "multiprocessing"
+        return import_binding(self.analysis, family, "Event")
+
+    def _statement_beside(self, node: cst.CSTNode, other: cst.CSTNode) -> cst.BaseStatement:
+        """The statement holding `node` in the innermost block that also holds `other`."""
+        other_chain = {id(a) for a in [other, *self.analysis.ancestors(other)]}
+        child = node
+        for ancestor in self.analysis.ancestors(node):
+            if isinstance(ancestor, (cst.IndentedBlock, cst.Module)) and id(ancestor) in other_chain:
+                return child  # type: ignore[return-value]
+            child = ancestor
+        raise AssertionError("every node lies in the module")
+
+    def _root(self, nodes: Iterable[cst.CSTNode]) -> cst.CSTNode:
+        """The innermost block holding every edited node: the one node the fix replaces."""
+        chains = [[n, *self.analysis.ancestors(n)] for n in nodes]
+        common = [a for a in chains[0] if all(any(a is b for b in chain) for chain in chains[1:])]
+        for candidate in common:
+            if isinstance(candidate, (cst.IndentedBlock, cst.Module)) \
+                    and all(candidate is not n for n in nodes):
+                return candidate
+        return self.analysis.module
+
+
+class _Edits(cst.CSTTransformer):
+    """Edits keyed on original nodes and applied in one pass, so that nested ones compose."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replace: dict[cst.CSTNode, Callable] = {}
+        self.before: dict[cst.CSTNode, list[cst.BaseStatement]] = {}  # takes over comments above
+        self.before_keeping_lines: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
+        self.after: dict[cst.CSTNode, list[cst.BaseStatement]] = {}
+        self.parameters: dict[int, str] = {}  # worker function -> its stop parameter
+        self.events: dict[int, str] = {}  # Process creation -> the Event passed to it
+
+    def keys(self) -> list[cst.CSTNode]:
+        return [*self.replace, *self.before, *self.before_keeping_lines, *self.after]
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        result = updated_node
+        if original_node in self.replace:
+            result = self.replace[original_node](updated_node)
+        before = self.before.get(original_node, [])
+        kept = self.before_keeping_lines.get(original_node, [])
+        after = self.after.get(original_node, [])
+        if not isinstance(result, list) and not (before or kept or after):
+            return result
+        statements = list(result) if isinstance(result, list) else [result]
+        if before:
+            first = statements[0]
+            statements = [before[0].with_changes(leading_lines=first.leading_lines), *before[1:],
+                          first.with_changes(leading_lines=()), *statements[1:]]
+        return cst.FlattenSentinel([*kept, *statements, *after])
+
+
+def _passing(use: CallableUse, value: str) -> Callable[[cst.CSTNode], cst.CSTNode]:
+    """A replacer adding `value` as the last argument the Process passes to its target."""
+    args_arg = use.args_arg
+
+    def replace(updated: cst.CSTNode) -> cst.CSTNode:
+        assert isinstance(updated, cst.Call)
+        new_element = cst.Element(cst.Name(value))
+        if args_arg is None:
+            added = cst.Arg(keyword=cst.Name("args"), value=cst.parse_expression(f"({value},)"),
+                            equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+            return updated.with_changes(args=[*_with_comma(updated.args), added])
+        new_args = []
+        for arg in updated.args:
+            if _same_arg(arg, args_arg):
+                values = arg.value
+                if isinstance(values, (cst.Tuple, cst.List)) and \
+                        not any(isinstance(e, cst.StarredElement) for e in values.elements):
+                    values = values.with_changes(elements=[*_with_comma(values.elements), new_element])
+                else:
+                    values = cst.parse_expression(f"(*{_code(values)}, {value})")
+                arg = arg.with_changes(value=values)
+            new_args.append(arg)
+        return updated.with_changes(args=new_args)
+
+    return replace
+
+
+def _same_arg(updated: cst.Arg, original: cst.Arg) -> bool:
+    if original.keyword is not None:
+        return updated.keyword is not None and updated.keyword.value == original.keyword.value
+    return updated.keyword is None and _code(updated.value) == _code(original.value)
+
+
+def _with_comma(items: Iterable) -> list:  # type: ignore[type-arg]
+    """`items` with a ", " after the last one, so that one more can follow."""
+    items = list(items)
+    if items:
+        items[-1] = items[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return items
+
+
+def _can_take_parameter(function: cst.FunctionDef) -> bool:
+    params = function.params
+    return (not isinstance(params.star_arg, (cst.Param, cst.ParamStar)) and not params.kwonly_params
+            and params.star_kwarg is None
+            and all(p.default is None for p in (*params.posonly_params, *params.params)))
+
+
+def _top_level_loops(block: cst.BaseSuite) -> Iterator[Union[cst.While, cst.For]]:
+    """Loops that run in every call of a function: in its body, or in a `try`/`with` there."""
+    if not isinstance(block, cst.IndentedBlock):
+        return
+    for statement in block.body:
+        if isinstance(statement, (cst.While, cst.For)):
+            yield statement
+        elif isinstance(statement, (cst.Try, cst.With)):
+            yield from _top_level_loops(statement.body)
+
+
+def _queue_get_parameter(statement: cst.BaseStatement, params: set[str]) -> Optional[str]:
+    """`item = q.get()` with `q` a parameter: the parameter's name."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return None
+    assign = statement.body[0]
+    if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1):
+        return None
+    call = assign.value
+    if isinstance(call, cst.Call) and method_name(call) == "get" and not call.args \
+            and isinstance(call.func.value, cst.Name) and call.func.value.value in params:  # type: ignore[attr-defined]
+        return call.func.value.value  # type: ignore[attr-defined]
+    return None
+
+
+def _sentinel_checked(get_line: cst.SimpleStatementLine,
+                      following: Optional[cst.BaseStatement]) -> Optional[cst.BaseExpression]:
+    """The X of an existing `if item is X: break` (or `== X`, or `return`) after the get."""
+    target = get_line.body[0].targets[0].target  # type: ignore[attr-defined]
+    if not (isinstance(target, cst.Name) and isinstance(following, cst.If)
+            and isinstance(following.body, cst.IndentedBlock)):
+        return None
+    test = following.test
+    exits = following.body.body
+    if not (len(exits) == 1 and isinstance(exits[0], cst.SimpleStatementLine)
+            and isinstance(exits[0].body[0], (cst.Break, cst.Return))):
+        return None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comparison = test.comparisons[0]
+        if isinstance(comparison.operator, (cst.Is, cst.Equal)) and isinstance(test.left, cst.Name) \
+                and test.left.value == target.value:
+            return comparison.comparator
+    return None
+
+
+def _is_true(test: cst.BaseExpression) -> bool:
+    return (isinstance(test, cst.Name) and test.value == "True") or \
+        (isinstance(test, cst.Integer) and test.evaluated_value != 0)
+
+
+def _is_literal(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)) or \
+        (isinstance(expr, cst.Name) and expr.value in ("None", "True", "False"))
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and \
+        all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in statement.body)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+        and isinstance(statement.body[0], cst.Expr) \
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+
+
+def _siblings(analysis: ModuleAnalysis, statement: cst.CSTNode) -> list[cst.CSTNode]:
+    block = analysis.parent(statement)
+    return list(block.body) if isinstance(block, (cst.IndentedBlock, cst.Module)) else []
+
+
+def _index(siblings: list[cst.CSTNode], statement: cst.CSTNode) -> int:
+    return next((i for i, s in enumerate(siblings) if s is statement), len(siblings))
+
+
+def _previous_siblings(analysis: ModuleAnalysis, statement: cst.CSTNode) -> list[cst.CSTNode]:
+    siblings = _siblings(analysis, statement)
+    return siblings[:_index(siblings, statement)]
+
+
+def _next_sibling(analysis: ModuleAnalysis, statement: cst.CSTNode) -> Optional[cst.CSTNode]:
+    siblings = _siblings(analysis, statement)
+    index = _index(siblings, statement)
+    return siblings[index + 1] if index + 1 < len(siblings) else None
+
+
+def _statement(code: str) -> cst.SimpleStatementLine:
+    statement = cst.parse_statement(code + "\n")
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+class CooperativeShutdownCommand(RuleCommand):
+    rule = CooperativeShutdown

@@ -1,0 +1,889 @@
+"""MP002 explicit-args: pass the resources a worker uses as arguments instead of reading module globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+
+import libcst as cst
+
+from mpfix.analysis import CallableUse, argument
+from mpfix.findings import Safety
+from mpfix.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, SYNC_KINDS, Kind
+
+# Objects a child can receive only by inheritance (as Process arguments): a pool or
+# executor pickles its tasks through a queue, which refuses them.
+INHERITED_ONLY = QUEUE_KINDS | SYNC_KINDS | frozenset({Kind.VALUE, Kind.ARRAY, Kind.PIPE})
+# Objects that cannot be handed to a child at all.
+NOT_TRANSFERABLE = frozenset({Kind.PROCESS, Kind.POOL, Kind.EXECUTOR, Kind.MANAGER, Kind.CONTEXT})
+# Calls a resource moved into the main block must follow: creating it first would
+# settle the default context, and set_start_method() would then raise.
+START_SETUP = frozenset({Kind.FREEZE_SUPPORT, Kind.SET_START_METHOD})
+
+_KIND_NAMES = {
+    Kind.QUEUE: "Queue", Kind.JOINABLE_QUEUE: "JoinableQueue", Kind.SIMPLE_QUEUE: "SimpleQueue",
+    Kind.LOCK: "Lock", Kind.EVENT: "Event", Kind.SEMAPHORE: "Semaphore",
+    Kind.CONDITION: "Condition", Kind.BARRIER: "Barrier", Kind.VALUE: "Value",
+    Kind.ARRAY: "Array", Kind.PIPE: "Pipe end", Kind.PROXY: "Manager proxy",
+}
+
+# What a fix does, for one global and for several.
+PASS_AS_ARGUMENTS = ("pass it as an argument", "pass them as arguments")
+PASS_BY_INITIALIZER = ("give the pool an initializer that hands it to each worker",
+                       "give the pool an initializer that hands them to each worker")
+
+ENTRY_ONLY = "entry-only"   # bound only by the entry code: NameError in the child
+RESOURCE = "resource"       # a multiprocessing object: the child makes its own
+REBOUND = "rebound"         # rebound or changed by the parent after import
+
+_REASONS = {
+    ENTRY_ONLY: "`{name}` exists only when the module runs as the program, so a spawn or "
+                "forkserver child, which re-imports it, gets NameError",
+    RESOURCE: "`{name}` is a multiprocessing {kind}, and a spawn or forkserver child re-imports "
+              "the module and makes its own",
+    REBOUND: "`{name}` is set by the parent after import, and a spawn or forkserver child "
+             "re-imports the module and sees the import-time value",
+}
+
+
+@dataclass(frozen=True)
+class Need:
+    """A module global a worker reads that the child must receive from the parent."""
+
+    name: str
+    reason: str
+    kind: Optional[Kind]
+    read: cst.Name  # the first read, where the finding points
+
+    def explain(self) -> str:
+        return _REASONS[self.reason].format(name=self.name, kind=_KIND_NAMES.get(self.kind, ""))
+
+
+@dataclass
+class Edits:
+    """Everything one fix changes, keyed on original nodes."""
+
+    calls: dict[cst.Call, Callable[[cst.Call], cst.Call]] = field(default_factory=dict)
+    functions: dict[cst.FunctionDef, Callable[[cst.FunctionDef], cst.FunctionDef]] = \
+        field(default_factory=dict)
+    moved: list[cst.SimpleStatementLine] = field(default_factory=list)
+    # New module-level functions, each list placed before the statement keying it.
+    new_functions: dict[cst.BaseStatement, list[cst.FunctionDef]] = field(default_factory=dict)
+    imports: list[ImportSpec] = field(default_factory=list)
+    safety: Safety = Safety.SAFE
+    problem: Optional[str] = None  # set when no correct rewrite exists
+
+    def fail(self, problem: str) -> None:
+        self.problem = self.problem or problem
+
+
+class ExplicitArgs(Rule):
+    """A worker reads a module global that the parent set up; spawn children never see it.
+
+    What it finds:
+    Functions that run in a child process (Process targets, pool and executor tasks,
+    initializers, and the module functions they call) reading a module global that
+    the child cannot get by re-importing the module: a multiprocessing object
+    (Lock, Value, Queue, Event, Semaphore, Array, Pipe ends, Manager proxies), a
+    global rebound or changed by the parent after import (in the main block, or in a
+    setup function through `global`), or one that only the entry code defines. Also
+    reported, without a fix: a worker that changes a global the parent reads back as
+    if it were shared, a parent that sets an attribute of the module an imported
+    worker lives in, and `run()` methods of Process subclasses reading such globals.
+
+    Why:
+    Under spawn and forkserver (the default on macOS, Windows and, since Python 3.14,
+    Linux) a child does not inherit the parent's memory: it re-imports the main module.
+    A module-level Lock or Value is created again in every child, so locking protects
+    nothing and counters stay 0; the parent waits forever on a module-level Queue no
+    child feeds; a global set in the main block is the import-time value, or missing.
+    The guideline "explicitly pass resources to child processes" asks for the objects
+    to be passed to the child as arguments; "global variables" warns that only
+    module-level constants are safe to read.
+
+    Example:
+        from multiprocessing import Process, Lock
+
+        def f():
+            with lock:
+                print("hello")
+
+        if __name__ == "__main__":
+            lock = Lock()
+            for i in range(10):
+                Process(target=f).start()
+
+    Fixed:
+        from multiprocessing import Process, Lock
+
+        def f(lock):
+            with lock:
+                print("hello")
+
+        if __name__ == "__main__":
+            lock = Lock()
+            for i in range(10):
+                Process(target=f, args=(lock,)).start()
+
+    Fix safety:
+    Each global becomes a parameter of the worker (and of the helpers that read it),
+    passed at every call site in the module: `args=` for a Process, `functools.partial`
+    for a pool or executor task, or, for objects a pool cannot pickle (locks, queues,
+    values), a pool initializer that hands them to each worker. A module-level
+    multiprocessing object used only by the workers and the entry code is created in
+    the main block instead. Safe when the changed functions are private or used only
+    as targets; unsafe when a public function is also called directly, since callers
+    in other modules would need the new argument. Constants, functions, classes and
+    modules are left alone.
+    """
+
+    code = "MP002"
+    name = "explicit-args"
+    fix_safety = "mixed"
+
+    def check(self) -> Iterable[Violation]:
+        analysis = self.analysis
+        uses = analysis.callable_uses()
+        child_functions = analysis.child_functions()
+        if not uses and not child_functions:
+            return
+        self._targets: dict[cst.FunctionDef, list[CallableUse]] = {}
+        for use in uses:
+            if use.role not in ("target", "task", "initializer"):
+                continue
+            definition = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+            if isinstance(definition, cst.FunctionDef) and analysis.parent(definition) is analysis.module:
+                self._targets.setdefault(definition, []).append(use)
+        self._child = {id(f) for f in child_functions}
+        self._closures: dict[int, list[cst.FunctionDef]] = {}
+        self._effective: dict[int, list[Need]] = {}
+        self._initializer_code = {id(f) for use in uses
+                                  if use.role == "initializer"
+                                  for f in self._closure_of_callable(use.callable_arg.value)}
+        self._child_writes = self._writes_by_children()
+        self._parent_changes = self._changes_by_parent()
+        self._needs_cache: dict[int, list[Need]] = {}
+        yield from self._imported_target_reports()
+        yield from self._child_write_reports()
+        yield from self._process_subclass_reports()
+        yield from self._worker_violations()
+
+    # -- which globals a child must receive ------------------------------------------
+
+    def _closure_of_callable(self, expr: cst.BaseExpression) -> list[cst.FunctionDef]:
+        definition = self.analysis.definition_of(self.analysis.unwrap_partial(expr))
+        if not isinstance(definition, cst.FunctionDef):
+            return []
+        return [definition, *self.analysis.helpers_called(definition)]
+
+    def _closure(self, function: cst.FunctionDef) -> list[cst.FunctionDef]:
+        if id(function) not in self._closures:
+            self._closures[id(function)] = [function, *self.analysis.helpers_called(function)]
+        return self._closures[id(function)]
+
+    def _writes_by_children(self) -> dict[str, list[cst.CSTNode]]:
+        """Globals that child code rebinds or changes in place (initializers excepted:
+        setting per-worker globals is their job)."""
+        writes: dict[str, list[cst.CSTNode]] = {}
+        for function in self.analysis.child_functions():
+            if id(function) in self._initializer_code:
+                continue
+            for name, nodes in self.analysis.global_writes(function).items():
+                writes.setdefault(name, []).extend(nodes)
+        return writes
+
+    def _changes_by_parent(self) -> set[str]:
+        analysis = self.analysis
+        changed: set[str] = set()
+        for guard in analysis.main_guards():
+            changed |= set(analysis.global_writes(guard))
+        for function in analysis.functions:
+            if not self._in_child_code(function):
+                changed |= set(analysis.global_writes(function))
+        return changed
+
+    def _in_child_code(self, node: cst.CSTNode) -> bool:
+        return any(id(n) in self._child for n in (node, *self.analysis.ancestors(node)))
+
+    def _global_kind(self, name: str) -> Optional[Kind]:
+        for binding in self.analysis.global_bindings(name):
+            if isinstance(binding.node, cst.Name):
+                kind = self.analysis.kind_of(binding.node)
+                if kind is not None:
+                    return kind
+        return None
+
+    def _classify(self, name: str, read: cst.Name) -> Optional[Need]:
+        analysis = self.analysis
+        bindings = analysis.global_bindings(name)
+        if not bindings or any(not isinstance(b.node, cst.Name) for b in bindings):
+            return None  # builtins, functions, classes, modules
+        if analysis.is_constant_global(name):
+            return None
+        kind = self._global_kind(name)
+        if name in self._child_writes and kind not in RESOURCE_KINDS:
+            return None  # reported on its own: no argument brings the change back
+        if all(analysis.binds_after_import(b.node) for b in bindings):
+            return Need(name, ENTRY_ONLY, kind, read)
+        if kind in RESOURCE_KINDS:
+            return Need(name, RESOURCE, kind, read)
+        if analysis.entry_rebindings(name) or name in self._parent_changes:
+            return Need(name, REBOUND, kind, read)
+        return None
+
+    def _direct_needs(self, function: cst.FunctionDef) -> list[Need]:
+        key = id(function)
+        if key not in self._needs_cache:
+            needs = []
+            for name, reads in self.analysis.global_reads(function).items():
+                need = self._classify(name, reads[0])
+                if need is not None:
+                    needs.append(need)
+            self._needs_cache[key] = needs
+        return self._needs_cache[key]
+
+    def _needs(self, function: cst.FunctionDef) -> list[Need]:
+        """What `function` and the helpers it calls read, in source order, once per name."""
+        found: dict[str, Need] = {}
+        every = [n for f in self._closure(function) for n in self._direct_needs(f)]
+        for need in sorted(every, key=lambda n: self.analysis.names.order[n.read]):
+            found.setdefault(need.name, need)
+        return list(found.values())
+
+    # -- report-only findings -------------------------------------------------------
+
+    def _imported_target_reports(self) -> Iterator[Violation]:
+        analysis = self.analysis
+        reported: set[int] = set()
+        for use in analysis.callable_uses():
+            expr = analysis.unwrap_partial(use.callable_arg.value)
+            if analysis.definition_of(expr) is not None:
+                continue
+            for qualified in analysis.qualified_names(expr):
+                module_name = qualified.rpartition(".")[0]
+                if not module_name or module_name.split(".")[0] in ("builtins", *FAMILIES):
+                    continue
+                for change in self._parent_changes_to_module(module_name):
+                    if id(change) in reported:
+                        continue
+                    reported.add(id(change))
+                    function = qualified.rpartition(".")[2]
+                    yield Violation(change, (
+                        f"the parent changes `{analysis.module.code_for_node(change)}` after import, "
+                        f"but `{function}` runs in a child that imports `{module_name}` afresh under "
+                        f"spawn and forkserver and never sees the change; cannot rewrite another "
+                        f"module: give `{function}` a parameter there and pass the value from here"))
+
+    def _parent_changes_to_module(self, module_name: str) -> list[cst.CSTNode]:
+        analysis = self.analysis
+        changes: list[cst.CSTNode] = []
+        parent_code: list[cst.CSTNode] = [*analysis.main_guards(),
+                                          *(f for f in analysis.functions if not self._in_child_code(f))]
+        for node in parent_code:
+            for name, nodes in analysis.global_writes(node).items():
+                if any(b.imported == module_name for b in analysis.global_bindings(name)):
+                    changes.extend(n for n in nodes if n not in changes)
+        return changes
+
+    def _child_write_reports(self) -> Iterator[Violation]:
+        analysis = self.analysis
+        for name, writes in self._child_writes.items():
+            if any(not isinstance(b.node, cst.Name) for b in analysis.global_bindings(name)) \
+                    or self._global_kind(name) in RESOURCE_KINDS:
+                continue  # modules, functions, classes; shared objects children may change
+            parent_reads = [r for r in analysis.module_name_reads.get(name, ())
+                            if not self._in_child_code(r)]
+            if not parent_reads:
+                continue  # a per-process cache, say
+            write = writes[0]
+            worker = analysis.enclosing_function(write)
+            who = f"`{worker.name.value}`" if worker is not None else "a worker"
+            yield Violation(write, (
+                f"{who} runs in a child process and changes the module global `{name}`, which the "
+                f"parent reads as if it were shared; a child has its own copy under every start "
+                f"method, so the parent never sees the change: return the result from the worker "
+                f"or send it back through a multiprocessing Queue, Value or Manager"))
+
+    def _process_subclass_reports(self) -> Iterator[Violation]:
+        analysis = self.analysis
+        for function in analysis.child_functions():
+            owner = analysis.parent(analysis.parent(function))
+            if function.name.value != "run" or not isinstance(owner, cst.ClassDef):
+                continue
+            needs = self._needs(function)
+            if needs:
+                it = "them" if len(needs) > 1 else "it"
+                yield Violation(needs[0].read, (
+                    f"`{owner.name.value}.run` runs in the child process and reads {_names(needs)}; "
+                    f"{'; '.join(n.explain() for n in needs)}: pass {it} to the constructor, keep "
+                    f"{it} on `self` and read {it} from there"))
+
+    # -- workers: one fix per group of functions whose signatures change together ---
+
+    def _worker_violations(self) -> Iterator[Violation]:
+        plans = self._plans()
+        reported: set[int] = set()
+        for targets, edits, action in plans:
+            fix = None if edits.problem else self._fix(edits)
+            for target in targets:
+                handled = {n.name for n in self._effective[id(target)]}
+                for function in self._closure(target):
+                    needs = [n for n in self._direct_needs(function) if n.name in handled]
+                    if not needs or id(function) in reported:
+                        continue
+                    reported.add(id(function))
+                    yield Violation(needs[0].read, self._message(function, target, needs,
+                                                                 edits.problem, action), fix)
+
+    def _message(self, function: cst.FunctionDef, target: cst.FunctionDef, needs: list[Need],
+                 problem: Optional[str], action: tuple[str, str]) -> str:
+        if function is target:
+            subject = f"`{function.name.value}` runs in a child process and"
+        else:
+            subject = f"`{function.name.value}`, called by the worker `{target.name.value}`,"
+        what_to_do = problem or action[len(needs) > 1]
+        return f"{subject} reads {_names(needs)}; {'; '.join(n.explain() for n in needs)}: {what_to_do}"
+
+    def _plans(self) -> list[tuple[list[cst.FunctionDef], Edits, tuple[str, str]]]:
+        """(targets, edits, what the fix does) for each group that can be fixed together."""
+        by_parameters: list[cst.FunctionDef] = []
+        by_initializer: dict[int, tuple[cst.Call, list[tuple[cst.FunctionDef, list[Need]]]]] = {}
+        plans: list[tuple[list[cst.FunctionDef], Edits, tuple[str, str]]] = []
+        for target, uses in self._targets.items():
+            needs = self._effective[id(target)] = self._effective_needs(target, uses)
+            if not needs:
+                continue
+            problem = self._untransferable(needs)
+            tasks = [u for u in uses if u.role == "task"]
+            if not problem and tasks and any(n.kind in INHERITED_ONLY for n in needs):
+                if len(tasks) != len(uses):
+                    problem = ("cannot rewrite: it is both a process target and a pool task, and a "
+                               "pool cannot pickle " + _names([n for n in needs if n.kind in INHERITED_ONLY])
+                               + ": give the pool an initializer that sets it, by hand")
+                else:
+                    pools = self._pools_of(tasks)
+                    if pools is None:
+                        problem = ("cannot rewrite: the pool is not created in a way this module "
+                                   "shows: create it with `initializer=` and `initargs=` that hand "
+                                   "these objects to each worker")
+                    else:
+                        for pool in pools:
+                            by_initializer.setdefault(id(pool), (pool, []))[1].append((target, needs))
+                        continue
+            if problem:
+                edits = Edits()
+                edits.fail(problem)
+                plans.append(([target], edits, PASS_AS_ARGUMENTS))
+                continue
+            by_parameters.append(target)
+        for group in self._groups(by_parameters):
+            plans.append((group, self._parameter_edits(group), PASS_AS_ARGUMENTS))
+        for pool, entries in by_initializer.values():
+            plans.append(([t for t, _ in entries], self._initializer_edits(pool, entries),
+                          PASS_BY_INITIALIZER))
+        return plans
+
+    def _effective_needs(self, target: cst.FunctionDef, uses: list[CallableUse]) -> list[Need]:
+        """Needs minus what every pool running `target` already hands over by initializer."""
+        needs = self._needs(target)
+        if any(u.role != "task" for u in uses):
+            return needs
+        pools = self._pools_of(uses)
+        if not pools:
+            return needs
+        provided = set.intersection(*(self._provided_by_initializer(p) for p in pools))
+        return [n for n in needs if n.name not in provided]
+
+    def _untransferable(self, needs: list[Need]) -> Optional[str]:
+        stuck = [n for n in needs if n.kind in NOT_TRANSFERABLE]
+        if not stuck:
+            return None
+        return (f"cannot rewrite: a {stuck[0].kind.value} cannot be sent to a child; create "
+                f"what the worker needs from it (a proxy, a queue) and pass that instead")
+
+    def _pools_of(self, tasks: list[CallableUse]) -> Optional[list[cst.Call]]:
+        pools: list[cst.Call] = []
+        for use in tasks:
+            receiver = use.call.func.value if isinstance(use.call.func, cst.Attribute) else None
+            created = self.analysis.creation_calls(receiver) if receiver is not None else []
+            if len(created) != 1:
+                return None
+            if all(p is not created[0] for p in pools):
+                pools.append(created[0])
+        return pools
+
+    def _provided_by_initializer(self, pool: cst.Call) -> set[str]:
+        initializer = argument(pool, "initializer", 2 if self._is_executor(pool) else 1)
+        if initializer is None:
+            return set()
+        provided: set[str] = set()
+        for function in self._closure_of_callable(initializer.value):
+            provided |= set(self.analysis.global_writes(function))
+        return provided
+
+    def _is_executor(self, pool: cst.Call) -> bool:
+        return self.analysis.call_kind(pool) is Kind.EXECUTOR
+
+    def _groups(self, targets: list[cst.FunctionDef]) -> list[list[cst.FunctionDef]]:
+        """Targets that share a changed helper must change in the same fix."""
+        groups: list[tuple[set[int], list[cst.FunctionDef]]] = []
+        for target in targets:
+            changed = {id(f) for f in self._closure(target) if self._needs(f)}
+            merged = [g for g in groups if g[0] & changed]
+            keys, members = set(changed), [target]
+            for group in merged:
+                keys |= group[0]
+                members = group[1] + members
+                groups.remove(group)
+            groups.append((keys, members))
+        return [sorted(members, key=lambda f: self.analysis.names.order[f]) for _, members in groups]
+
+    # -- the parameter fix ------------------------------------------------------------
+
+    def _parameter_edits(self, targets: list[cst.FunctionDef]) -> Edits:
+        analysis = self.analysis
+        edits = Edits()
+        changed: dict[cst.FunctionDef, list[tuple[Need, str]]] = {}
+        for target in targets:
+            for function in self._closure(target):
+                needs = self._effective[id(function)] if function in self._targets else self._needs(function)
+                if function not in changed and needs:
+                    changed[function] = self._parameters_for(function, needs)
+        for function, parameters in changed.items():
+            edits.functions[function] = _add_parameters_edit(
+                [p for _, p in parameters], _declared_global(analysis, function, parameters))
+        for target in targets:
+            for use in self._targets[target]:
+                self._pass_at_use(use, target, changed, edits)
+        for function in changed:
+            if function in self._targets and function not in targets:
+                edits.fail(f"cannot rewrite: `{function.name.value}` also runs as a pool task that "
+                           f"cannot take the new argument: pass it by hand")
+            self._pass_at_direct_calls(function, changed, edits)
+        self._move_resources([n for t in targets for n in self._effective[id(t)]], edits)
+        return edits
+
+    def _parameters_for(self, function: cst.FunctionDef, needs: list[Need]) -> list[tuple[Need, str]]:
+        scope = self.analysis.names.created[function]
+        taken = {p.name.value for p in _all_params(function.params)}
+        parameters = []
+        for need in needs:
+            local = need.name in scope.bindings and need.name not in scope.globals
+            name = need.name if not local and need.name not in taken \
+                else unused_name(self.analysis, need.name, taken)
+            taken.add(name)
+            parameters.append((need, name))
+        return parameters
+
+    def _value_at(self, site: cst.CSTNode, name: str,
+                  changed: dict[cst.FunctionDef, list[tuple[Need, str]]]) -> Optional[cst.Name]:
+        """How code at `site` names the parent's object: the new parameter inside a changed
+        function, else the global itself unless a local hides it."""
+        for ancestor in self.analysis.ancestors(site):
+            if isinstance(ancestor, cst.FunctionDef) and ancestor in changed:
+                for need, parameter in changed[ancestor]:
+                    if need.name == name:
+                        return cst.Name(parameter)
+        scope = self._scope_at(site)
+        bindings = self.analysis.names.lookup(scope, name)
+        if bindings and all(b.scope is self.analysis.global_scope for b in bindings):
+            return cst.Name(name)
+        return None
+
+    def _scope_at(self, node: cst.CSTNode):  # type: ignore[no-untyped-def]
+        for ancestor in self.analysis.ancestors(node):
+            if ancestor in self.analysis.names.created:
+                return self.analysis.names.created[ancestor]
+        return self.analysis.global_scope
+
+    def _values(self, site: cst.CSTNode, parameters: list[tuple[Need, str]],
+                changed: dict[cst.FunctionDef, list[tuple[Need, str]]],
+                edits: Edits) -> list[tuple[str, cst.Name]]:
+        values = []
+        for need, parameter in parameters:
+            value = self._value_at(site, need.name, changed)
+            if value is None:
+                line = self.analysis.position(site).start.line
+                edits.fail(f"cannot rewrite: the parent's `{need.name}` is hidden by a local "
+                           f"variable at line {line}: pass it there by hand")
+                value = cst.Name(need.name)
+            values.append((parameter, value))
+        return values
+
+    def _pass_at_use(self, use: CallableUse, target: cst.FunctionDef,
+                     changed: dict[cst.FunctionDef, list[tuple[Need, str]]], edits: Edits) -> None:
+        values = self._values(use.call, changed[target], changed, edits)
+        positional = _takes_positionally(target.params)
+        if use.role == "task":
+            self._pass_by_partial(use, values, edits)
+        elif positional and (use.role == "initializer" or argument(use.call, "kwargs", 4) is None):
+            args_name = "initargs" if use.role == "initializer" else "args"
+            edits.calls[use.call] = _extend_args_edit(use.call, use.args_arg, args_name,
+                                                          [v for _, v in values])
+        elif use.role == "initializer":
+            self._pass_by_partial(use, values, edits)
+        else:
+            edits.calls[use.call] = _extend_kwargs_edit(use.call, values)
+
+    def _pass_by_partial(self, use: CallableUse, values: list[tuple[str, cst.Name]], edits: Edits) -> None:
+        partial, imports = import_binding(self.analysis, "functools", "partial")
+        edits.imports.extend(imports)
+        index = _index(use.call.args, use.callable_arg)
+        wrapped = self.analysis.unwrap_partial(use.callable_arg.value) is not use.callable_arg.value
+
+        def edit(call: cst.Call) -> cst.Call:
+            arg = call.args[index]
+            keywords = [_keyword_arg(k, v) for k, v in values]
+            if wrapped and isinstance(arg.value, cst.Call):
+                value = arg.value.with_changes(args=_appended(arg.value.args, keywords,
+                                                              arg.value.whitespace_before_args))
+            else:
+                value = cst.Call(cst.parse_expression(partial),
+                                 _appended([cst.Arg(arg.value)], keywords, None))
+            args = list(call.args)
+            args[index] = arg.with_changes(value=value)
+            return call.with_changes(args=args)
+
+        edits.calls[use.call] = edit
+
+    def _pass_at_direct_calls(self, function: cst.FunctionDef,
+                              changed: dict[cst.FunctionDef, list[tuple[Need, str]]],
+                              edits: Edits) -> None:
+        analysis = self.analysis
+        uses = [u.callable_arg for f in changed for u in self._targets.get(f, ())]
+        public = not function.name.value.startswith("_")
+        for reference in analysis.references_to(function):
+            if any(analysis.names.contains(arg, reference) for arg in uses):
+                continue
+            call = analysis.parent(reference)
+            if not (isinstance(call, cst.Call) and call.func is reference):
+                line = analysis.position(reference).start.line
+                edits.fail(f"cannot rewrite: `{function.name.value}` is also used as a value at "
+                           f"line {line}, where the new argument cannot be added")
+                continue
+            caller = analysis.enclosing_function(call)
+            if public and (caller is None or caller not in changed):
+                edits.safety = Safety.UNSAFE  # callers elsewhere would need the new argument
+            values = self._values(call, changed[function], changed, edits)
+            positional = _takes_positionally(function.params) and \
+                not any(a.keyword is not None or a.star == "**" for a in call.args)
+            edits.calls[call] = _extend_call_edit(values, positional)
+
+    # -- the initializer fix -----------------------------------------------------------
+
+    def _initializer_edits(self, pool: cst.Call,
+                           entries: list[tuple[cst.FunctionDef, list[Need]]]) -> Edits:
+        analysis = self.analysis
+        edits = Edits()
+        needs: dict[str, Need] = {}
+        for _, target_needs in entries:
+            for need in target_needs:
+                needs.setdefault(need.name, need)
+        if argument(pool, "initializer", 2 if self._is_executor(pool) else 1) is not None:
+            edits.fail("cannot rewrite: the pool already has an initializer; make it also set "
+                       + _names(list(needs.values())) + " from its arguments")
+            return edits
+        name = unused_name(analysis, "_init_worker")
+        taken = set(needs)
+        parameters = []
+        for need in needs.values():
+            parameter = unused_name(analysis, f"parent_{need.name}", taken)
+            taken.add(parameter)
+            parameters.append((need, parameter))
+        values = self._values(pool, parameters, {}, edits)
+        initializer = cst.parse_statement(
+            f"def {name}({', '.join(p for _, p in parameters)}):\n"
+            f"    global {', '.join(needs)}\n"
+            + "".join(f"    {n.name} = {p}\n" for n, p in parameters))
+        anchor = analysis.top_level_statement(pool)
+        assert isinstance(initializer, cst.FunctionDef) and anchor is not None
+        edits.new_functions[anchor] = [initializer]
+        initargs = cst.Tuple([cst.Element(v) for _, v in values])
+        if len(values) == 1:
+            initargs = cst.Tuple([cst.Element(values[0][1], comma=cst.Comma())])
+        new_args = [_keyword_arg("initializer", cst.Name(name)), _keyword_arg("initargs", initargs)]
+        edits.calls[pool] = lambda call: call.with_changes(
+            args=_appended(call.args, new_args, call.whitespace_before_args))
+        self._move_resources(list(needs.values()), edits)
+        return edits
+
+    # -- creating module-level objects in the parent ---------------------------------
+
+    def _move_resources(self, needs: list[Need], edits: Edits) -> None:
+        """A module-level multiprocessing object used only by workers and entry code is
+        created in the main block: children no longer build useless copies on import."""
+        analysis = self.analysis
+        guards = analysis.main_guards()
+        if not guards or self.context.is_library():
+            return
+        for need in needs:
+            if need.reason != RESOURCE:
+                continue
+            statement = self._movable_statement(need.name, guards[0])
+            if statement is not None and all(s is not statement for s in edits.moved):
+                edits.moved.append(statement)
+        edits.moved.sort(key=lambda s: analysis.names.order[s])
+
+    def _movable_statement(self, name: str, guard: cst.If) -> Optional[cst.SimpleStatementLine]:
+        analysis = self.analysis
+        bindings = analysis.global_bindings(name)
+        if len(bindings) != 1:
+            return None
+        target = bindings[0].node
+        holder = analysis.parent(target)
+        assign = analysis.parent(holder) if isinstance(holder, cst.AssignTarget) else None
+        statement = analysis.parent(assign) if isinstance(assign, cst.Assign) else None
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1 \
+                or len(assign.targets) != 1 or analysis.parent(statement) is not analysis.module:
+            return None
+        if analysis.names.order[statement] > analysis.names.order[guard]:
+            return None
+        reads = analysis.module_name_reads.get(name, ())
+        if not all(analysis.binds_after_import(read) for read in reads):
+            return None  # read while the module is imported: it must stay there
+        return statement
+
+    # -- building the fix ------------------------------------------------------------------
+
+    def _fix(self, edits: Edits) -> Fix:
+        analysis = self.analysis
+        touched: dict[cst.BaseStatement, None] = {}  # top-level statements, in a stable order
+        for node in [*edits.calls, *edits.functions]:
+            statement = analysis.top_level_statement(node)
+            if statement is not None:
+                touched[statement] = None
+        guard = analysis.main_guards()[0] if edits.moved else None
+        if guard is not None:
+            touched[guard] = None
+        touched.update(dict.fromkeys(edits.new_functions))
+        replacements: dict = {}
+        for statement in touched:
+            new = statement.visit(_Rewrite(edits))
+            if statement is guard:
+                new = _with_statements_first(guard, new, [_as_moved(s) for s in edits.moved], analysis)
+            if statement in edits.new_functions:
+                new = cst.FlattenSentinel([*_before(statement, edits.new_functions[statement]), new])
+            replacements[statement] = new
+        for statement in edits.moved:
+            replacements[statement] = cst.RemovalSentinel.REMOVE
+        return Fix(replacements, edits.safety, tuple(dict.fromkeys(edits.imports)))
+
+
+class _Rewrite(cst.CSTTransformer):
+    def __init__(self, edits: Edits) -> None:
+        super().__init__()
+        self.edits = edits
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        edit = self.edits.calls.get(original_node)
+        return edit(updated_node) if edit else updated_node
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef,
+                          updated_node: cst.FunctionDef) -> cst.BaseStatement:
+        edit = self.edits.functions.get(original_node)
+        return edit(updated_node) if edit else updated_node
+
+
+# -- small CST builders ------------------------------------------------------------------
+
+Item = TypeVar("Item", cst.Arg, cst.Element, cst.BaseElement, cst.Param, cst.BaseDictElement)
+
+
+def _appended(items: Sequence[Item], new: Sequence[Item],
+              opening: Optional[cst.BaseParenthesizableWhitespace]) -> list[Item]:
+    """`items` followed by `new`, separated the way `items` already are (one line, or one
+    item a line with a trailing comma)."""
+    if not new:
+        return list(items)
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if not items:
+        return [*(n.with_changes(comma=space) for n in new[:-1]), new[-1]]
+    last = items[-1]
+    trailing = last.comma if isinstance(last.comma, cst.Comma) \
+        and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace) else cst.MaybeSentinel.DEFAULT
+    if len(items) >= 2 and isinstance(items[-2].comma, cst.Comma):
+        separator = items[-2].comma
+    elif isinstance(opening, cst.ParenthesizedWhitespace):
+        separator = cst.Comma(whitespace_after=opening)
+    else:
+        separator = space
+    return [*items[:-1], last.with_changes(comma=separator),
+            *(n.with_changes(comma=separator) for n in new[:-1]), new[-1].with_changes(comma=trailing)]
+
+
+def _keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    no_space = cst.SimpleWhitespace("")
+    return cst.Arg(value=value, keyword=cst.Name(name),
+                   equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space))
+
+
+def _index(items: Sequence[cst.CSTNode], item: cst.CSTNode) -> int:
+    return next(i for i, candidate in enumerate(items) if candidate is item)
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    star = [params.star_arg] if isinstance(params.star_arg, cst.Param) else []
+    kwargs = [params.star_kwarg] if params.star_kwarg is not None else []
+    return [*params.posonly_params, *params.params, *star, *params.kwonly_params, *kwargs]
+
+
+def _takes_positionally(params: cst.Parameters) -> bool:
+    """Whether a new parameter can follow the positional ones: no defaults, no *args."""
+    return not isinstance(params.star_arg, (cst.Param, cst.ParamStar)) and not params.kwonly_params \
+        and all(p.default is None for p in (*params.posonly_params, *params.params))
+
+
+def _declared_global(analysis, function: cst.FunctionDef,  # type: ignore[no-untyped-def]
+                     parameters: list[tuple[Need, str]]) -> set[str]:
+    """Globals the function only reads but declares `global`: a parameter cannot be both."""
+    scope = analysis.names.created[function]
+    return {need.name for need, parameter in parameters
+            if need.name in scope.globals and parameter == need.name}
+
+
+def _add_parameters_edit(names: list[str], undeclare: set[str]) -> Callable[[cst.FunctionDef], cst.FunctionDef]:
+    def edit(function: cst.FunctionDef) -> cst.FunctionDef:
+        params = function.params
+        added = [cst.Param(cst.Name(n)) for n in names]
+        if _takes_positionally(params):
+            params = params.with_changes(params=_appended(params.params, added,
+                                                          function.whitespace_before_params))
+        else:
+            star = params.star_arg if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) \
+                else cst.ParamStar()
+            params = params.with_changes(star_arg=star, kwonly_params=_appended(
+                params.kwonly_params, added, function.whitespace_before_params))
+        function = function.with_changes(params=params)
+        if undeclare:
+            function = function.with_changes(body=function.body.visit(_Undeclare(undeclare)))
+        return function
+
+    return edit
+
+
+class _Undeclare(cst.CSTTransformer):
+    """Drops names from this function's own `global` statements."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def leave_Global(self, original_node: cst.Global, updated_node: cst.Global):  # type: ignore[no-untyped-def]
+        kept = [item for item in updated_node.names if item.name.value not in self.names]
+        if not kept:
+            return cst.RemovalSentinel.REMOVE
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(names=kept)
+
+
+def _extended(values: cst.BaseExpression, extra: list[cst.BaseExpression]) -> cst.BaseExpression:
+    """`(x,)` + extra -> `(x, lock)`; `[x]` -> `[x, lock]`; `some_tuple` -> `(*some_tuple, lock)`."""
+    new = [cst.Element(v) for v in extra]
+    if isinstance(values, cst.Tuple) and values.lpar:
+        elements = _appended(values.elements, new, values.lpar[0].whitespace_after)
+        if len(elements) == 1:
+            elements = [elements[0].with_changes(comma=cst.Comma())]
+        return values.with_changes(elements=elements)
+    if isinstance(values, cst.List):
+        return values.with_changes(elements=_appended(values.elements, new, values.lbracket.whitespace_after))
+    return cst.Tuple(_appended([cst.StarredElement(values)], new, None))
+
+
+def _extend_args_edit(original: cst.Call, args_arg: Optional[cst.Arg], args_name: str,
+                      extra: list[cst.BaseExpression]) -> Callable[[cst.Call], cst.Call]:
+    index = _index(original.args, args_arg) if args_arg is not None else None
+
+    def edit(call: cst.Call) -> cst.Call:
+        args = list(call.args)
+        if index is not None:
+            args[index] = args[index].with_changes(value=_extended(args[index].value, extra))
+            return call.with_changes(args=args)
+        return call.with_changes(args=_appended(args, [_keyword_arg(args_name, _extended(cst.Tuple([]), extra))],
+                                                call.whitespace_before_args))
+
+    return edit
+
+
+def _extend_kwargs_edit(original: cst.Call, values: list[tuple[str, cst.Name]]) -> Callable[[cst.Call], cst.Call]:
+    existing = argument(original, "kwargs", 4)
+    index = _index(original.args, existing) if existing is not None else None
+    entries = [cst.DictElement(cst.SimpleString(f'"{k}"'), v) for k, v in values]
+
+    def edit(call: cst.Call) -> cst.Call:
+        args = list(call.args)
+        if index is None:
+            return call.with_changes(args=_appended(args, [_keyword_arg("kwargs", cst.Dict(_appended([], entries, None)))],
+                                                    call.whitespace_before_args))
+        value = args[index].value
+        if isinstance(value, cst.Dict):
+            value = value.with_changes(elements=_appended(value.elements, entries, value.lbrace.whitespace_after))
+        else:
+            value = cst.Dict(_appended([cst.StarredDictElement(value)], entries, None))
+        args[index] = args[index].with_changes(value=value)
+        return call.with_changes(args=args)
+
+    return edit
+
+
+def _extend_call_edit(values: list[tuple[str, cst.Name]], positional: bool) -> Callable[[cst.Call], cst.Call]:
+    def edit(call: cst.Call) -> cst.Call:
+        new = [cst.Arg(v) if positional else _keyword_arg(k, v) for k, v in values]
+        return call.with_changes(args=_appended(call.args, new, call.whitespace_before_args))
+
+    return edit
+
+
+def _as_moved(statement: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+    """Blank lines stay behind; comments travel with the statement."""
+    lines = list(statement.leading_lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return statement.with_changes(leading_lines=lines)
+
+
+def _with_statements_first(original: cst.If, guard: cst.If, statements: list[cst.BaseStatement],
+                           analysis) -> cst.If:  # type: ignore[no-untyped-def]
+    """`statements` at the top of the guard, after any freeze_support()/set_start_method()
+    (creating an object first would fix the start method before they run)."""
+    setup = 0
+    while setup < len(original.body.body) and _is_start_setup(original.body.body[setup], analysis):
+        setup += 1
+    body = list(guard.body.body)
+    body[setup:setup] = statements
+    return guard.with_changes(body=guard.body.with_changes(body=body))
+
+
+def _is_start_setup(statement: cst.BaseStatement, analysis) -> bool:  # type: ignore[no-untyped-def]
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return False
+    small = statement.body[0]
+    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+        and analysis.call_kind(small.value) in START_SETUP
+
+
+def _before(anchor: cst.BaseStatement, functions: list[cst.FunctionDef]) -> list[cst.FunctionDef]:
+    """New functions above `anchor`, spaced like it."""
+    blank = []
+    for line in anchor.leading_lines:
+        if line.comment is not None:
+            break
+        blank.append(line)
+    if not blank:
+        blank = [cst.EmptyLine(), cst.EmptyLine()]
+    return [f.with_changes(leading_lines=blank) for f in functions]
+
+
+def _names(needs: list[Need]) -> str:
+    quoted = [f"`{n.name}`" for n in needs]
+    if len(quoted) == 1:
+        return f"the module global {quoted[0]}"
+    return "the module globals " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+class ExplicitArgsCommand(RuleCommand):
+    rule = ExplicitArgs

@@ -1,0 +1,1180 @@
+"""MP003 join-before-get: drain the queue a process feeds before joining the process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterable, Iterator, Optional, Sequence, Union
+
+import libcst as cst
+
+from mpfix.analysis import (
+    QUEUE_PUT_METHODS, CallableUse, ModuleAnalysis, QueueUse, argument, method_name,
+    statement_names,
+)
+from mpfix.findings import Safety
+from mpfix.rule import Fix, Rule, Violation
+from mpfix.rulekit import RuleCommand, unused_name
+from mpfix.starters import QUEUE_KINDS, Kind
+
+GET_METHODS = frozenset({"get", "get_nowait"})
+# What a parent may do with a queue between the gets without changing how many items they take.
+DRAIN_METHODS = GET_METHODS | {"task_done"}
+# What a process may do with a queue it feeds without putting more items on it.
+QUIET_QUEUE_METHODS = frozenset({"close", "join_thread"})
+# Uses of a queue that only ever take items out of it or look at it.
+CONSUMER_METHODS = DRAIN_METHODS | QUIET_QUEUE_METHODS | {"empty", "qsize", "full", "join"}
+# Builtins that consume a generator expression passed to them completely.
+CONSUMING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "dict", "sorted", "sum", "min", "max"})
+CONSUMING_METHODS = frozenset({"extend", "update", "join"})
+# Builtins that neither change anything nor do anything visible.
+PURE_BUILTINS = CONSUMING_BUILTINS | {
+    "len", "range", "enumerate", "zip", "reversed", "str", "int", "float", "bool", "repr",
+    "abs", "round", "isinstance", "any", "all", "map", "filter", "divmod", "iter", "type",
+}
+EXITS = frozenset({"sys.exit", "builtins.exit", "builtins.quit", "os._exit", "os.abort"})
+Block = Union[cst.IndentedBlock, cst.Module]
+
+
+class JoinBeforeGet(Rule):
+    """A process that put items on a queue cannot be joined before they are taken off.
+
+    What it finds:
+    `p.join()` (or a loop of joins) followed by the `get()` calls that take the
+    items `p` put on a multiprocessing `Queue`, `JoinableQueue` or `SimpleQueue`.
+    That `p` feeds the queue comes from its target: the queue is passed to it in
+    `args=`/`kwargs=`/`functools.partial` and the target puts on it, or the target
+    puts on a module-level queue. When the target is not visible (imported), the
+    queue being passed to the process is taken as the evidence, and the finding
+    says so.
+
+    Why:
+    The guideline "joining processes that use queues": a process that has put
+    items on a queue does not exit until its feeder thread has flushed them all
+    into the underlying pipe (a `SimpleQueue` writes into the pipe directly). A
+    parent that joins first and gets afterwards therefore deadlocks as soon as
+    the items exceed the pipe buffer (about 64 KiB on Linux), under every start
+    method, fork included. The cure is to get the items first, then join.
+
+    Example:
+        from multiprocessing import Process, Queue
+
+        def f(q):
+            q.put('X' * 1000000)
+
+        if __name__ == '__main__':
+            queue = Queue()
+            p = Process(target=f, args=(queue,))
+            p.start()
+            p.join()                    # this deadlocks
+            obj = queue.get()
+
+    Fixed:
+        from multiprocessing import Process, Queue
+
+        def f(q):
+            q.put('X' * 1000000)
+
+        if __name__ == '__main__':
+            queue = Queue()
+            p = Process(target=f, args=(queue,))
+            p.start()
+            obj = queue.get()
+            p.join()                    # this deadlocks
+
+    Fix safety:
+    Safe. The join (or loop of joins) moves to just after the statement whose
+    gets take the last item the producers of that queue put, counted from their
+    targets (`range(n)` loops, one item per process in a list of processes, ...);
+    every other statement keeps its order. The join never moves past a statement
+    that reads a process's state (`exitcode`, `is_alive()`), uses another
+    multiprocessing object, or may leave the block. Where it cannot move, the
+    gets move above the join instead, if no statement they pass uses what they
+    return, may leave the block, or has side effects in an order that would
+    change. Otherwise, and wherever the number of gets cannot be matched to what
+    the producers put (a loop until a sentinel, an imported target, a
+    non-blocking get), the rule reports and rewrites nothing. A move past a
+    `get(timeout=...)` is marked unsafe: the timeout then also runs while the
+    producer works, and a slow producer makes the get raise `queue.Empty`.
+    """
+
+    code = "MP003"
+    name = "join-before-get"
+    fix_safety = "mixed"
+
+    def check(self) -> Iterable[Violation]:
+        examined: set[int] = set()
+        for join in self._join_calls:
+            for statement in self._statements_around(join):
+                if id(statement) in examined:
+                    break
+                feeds = self._feeds(statement)
+                drained = self._drained_queues(statement, feeds) if feeds else None
+                if drained is None:
+                    break
+                if drained:
+                    examined.add(id(statement))
+                    violation = _JoinMove(self, statement, feeds, drained).violation()
+                    if violation is not None:
+                        yield violation
+                    break
+
+    # -- what the statement joins and what those processes feed -----------------------
+
+    @cached_property
+    def _join_calls(self) -> list[cst.Call]:
+        return [call for call in self.analysis.calls if method_name(call) == "join"
+                and self.analysis.receiver_kind(call) is Kind.PROCESS]
+
+    @cached_property
+    def targets(self) -> dict[int, CallableUse]:
+        """Process creation calls (by id) and the target each hands over."""
+        return {id(use.call): use for use in self.analysis.callable_uses()
+                if use.role == "target" and use.owner_kind is Kind.PROCESS}
+
+    def _statements_around(self, node: cst.CSTNode) -> Iterator[cst.BaseStatement]:
+        """The statements holding `node` that sit directly in a block, innermost first."""
+        for ancestor in self.analysis.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                return
+            if isinstance(ancestor, cst.BaseStatement) and \
+                    isinstance(self.analysis.parent(ancestor), (cst.IndentedBlock, cst.Module)):
+                yield ancestor
+
+    def joins_in(self, statement: cst.CSTNode) -> list[cst.Call]:
+        return [call for call in self._join_calls if self.analysis.names.contains(statement, call)
+                and not _inside_definition(self.analysis, call, statement)]
+
+    def _feeds(self, statement: cst.BaseStatement) -> list["_Feed"]:
+        feeds: list[_Feed] = []
+        for join in self.joins_in(statement):
+            receiver = join.func.value  # type: ignore[attr-defined]
+            for creation in self.analysis.creation_calls(receiver):
+                use = self.targets.get(id(creation))
+                if use is None:
+                    continue
+                for queue_use in self.analysis.queue_uses(use):
+                    if self.may_put(queue_use):
+                        feeds.append(_Feed(join, receiver, use, queue_use))
+        return feeds
+
+    def may_put(self, queue_use: QueueUse) -> bool:
+        if not queue_use.visible or queue_use.puts:
+            return True
+        return not all(receiver_method(self.analysis, node) in CONSUMER_METHODS
+                       for node in queue_use.other_uses)
+
+    def _drained_queues(self, statement: cst.BaseStatement,
+                        feeds: list["_Feed"]) -> Optional[list[cst.Name]]:
+        """The fed queues that statements after `statement` in its block get from; None
+        when the statement gets from one itself (a loop that joins and gets)."""
+        queues: list[cst.Name] = []
+        for feed in feeds:
+            if not any(self.analysis.same_variable(feed.queue, q) for q in queues):
+                queues.append(feed.queue)
+        if any(self.gets_on(queue, statement) for queue in queues):
+            return None
+        later = _block_body(self.analysis, statement)[_index(self.analysis, statement) + 1:]
+        return [queue for queue in queues if any(self.gets_on(queue, s) for s in later)]
+
+    def gets_on(self, queue: cst.Name, node: cst.CSTNode) -> list[cst.Call]:
+        """`queue.get(...)` calls inside `node` on the same variable as `queue`."""
+        return [call for call in self.analysis.calls
+                if method_name(call) in GET_METHODS and self.analysis.names.contains(node, call)
+                and self.analysis.same_variable(call.func.value, queue)]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Feed:
+    """One joined process's target reaching one queue it may put on."""
+
+    join: cst.Call
+    process: cst.BaseExpression  # what the join is called on
+    use: CallableUse
+    queue_use: QueueUse
+
+    @property
+    def queue(self) -> cst.Name:
+        return self.queue_use.queue
+
+
+class _JoinMove:
+    """One join statement followed by gets: where its join can go, or why it cannot."""
+
+    def __init__(self, rule: JoinBeforeGet, statement: cst.BaseStatement, feeds: list[_Feed],
+                 drained: list[cst.Name]) -> None:
+        self.rule = rule
+        self.analysis = rule.analysis
+        self.statement = statement
+        self.feeds = feeds
+        self.drained = drained
+        self.block: Block = self.analysis.parent(statement)  # type: ignore[assignment]
+        self.body = list(self.block.body)
+        self.start = _index(self.analysis, statement)
+        self.sizes = _Sizes(self.analysis)
+        self.process_uses = [rule.targets[id(creation)] for join in rule.joins_in(statement)
+                             for creation in self.analysis.creation_calls(join.func.value)  # type: ignore[attr-defined]
+                             if id(creation) in rule.targets]
+
+    def violation(self) -> Optional[Violation]:
+        join = next(feed.join for feed in self.feeds
+                    if any(self.analysis.same_variable(feed.queue, q) for q in self.drained))
+        head = (f"`{self._code(join)}` runs before the gets that drain {self._queue_names()}: "
+                f"{self._evidence()}. A process does not exit until the items it put are flushed "
+                "into the pipe, so once they exceed the pipe buffer (~64 KiB) this join "
+                "deadlocks under every start method")
+        end = self._drain_end()
+        if isinstance(end, str):
+            return Violation(join, f"{head}; {end}: drain the queue before joining")
+        if end == self.start:
+            return None  # the items were all taken before the join
+        gets = [get for s in self.body[self.start + 1:end + 1] for q in self.drained
+                for get in self.rule.gets_on(q, s)]
+        waitless = [get for get in gets if _get_mode(get) == "nonblocking"]
+        if waitless:
+            return Violation(join, f"{head}; the get at line {self._line(waitless[0])} does not "
+                             "wait for items, so it finds them only once the producers are done: "
+                             "drain the queue with blocking gets before joining")
+        new_body, blocker = self._join_moved_down(end)
+        how = f"join after the gets (line {self._line(self.body[end])})"
+        if new_body is None:
+            new_body, refusal = self._gets_moved_up(end)
+            how = "get the items before joining (the gets move above the join)"
+            if new_body is None:
+                return Violation(join, f"{head}; {blocker}, and the gets cannot move above "
+                                 f"the join: {refusal}")
+        timed = [get for get in gets if _get_mode(get) == "timeout"]
+        safety = Safety.UNSAFE if timed else Safety.SAFE
+        if timed:
+            how += (f" (unsafe: the timeout of the get at line {self._line(timed[0])} then also "
+                    "runs while the producer works)")
+        fix = Fix({self.block: self.block.with_changes(body=new_body)}, safety)
+        return Violation(join, f"{head}; {how}", fix)
+
+    # -- the message --------------------------------------------------------------------
+
+    def _code(self, node: cst.CSTNode) -> str:
+        return self.analysis.module.code_for_node(node).strip()
+
+    def _line(self, node: cst.CSTNode) -> int:
+        return self.analysis.position(node).start.line
+
+    def _queue_names(self) -> str:
+        return " and ".join(f"`{queue.value}`" for queue in self.drained)
+
+    def _evidence(self) -> str:
+        parts: list[str] = []
+        for feed in self.feeds:
+            if not any(self.analysis.same_variable(feed.queue, q) for q in self.drained):
+                continue
+            process = f"`{self._code(feed.process)}`"
+            loop = self.analysis.enclosing_loop_over(feed.process) \
+                if isinstance(feed.process, cst.Name) else None
+            if loop is not None:
+                process = f"each {process} of `{self._code(loop.iter)}`"
+            target = self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))
+            queue = feed.queue.value
+            if not feed.queue_use.visible:
+                part = (f"`{queue}` is passed to {process}, whose target `{target}` is not "
+                        f"visible here (imported or not a function of this module), so being "
+                        f"passed is the evidence that it puts on `{queue}`")
+            elif feed.queue_use.puts:
+                part = f"{process} runs `{target}`, which puts on `{queue}`"
+            else:
+                part = f"{process} runs `{target}`, which hands `{queue}` on"
+            if part not in parts:
+                parts.append(part)
+        return "; ".join(parts)
+
+    # -- how many items are left, and where the gets have taken them ------------------------
+
+    def _drain_end(self) -> Union[int, str]:
+        """The index of the statement whose gets take the last item left on the drained
+        queues, or why that cannot be told."""
+        end = self.start
+        for queue in self.drained:
+            left = self._items_left(queue)
+            if isinstance(left, str):
+                return left
+            reached = self._drained_at(queue, left)
+            if isinstance(reached, str):
+                return reached
+            end = max(end, reached)
+        return end
+
+    def _items_left(self, queue: cst.Name) -> Union["Amount", str]:
+        """What the producers started before the join put on `queue`, less the gets before it."""
+        function = self.analysis.enclosing_function(self.statement)
+        start_order = self.analysis.names.order[self.statement]
+        total = Amount.of(0)
+        for use in self.rule.targets.values():
+            if self.analysis.enclosing_function(use.call) is not function \
+                    or self.analysis.names.order[use.call] > start_order:
+                continue
+            for queue_use in self.analysis.queue_uses(use):
+                if not self.analysis.same_variable(queue_use.queue, queue) \
+                        or not self.rule.may_put(queue_use):
+                    continue
+                target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
+                if not queue_use.visible:
+                    return (f"`{target}` is not visible here, so how many items it puts on "
+                            f"`{queue.value}` is unknown")
+                puts = _puts(self.analysis, use, queue_use)
+                if puts is None:
+                    return f"how many items `{target}` puts on `{queue.value}` depends on the data"
+                runs = self.sizes.repeats(use.call, self.statement)
+                if runs is None:
+                    return (f"how many processes line {self._line(use.call)} creates depends "
+                            "on the data")
+                total = total + runs * puts
+        before = self._counter(queue, self.body[:self.start]).statements(self.body[:self.start])
+        if before is None:
+            return f"how many items the gets on `{queue.value}` before the join take depends on the data"
+        return total - before
+
+    def _drained_at(self, queue: cst.Name, left: "Amount") -> Union[int, str]:
+        if left == Amount.of(0):
+            return self.start
+        region = self.body[self.start + 1:]
+        counter = self._counter(queue, region)
+        taken = Amount.of(0)
+        for offset, statement in enumerate(region):
+            count = counter.statement(statement)
+            if count is None:
+                return (f"how many items the gets on `{queue.value}` at line "
+                        f"{self._line(statement)} take depends on the data")
+            taken = taken + count
+            if taken == left:
+                return self.start + 1 + offset
+        return (f"the gets after the join take {taken} of the {left} items its producers put "
+                f"on `{queue.value}`")
+
+    def _counter(self, queue: cst.Name, statements: Sequence[cst.BaseStatement]) -> "_Counter":
+        gets: list[cst.Call] = []
+        spoilers: list[cst.CSTNode] = []
+        for statement in statements:
+            here = self.rule.gets_on(queue, statement)
+            gets += here
+            for name in self.analysis.names.loads_in(statement):
+                method = receiver_method(self.analysis, name)
+                if self.analysis.same_variable(name, queue) and method not in DRAIN_METHODS \
+                        and (here or method in QUEUE_PUT_METHODS):
+                    spoilers.append(name)  # the parent adds items, or walks the queue otherwise
+        return _Counter(self.analysis, self.sizes, gets, spoilers)
+
+    # -- the two moves ------------------------------------------------------------------------
+
+    def _join_moved_down(self, end: int) -> tuple[Optional[list[cst.BaseStatement]], str]:
+        """The body with the join statement after `end`, or what holds it back."""
+        if not self._is_pure_join(self.statement):
+            return None, (f"the statement at line {self._line(self.statement)} does more than "
+                          "join, so the join cannot move alone")
+        last = self.body[end]
+        returned = _returned_value(last)
+        passed = self.body[self.start + 1:end + (0 if returned is not None else 1)]
+        for statement in passed:
+            reason = self._holds_join(statement)
+            if reason:
+                return None, f"the join cannot move past line {self._line(statement)}: {reason}"
+        body = self.body
+        reordered = [*body[:self.start], *body[self.start + 1:end + 1], self.statement, *body[end + 1:]]
+        laid = _relaid(body, reordered, [self.statement])
+        if returned is not None:
+            # `return [q.get() ...]` drains: keep the value, join, then return it.
+            name = unused_name(self.analysis, "results")
+            kept = laid[end - 1]
+            keep = cst.SimpleStatementLine(
+                [cst.Assign([cst.AssignTarget(cst.Name(name))], returned)],
+                leading_lines=kept.leading_lines)
+            give_back = kept.with_changes(
+                body=[kept.body[0].with_changes(value=cst.Name(name))], leading_lines=())  # type: ignore[attr-defined]
+            laid[end - 1:end + 1] = [keep, laid[end], give_back]
+        return laid, ""
+
+    def _holds_join(self, statement: cst.BaseStatement) -> str:
+        if self._is_pure_join(statement):
+            return ""  # joins commute
+        for name in self.analysis.names.loads_in(statement):
+            if _reads_process_state(self.analysis, name):
+                return f"it reads the state of `{name.value}`"
+        if _may_leave(self.analysis, statement):
+            return "it may leave the block, and the join would be skipped"
+        for name in self.analysis.names.loads_in(statement):
+            kind = self.analysis.kind_of(name)
+            if kind is None or _is_process_name(self.analysis, name):
+                continue
+            if kind not in QUEUE_KINDS or receiver_method(self.analysis, name) not in DRAIN_METHODS:
+                return f"it uses `{name.value}`, which the joined process may change"
+            if self._consumed_by_joined(name):
+                return f"the joined process takes items from `{name.value}` too"
+        return ""
+
+    def _consumed_by_joined(self, queue: cst.Name) -> bool:
+        """Whether a joined process takes items from `queue` (a get there would race it)."""
+        for use in self.process_uses:
+            for queue_use in self.analysis.queue_uses(use):
+                if self.analysis.same_variable(queue_use.queue, queue) and any(
+                        receiver_method(self.analysis, node) in GET_METHODS
+                        for node in queue_use.other_uses):
+                    return True
+        return False
+
+    def _is_pure_join(self, statement: cst.BaseStatement) -> bool:
+        """`p.join()` lines, or a `for` loop whose body only joins."""
+        if isinstance(statement, cst.SimpleStatementLine):
+            return _only_joins(self.rule, statement)
+        if isinstance(statement, cst.For) and statement.orelse is None \
+                and statement.asynchronous is None:
+            body = statement.body
+            lines = body.body if isinstance(body, cst.IndentedBlock) else [body]
+            iterable_calls = [c for c in self.analysis.calls
+                              if self.analysis.names.contains(statement.iter, c)]
+            return all(_builtin(self.analysis, c.func) in PURE_BUILTINS for c in iterable_calls) \
+                and all(self._is_pure_join(line) if isinstance(line, cst.SimpleStatementLine)
+                        else _suite_joins(self.rule, line) for line in lines)
+        return False
+
+    def _gets_moved_up(self, end: int) -> tuple[Optional[list[cst.BaseStatement]], str]:
+        """The body with the statements that get moved above the join, or why they cannot."""
+        region = self.body[self.start + 1:end + 1]
+        moved = [s for s in region if any(self.rule.gets_on(q, s) for q in self.drained)]
+        for getter in moved:
+            problem = self._unmovable_getter(getter)
+            if problem:
+                return None, problem
+            passed = [self.statement, *[s for s in region if s not in moved
+                                        and self._order(s) < self._order(getter)]]
+            for statement in passed:
+                problem = self._keeps_getter_below(getter, statement)
+                if problem:
+                    return None, problem
+        stay = [s for s in region if s not in moved]
+        body = self.body
+        reordered = [*body[:self.start], *moved, self.statement, *stay, *body[end + 1:]]
+        return _relaid(body, reordered, moved), ""
+
+    def _order(self, node: cst.CSTNode) -> int:
+        return self.analysis.names.order[node]
+
+    def _unmovable_getter(self, getter: cst.BaseStatement) -> str:
+        line = self._line(getter)
+        if _may_leave(self.analysis, getter):
+            return f"the statement at line {line} may leave the block"
+        for name in self.analysis.names.loads_in(getter):
+            if _reads_process_state(self.analysis, name):
+                return f"line {line} reads the state of `{name.value}`"
+            kind = self.analysis.kind_of(name)
+            if kind is not None and not _is_process_name(self.analysis, name) and (kind not in QUEUE_KINDS
+                                     or receiver_method(self.analysis, name) not in DRAIN_METHODS):
+                return f"line {line} also uses `{name.value}`"
+        return ""
+
+    def _keeps_getter_below(self, getter: cst.BaseStatement, statement: cst.BaseStatement) -> str:
+        line, get_line = self._line(statement), self._line(getter)
+        if _may_leave(self.analysis, statement):
+            return (f"line {line} may leave the block, and a get moved above it would wait "
+                    "for items that never come")
+        for name in self.analysis.names.loads_in(statement):
+            kind = self.analysis.kind_of(name)
+            if kind is not None and not _is_process_name(self.analysis, name):
+                return f"line {line} uses `{name.value}`"
+        get_reads, get_writes = _variables(self.analysis, getter)
+        reads, writes = _variables(self.analysis, statement)
+        shared = sorted((get_writes & reads) | (get_reads & writes))
+        if shared:
+            return f"line {line} uses `{shared[0]}`, which the get at line {get_line} sets or reads"
+        if _has_effects(self.analysis, getter) and _has_effects(self.analysis, statement):
+            return f"line {line} and the get at line {get_line} both have effects whose order would change"
+        return ""
+
+
+# -- counting -----------------------------------------------------------------------------------
+
+
+class Amount:
+    """A count that may depend on the program's values: a polynomial with integer
+    coefficients in symbols such as `len(procs)` or `n`, so that `[q.get() for _ in
+    procs]` can be matched with one put by each process of `procs`."""
+
+    def __init__(self, terms: dict[tuple[str, ...], int]) -> None:
+        self.terms = {key: value for key, value in terms.items() if value}
+
+    @classmethod
+    def of(cls, number: int) -> "Amount":
+        return cls({(): number})
+
+    @classmethod
+    def symbol(cls, label: str, identity: object) -> "Amount":
+        return cls({(f"{label}#{id(identity)}",): 1})
+
+    def __add__(self, other: "Amount") -> "Amount":
+        terms = dict(self.terms)
+        for key, value in other.terms.items():
+            terms[key] = terms.get(key, 0) + value
+        return Amount(terms)
+
+    def __sub__(self, other: "Amount") -> "Amount":
+        return self + Amount({key: -value for key, value in other.terms.items()})
+
+    def __mul__(self, other: "Amount") -> "Amount":
+        terms: dict[tuple[str, ...], int] = {}
+        for left, a in self.terms.items():
+            for right, b in other.terms.items():
+                key = tuple(sorted(left + right))
+                terms[key] = terms.get(key, 0) + a * b
+        return Amount(terms)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Amount) and self.terms == other.terms
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def constant(self) -> Optional[int]:
+        if set(self.terms) <= {()}:
+            return self.terms.get((), 0)
+        return None
+
+    def __str__(self) -> str:
+        if not self.terms:
+            return "0"
+        parts = []
+        for key, value in sorted(self.terms.items()):
+            factors = [symbol.split("#")[0] for symbol in key]
+            if value != 1 or not factors:
+                factors.insert(0, str(value))
+            parts.append("*".join(factors))
+        return " + ".join(parts)
+
+
+class _Sizes:
+    """How many times loops run and how many elements collections hold, as Amounts.
+
+    Inside a process target (`use` hands `definition` over), a parameter stands for
+    the parent's expression passed to it, so `range(n)` there counts what the
+    parent passed as `n`."""
+
+    def __init__(self, analysis: ModuleAnalysis, use: Optional[CallableUse] = None,
+                 definition: Optional[Union[cst.FunctionDef, cst.Lambda]] = None) -> None:
+        self.analysis = analysis
+        self.use = use
+        self.definition = definition
+        self.outer = _Sizes(analysis) if definition is not None else self
+
+    def _argument(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        return self.analysis.argument_for(self.use, name.value) if self.use is not None else None
+
+    def _parameter(self, name: cst.Name) -> Optional[cst.Param]:
+        if self.definition is None:
+            return None
+        for binding in self.analysis.assignments(name):
+            param = self.analysis.parent(binding.node)
+            if isinstance(param, cst.Param) and self.analysis.parent(self.analysis.parent(param)) \
+                    is self.definition:
+                return param
+        return None
+
+    def value(self, expr: cst.BaseExpression) -> Optional[Amount]:
+        """The value of an integer expression."""
+        if isinstance(expr, cst.Integer):
+            return Amount.of(int(expr.evaluated_value))
+        if isinstance(expr, cst.Name):
+            param = self._parameter(expr)
+            if param is not None:
+                passed = self._argument(expr)
+                if passed is not None:
+                    return self.outer.value(passed)
+                return self.value(param.default) if param.default is not None else None
+            bindings = self.analysis.assignments(expr)
+            if len(bindings) != 1:
+                return None
+            value = self.analysis.assigned_value(bindings[0].node)
+            if isinstance(value, cst.Integer):
+                return Amount.of(int(value.evaluated_value))
+            return Amount.symbol(expr.value, bindings[0])
+        if isinstance(expr, cst.Call) and _builtin(self.analysis, expr.func) == "len" \
+                and len(expr.args) == 1 and not expr.args[0].star:
+            return self.iterations(expr.args[0].value)
+        if isinstance(expr, cst.BinaryOperation):
+            left, right = self.value(expr.left), self.value(expr.right)
+            if left is None or right is None:
+                return None
+            if isinstance(expr.operator, cst.Add):
+                return left + right
+            if isinstance(expr.operator, cst.Subtract):
+                return left - right
+            if isinstance(expr.operator, cst.Multiply):
+                return left * right
+        return None
+
+    def iterations(self, iterable: cst.BaseExpression) -> Optional[Amount]:
+        """How many items iterating over `iterable` gives."""
+        if isinstance(iterable, cst.Call):
+            return self._call_iterations(iterable)
+        if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
+            if any(isinstance(e, cst.StarredElement) for e in iterable.elements):
+                return None
+            return Amount.of(len(iterable.elements))
+        if isinstance(iterable, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            return self.comprehension_runs(iterable)
+        if isinstance(iterable, cst.Name):
+            return self.elements(iterable)
+        return None
+
+    def _call_iterations(self, call: cst.Call) -> Optional[Amount]:
+        name = _builtin(self.analysis, call.func)
+        args = [a for a in call.args if a.keyword is None]
+        if any(a.star for a in call.args) or (len(args) != len(call.args) and name != "enumerate"):
+            return None
+        if name == "range" and len(args) == 1:
+            return self.value(args[0].value)
+        if name == "range" and len(args) == 2:
+            start, stop = self.value(args[0].value), self.value(args[1].value)
+            return stop - start if start is not None and stop is not None else None
+        if name in {"list", "tuple", "set"} and not args:
+            return Amount.of(0)
+        if name in {"enumerate", "list", "tuple", "sorted", "reversed", "iter", "zip"} and len(args) == 1:
+            return self.iterations(args[0].value)
+        return None
+
+    def comprehension_runs(self, comprehension: cst.BaseExpression) -> Optional[Amount]:
+        """How many times a comprehension's element is computed (its `for` clauses)."""
+        clause: Optional[cst.CompFor] = comprehension.for_in  # type: ignore[attr-defined]
+        runs = Amount.of(1)
+        first = True
+        while clause is not None:
+            if clause.ifs or clause.asynchronous is not None:
+                return None
+            count = self.iterations(clause.iter)
+            if count is None or (not first and count.constant() is None):
+                return None  # an inner clause may walk something the outer one picks
+            runs, first = runs * count, False
+            clause = clause.inner_for_in
+        return runs
+
+    def elements(self, name: cst.Name) -> Optional[Amount]:
+        """How many elements the collection `name` holds."""
+        if self._parameter(name) is not None:
+            passed = self._argument(name)
+            return self.outer.iterations(passed) if passed is not None else None
+        bindings = self.analysis.assignments(name)
+        if len(bindings) != 1:
+            return None
+        binding = bindings[0]
+        value = self.analysis.assigned_value(binding.node)
+        appended = self.analysis.appending_calls(name)
+        if value is None or not _is_collection_display(self.analysis, value):
+            return None if appended else Amount.symbol(f"len({name.value})", binding)
+        total = self.iterations(value)
+        for call in appended:
+            runs = self.repeats(call, binding.node)
+            if total is None or runs is None:
+                return None
+            total = total + runs
+        return total
+
+    def repeats(self, node: cst.CSTNode, outside: cst.CSTNode) -> Optional[Amount]:
+        """How many times `node` runs each time `outside` runs once: the product of the
+        loops and comprehensions around `node` that do not also hold `outside`. None
+        when a condition or a `while` loop decides it."""
+        total = Amount.of(1)
+        child = node
+        for ancestor in self.analysis.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)) \
+                    or self.analysis.names.contains(ancestor, outside):
+                return total
+            runs: Optional[Amount] = Amount.of(1)
+            if isinstance(ancestor, cst.For):
+                if child is ancestor.body:
+                    runs = self.iterations(ancestor.iter)
+                elif child is ancestor.orelse:
+                    runs = None
+            elif isinstance(ancestor, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+                runs = self.comprehension_runs(ancestor) if child is ancestor.elt else None
+            elif isinstance(ancestor, cst.DictComp):
+                runs = self.comprehension_runs(ancestor) \
+                    if child is ancestor.key or child is ancestor.value else None
+            elif isinstance(ancestor, cst.If):
+                runs = None if child is not ancestor.test else runs
+            elif isinstance(ancestor, (cst.While, cst.ExceptHandler, cst.IfExp, cst.BooleanOperation)):
+                runs = None
+            if runs is None:
+                return None
+            total = total * runs
+            child = ancestor
+        return total
+
+    def while_runs(self, loop: cst.While) -> Optional[Amount]:
+        """How many times `while len(items) < N` (one `items.append` a pass) or `while
+        n < N` (`n = 0` before, one `n += 1` a pass) runs."""
+        test = loop.test
+        if loop.orelse is not None or not isinstance(test, cst.Comparison) \
+                or len(test.comparisons) != 1 \
+                or not isinstance(test.comparisons[0].operator, (cst.LessThan, cst.NotEqual)) \
+                or _jumps_out(loop.body) or not isinstance(loop.body, cst.IndentedBlock):
+            return None
+        limit = self.value(test.comparisons[0].comparator)
+        left = test.left
+        steps = loop.body.body
+        if isinstance(left, cst.Call) and _builtin(self.analysis, left.func) == "len" \
+                and len(left.args) == 1 and isinstance(left.args[0].value, cst.Name):
+            items = left.args[0].value
+            appended = self.analysis.appending_calls(items)
+            if len(appended) == 1 and _statement_in(self.analysis, appended[0], steps) \
+                    and _starts_empty(self.analysis, items):
+                return limit
+            return None
+        if isinstance(left, cst.Name):
+            bindings = self.analysis.assignments(left)
+            if len(bindings) != 2:
+                return None
+            start = self.analysis.assigned_value(bindings[0].node)
+            step = self.analysis.parent(bindings[1].node)
+            if isinstance(start, cst.Integer) and int(start.evaluated_value) == 0 \
+                    and isinstance(step, cst.AugAssign) and isinstance(step.operator, cst.AddAssign) \
+                    and isinstance(step.value, cst.Integer) and int(step.value.evaluated_value) == 1 \
+                    and _statement_in(self.analysis, step, steps):
+                return limit
+        return None
+
+
+class _Counter:
+    """How many times some calls (gets, puts) run when a piece of code runs once; None
+    when that depends on the data. A `spoiler` (another use of the queue) makes any
+    code holding it uncountable."""
+
+    def __init__(self, analysis: ModuleAnalysis, sizes: _Sizes, wanted: Iterable[cst.Call],
+                 spoilers: Iterable[cst.CSTNode] = ()) -> None:
+        self.analysis = analysis
+        self.sizes = sizes
+        self.wanted = {id(call) for call in wanted}
+        self.hot = _with_ancestors(analysis, wanted)
+        self.spoiled = _with_ancestors(analysis, spoilers)
+
+    def _holds(self, node: Optional[cst.CSTNode]) -> bool:
+        return node is not None and id(node) in self.hot
+
+    def block(self, block: cst.BaseSuite) -> Optional[Amount]:
+        if isinstance(block, cst.IndentedBlock):
+            return self.statements(block.body)
+        return self._sum(block.body)  # type: ignore[attr-defined]
+
+    def statements(self, body: Sequence[cst.BaseStatement]) -> Optional[Amount]:
+        total = Amount.of(0)
+        for index, statement in enumerate(body):
+            count = self.statement(statement)
+            if count is None:
+                return None
+            total = total + count
+            if _ends_here(statement):
+                break
+            if any(self._holds(s) for s in body[index + 1:]) and _may_leave(self.analysis, statement):
+                return None
+        return total
+
+    def statement(self, statement: cst.BaseStatement) -> Optional[Amount]:
+        if id(statement) in self.spoiled:
+            return None
+        if not self._holds(statement):
+            return Amount.of(0)
+        if isinstance(statement, cst.SimpleStatementLine):
+            return self._sum(statement.body)
+        if isinstance(statement, cst.For):
+            if self._holds(statement.orelse) or statement.asynchronous is not None \
+                    or _jumps_out(statement.body):
+                return None
+            return self._times(self.sizes.iterations(statement.iter), statement.body,
+                               self.expression(statement.iter))
+        if isinstance(statement, cst.While):
+            if self._holds(statement.test):
+                return None
+            return self._times(self.sizes.while_runs(statement), statement.body, Amount.of(0))
+        if isinstance(statement, cst.If):
+            if self._holds(statement.body) or self._holds(statement.orelse):
+                return None
+            return self.expression(statement.test)
+        if isinstance(statement, cst.With):
+            items = self._sum([item.item for item in statement.items])
+            inner = self.block(statement.body)
+            return items + inner if items is not None and inner is not None else None
+        if isinstance(statement, cst.Try):
+            if any(self._holds(h) for h in statement.handlers) or self._holds(statement.orelse):
+                return None
+            inner = self.block(statement.body)
+            final = self.block(statement.finalbody.body) if statement.finalbody else Amount.of(0)
+            return inner + final if inner is not None and final is not None else None
+        return None
+
+    def _times(self, runs: Optional[Amount], body: cst.BaseSuite,
+               head: Optional[Amount]) -> Optional[Amount]:
+        each = self.block(body)
+        if runs is None or each is None or head is None:
+            return None
+        return head + runs * each
+
+    def _sum(self, nodes: Sequence[cst.CSTNode]) -> Optional[Amount]:
+        total = Amount.of(0)
+        for node in nodes:
+            count = self.expression(node)
+            if count is None:
+                return None
+            total = total + count
+        return total
+
+    def expression(self, node: cst.CSTNode) -> Optional[Amount]:
+        if id(node) in self.spoiled:
+            return None
+        if not self._holds(node):
+            return Amount.of(0)
+        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            return None
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return self._comprehension(node)
+        if isinstance(node, cst.IfExp) and (self._holds(node.body) or self._holds(node.orelse)):
+            return None
+        if isinstance(node, cst.BooleanOperation) and self._holds(node.right):
+            return None
+        own = Amount.of(1 if id(node) in self.wanted else 0)
+        children = self._sum(node.children)
+        return own + children if children is not None else None
+
+    def _comprehension(self, comprehension: cst.BaseExpression) -> Optional[Amount]:
+        if isinstance(comprehension, cst.GeneratorExp) and not self._consumed(comprehension):
+            return None
+        clause: cst.CompFor = comprehension.for_in  # type: ignore[attr-defined]
+        head = self.expression(clause.iter)
+        inner = clause.inner_for_in
+        while inner is not None:
+            if self._holds(inner.iter):
+                return None
+            inner = inner.inner_for_in
+        if isinstance(comprehension, cst.DictComp):
+            each = self._sum([comprehension.key, comprehension.value])
+        else:
+            each = self.expression(comprehension.elt)  # type: ignore[attr-defined]
+        runs = self.sizes.comprehension_runs(comprehension)
+        if head is None or each is None or (runs is None and each != Amount.of(0)):
+            return None
+        return head + (runs * each if runs is not None else Amount.of(0))
+
+    def _consumed(self, generator: cst.GeneratorExp) -> bool:
+        """Whether a generator of gets runs to its end: the only argument of `list()`,
+        `dict()`, `sorted()`, `items.extend()`, `"".join()` and the like."""
+        arg = self.analysis.parent(generator)
+        call = self.analysis.parent(arg) if isinstance(arg, cst.Arg) else None
+        if not isinstance(call, cst.Call) or len(call.args) != 1 or arg.keyword is not None:  # type: ignore[union-attr]
+            return False
+        return _builtin(self.analysis, call.func) in CONSUMING_BUILTINS or \
+            method_name(call) in CONSUMING_METHODS
+
+
+def _puts(analysis: ModuleAnalysis, use: CallableUse, queue_use: QueueUse) -> Optional[Amount]:
+    """How many items one run of the target puts on the queue, or None when that
+    depends on the data or on code elsewhere (the queue handed on, puts in helpers)."""
+    if any(receiver_method(analysis, node) not in QUIET_QUEUE_METHODS for node in queue_use.other_uses):
+        return None
+    definition = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+    if not isinstance(definition, (cst.FunctionDef, cst.Lambda)) \
+            or not all(analysis.names.contains(definition, put) for put in queue_use.puts):
+        return None
+    sizes = _Sizes(analysis, use, definition)
+    counter = _Counter(analysis, sizes, queue_use.puts)
+    if isinstance(definition, cst.Lambda):
+        return counter.expression(definition.body)
+    return counter.block(definition.body)
+
+
+# -- small structural helpers --------------------------------------------------------------------
+
+
+def receiver_method(analysis: ModuleAnalysis, name: cst.CSTNode) -> Optional[str]:
+    """For the `x` of `x.method(...)`, the method's name."""
+    attribute = analysis.parent(name)
+    call = analysis.parent(attribute) if isinstance(attribute, cst.Attribute) else None
+    if isinstance(call, cst.Call) and call.func is attribute and attribute.value is name:  # type: ignore[union-attr]
+        return attribute.attr.value  # type: ignore[union-attr]
+    return None
+
+
+def _get_mode(call: cst.Call) -> str:
+    """"blocking", "timeout" or "nonblocking" for a queue get."""
+    if method_name(call) == "get_nowait":
+        return "nonblocking"
+    block = argument(call, "block", 0)
+    if block is not None and not (isinstance(block.value, cst.Name) and block.value.value == "True"):
+        return "nonblocking"
+    timeout = argument(call, "timeout", 1)
+    if timeout is not None and not (isinstance(timeout.value, cst.Name) and timeout.value.value == "None"):
+        return "timeout"
+    return "blocking"
+
+
+def _builtin(analysis: ModuleAnalysis, func: cst.BaseExpression) -> Optional[str]:
+    for name in analysis.qualified_names(func):
+        if name.startswith("builtins."):
+            return name[len("builtins."):]
+    return None
+
+
+def _is_process_name(analysis: ModuleAnalysis, name: cst.Name) -> bool:
+    """A process, or a collection of processes."""
+    return analysis.kind_of(name) is Kind.PROCESS or analysis.element_kind(name) is Kind.PROCESS
+
+
+def _reads_process_state(analysis: ModuleAnalysis, name: cst.Name) -> bool:
+    """Whether this read of a name can see a process's state (`p.exitcode`,
+    `p.is_alive()`, `check(p)`, `procs[0]`); walking a collection of processes
+    (`for _ in procs`, `len(procs)`) cannot."""
+    if analysis.kind_of(name) is Kind.PROCESS:
+        return True
+    if analysis.element_kind(name) is not Kind.PROCESS:
+        return False
+    parent = analysis.parent(name)
+    if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is name:
+        return False
+    call = analysis.parent(parent) if isinstance(parent, cst.Arg) else None
+    return not (isinstance(call, cst.Call) and _builtin(analysis, call.func) in PURE_BUILTINS)
+
+
+def _returned_value(statement: cst.BaseStatement) -> Optional[cst.BaseExpression]:
+    """The value of a line that is only `return value`."""
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            and isinstance(statement.body[0], cst.Return):
+        return statement.body[0].value
+    return None
+
+
+def _starts_empty(analysis: ModuleAnalysis, name: cst.Name) -> bool:
+    """Whether `name` is bound once, to `[]` or `list()`."""
+    bindings = analysis.assignments(name)
+    value = analysis.assigned_value(bindings[0].node) if len(bindings) == 1 else None
+    if isinstance(value, cst.List):
+        return not value.elements
+    return isinstance(value, cst.Call) and not value.args and _builtin(analysis, value.func) == "list"
+
+
+def _is_collection_display(analysis: ModuleAnalysis, value: cst.BaseExpression) -> bool:
+    if isinstance(value, (cst.List, cst.Tuple, cst.Set, cst.ListComp, cst.SetComp)):
+        return True
+    return isinstance(value, cst.Call) and _builtin(analysis, value.func) in {"list", "tuple", "set"}
+
+
+def _suite_joins(rule: JoinBeforeGet, suite: cst.CSTNode) -> bool:
+    return isinstance(suite, cst.SimpleStatementSuite) and _only_joins(rule, suite)
+
+
+def _only_joins(rule: JoinBeforeGet, line: Union[cst.SimpleStatementLine, cst.SimpleStatementSuite]) -> bool:
+    joins = rule.joins_in(line)
+    return all(isinstance(small, cst.Expr) and any(small.value is join for join in joins)
+               for small in line.body)
+
+
+def _block_body(analysis: ModuleAnalysis, statement: cst.BaseStatement) -> Sequence[cst.BaseStatement]:
+    return analysis.parent(statement).body  # type: ignore[union-attr]
+
+
+def _index(analysis: ModuleAnalysis, statement: cst.BaseStatement) -> int:
+    return next(i for i, s in enumerate(_block_body(analysis, statement)) if s is statement)
+
+
+def _statement_in(analysis: ModuleAnalysis, node: cst.CSTNode,
+                  statements: Sequence[cst.BaseStatement]) -> bool:
+    """Whether `node` is part of one of `statements` itself, not of a block nested in it."""
+    statement = analysis.enclosing_statement(node)
+    return any(statement is s for s in statements)
+
+
+def _inside_definition(analysis: ModuleAnalysis, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
+    for ancestor in analysis.ancestors(node):
+        if ancestor is outer:
+            return False
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            return True
+    return False
+
+
+def _with_ancestors(analysis: ModuleAnalysis, nodes: Iterable[cst.CSTNode]) -> set[int]:
+    found: set[int] = set()
+    for node in nodes:
+        found.add(id(node))
+        found.update(id(a) for a in analysis.ancestors(node))
+    return found
+
+
+def _ends_here(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and \
+        any(isinstance(small, (cst.Return, cst.Raise)) for small in statement.body)
+
+
+class _Leaving(cst.CSTVisitor):
+    """Finds what may end a block early: return, raise, yield, exits, and break or
+    continue aimed at a loop outside the visited code."""
+
+    def __init__(self, analysis: ModuleAnalysis) -> None:
+        self.analysis = analysis
+        self.loops = 0
+        self.found = False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.found = True
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self.found = True
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.found = True
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self.found = True
+
+    def visit_Break(self, node: cst.Break) -> None:
+        self.found = self.found or self.loops == 0
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self.found = self.found or self.loops == 0
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.analysis.qualified_names(node.func) & EXITS:
+            self.found = True
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops += 1
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.loops -= 1
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loops += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.loops -= 1
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+
+def _may_leave(analysis: ModuleAnalysis, statement: cst.CSTNode) -> bool:
+    visitor = _Leaving(analysis)
+    statement.visit(visitor)
+    return visitor.found
+
+
+def _jumps_out(body: cst.CSTNode) -> bool:
+    """A loop body with break or continue for that loop: its passes are not all alike."""
+
+    class Jumps(cst.CSTVisitor):
+        found = False
+
+        def visit_Break(self, node: cst.Break) -> None:
+            self.found = True
+
+        def visit_Continue(self, node: cst.Continue) -> None:
+            self.found = True
+
+        def visit_For(self, node: cst.For) -> bool:
+            return False
+
+        def visit_While(self, node: cst.While) -> bool:
+            return False
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+    visitor = Jumps()
+    body.visit(visitor)
+    return visitor.found
+
+
+def _variables(analysis: ModuleAnalysis, statement: cst.CSTNode) -> tuple[set[str], set[str]]:
+    """The variables a statement reads and those it rebinds or changes in place (a method
+    called on it, an item or attribute assigned), multiprocessing objects left out."""
+    reads: set[str] = set()
+    for name in analysis.names.loads_in(statement):
+        if analysis.kind_of(name) is not None or _is_process_name(analysis, name):
+            continue
+        bindings = analysis.assignments(name)
+        if bindings and all(b.imported is None and b.scope.kind in ("function", "module")
+                            and not isinstance(b.node, (cst.FunctionDef, cst.ClassDef))
+                            for b in bindings):
+            reads.add(name.value)
+    writes = set(statement_names(statement))
+    for call in analysis.calls:
+        if analysis.names.contains(statement, call) and isinstance(call.func, cst.Attribute) \
+                and isinstance(call.func.value, cst.Name) and call.func.value.value in reads:
+            writes.add(call.func.value.value)
+
+    class Targets(cst.CSTVisitor):
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            _root(node.target)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            _root(node.target)
+
+    def _root(target: cst.BaseExpression) -> None:
+        while isinstance(target, (cst.Attribute, cst.Subscript)):
+            target = target.value
+        if isinstance(target, cst.Name):
+            writes.add(target.value)
+
+    statement.visit(Targets())
+    return reads, writes
+
+
+def _has_effects(analysis: ModuleAnalysis, statement: cst.CSTNode) -> bool:
+    """Whether a statement calls anything beyond queue gets, process queries, pure
+    builtins and methods of its own variables (which `_variables` counts as changes)."""
+    _, writes = _variables(analysis, statement)
+    for call in analysis.calls:
+        if not analysis.names.contains(statement, call):
+            continue
+        func = call.func
+        if _builtin(analysis, func) in PURE_BUILTINS:
+            continue
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            receiver = func.value
+            if receiver.value in writes or _is_process_name(analysis, receiver) or \
+                    (analysis.kind_of(receiver) in QUEUE_KINDS and func.attr.value in DRAIN_METHODS):
+                continue
+        return True
+    return False
+
+
+def _relaid(original: Sequence[cst.BaseStatement], reordered: Sequence[cst.BaseStatement],
+            moved: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    """Moved statements take their comments along but leave their blank lines to the
+    next statement that stays (unless it has blank lines of its own)."""
+    moved_ids = {id(s) for s in moved}
+    inherited: dict[int, list[cst.EmptyLine]] = {}
+    for index, statement in enumerate(original):
+        blank, _ = _split_leading(statement.leading_lines)
+        if id(statement) in moved_ids and blank:
+            staying = next((s for s in original[index + 1:] if id(s) not in moved_ids), None)
+            if staying is not None:
+                inherited.setdefault(id(staying), blank)
+    laid = []
+    for statement in reordered:
+        blank, own = _split_leading(statement.leading_lines)
+        if id(statement) in moved_ids:
+            statement = statement.with_changes(leading_lines=own)
+        elif id(statement) in inherited and not blank:
+            statement = statement.with_changes(leading_lines=[*inherited[id(statement)], *own])
+        laid.append(statement)
+    return laid
+
+
+def _split_leading(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    blank: list[cst.EmptyLine] = []
+    for line in lines:
+        if line.comment is not None:
+            break
+        blank.append(line)
+    return blank, list(lines[len(blank):])
+
+
+class JoinBeforeGetCommand(RuleCommand):
+    rule = JoinBeforeGet

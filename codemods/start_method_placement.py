@@ -1,0 +1,720 @@
+"""MP008 start-method-placement: the start method is set once, by the program's entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable, Optional, Union
+
+import libcst as cst
+import libcst.matchers as m
+
+from mpfix.analysis import ModuleAnalysis, api_family, argument, default_family, keyword
+from mpfix.findings import Safety
+from mpfix.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.starters import CONTEXT_API, Kind
+
+# What a context object offers in place of the module-level API of its family.
+ROUTED_API = (frozenset(CONTEXT_API) - {"get_context", "set_start_method", "freeze_support"}) \
+    | {"get_start_method"}
+# Of those, what creates objects that belong to a context (a Pipe belongs to none).
+CREATING_API = ROUTED_API - {"get_start_method", "Pipe"}
+
+# pytest hooks that run once per test session (per xdist worker).
+PYTEST_SESSION_HOOKS = frozenset(
+    {"pytest_configure", "pytest_sessionstart", "pytest_cmdline_main",
+     "pytest_load_initial_conftests"}
+)
+# Test set-up hooks, with what they run once per.
+TEST_SETUP_HOOKS = {
+    "setUp": "test", "asyncSetUp": "test", "setup_method": "test",
+    "setup_function": "test", "setUpClass": "test class", "setup_class": "test class",
+}
+# Exceptions whose handler tolerates "context has already been set".
+TOLERANT_HANDLERS = frozenset({"RuntimeError", "Exception", "BaseException"})
+
+ALREADY_SET = "\"context has already been set\""
+PIN_FORK = ("pinning fork is not a fix: fork is unsafe with threads, unavailable on Windows "
+            "and unsafe on macOS; fix what breaks under spawn and forkserver instead (MP001 "
+            "main guard, MP002 explicit arguments, MP007 picklable callables)")
+
+
+class Runs(Enum):
+    ONCE = "once"
+    REPEATEDLY = "repeatedly"
+    UNKNOWN = "unknown"
+
+
+class StartMethodPlacement(Rule):
+    """The start method is set once, by the program's entry point; libraries use a context.
+
+    What it finds:
+    `set_start_method()` where it does harm: at import time of a library (an
+    `__init__.py`, or a module the application imports); in a function that may run
+    more than once (called twice or in a loop, a per-test fixture or set-up hook, or
+    any function of a library); in code that runs in a child process (a Process
+    target, a pool task or initializer, and what they call); and after the same flow
+    already created processes, pools, queues, locks or managers, or set the method.
+    It also reports the pin-fork non-fix: a library that sets or takes the `fork`
+    method at import time. A script's own module-level call is not reported here:
+    MP001 moves it under the main guard.
+
+    Why:
+    The guidelines say `set_start_method()` "should not be used more than once in the
+    program", and that libraries should use `get_context()` so they do not interfere
+    with the user's choice. A library that sets the method when it is imported
+    overrides the application, and makes the application's own call (or a second
+    library's) raise "context has already been set". A second call in a repeated
+    setup, a call in a child (whose method is already set by its parent), or a call
+    after objects were created raises the same error. Pinning `fork` to make Python
+    3.14's forkserver default "work again" hides the real bug: fork is unsafe with
+    threads, unavailable on Windows and unsafe on macOS.
+
+    Example:
+        # mylib/__init__.py
+        import multiprocessing as mp
+
+        mp.set_start_method("spawn")
+
+        def squares(numbers):
+            with mp.Pool(2) as pool:
+                return pool.map(abs, numbers)
+
+    Fixed:
+        # mylib/__init__.py
+        import multiprocessing as mp
+
+        _ctx = mp.get_context("spawn")
+
+        def squares(numbers):
+            with _ctx.Pool(2) as pool:
+                return pool.map(abs, numbers)
+
+    Fix safety:
+    Unsafe: the fixes change which context objects belong to. A library's import-time
+    call becomes a module context that the module's own Process, Pool, Queue, Lock,
+    Manager... constructions (and ProcessPoolExecutor's `mp_context`) go through; it is
+    report-only when the module creates no objects itself, when a package's
+    submodules create them, or when classes are used where a context cannot stand in
+    (`isinstance`, subclasses defined before the call). In a function that may run
+    again, a script gets `force=True` when every call in the module asks for the same
+    method (so re-setting it changes nothing); otherwise the function gets a local
+    context for the objects it creates itself, and the call is report-only where
+    neither is clearly right. Calls in children, calls after objects were created, and
+    pinned fork are report-only.
+    """
+
+    code = "MP008"
+    name = "start-method-placement"
+    fix_safety = "unsafe"
+
+    def check(self) -> Iterable[Violation]:
+        children = self.analysis.child_functions()
+        for call in self.analysis.calls:
+            kind = self.analysis.call_kind(call)
+            if kind is Kind.SET_START_METHOD:
+                violation = self._check_setter(call, children)
+            elif kind is Kind.CONTEXT:
+                violation = self._check_pinned_context(call)
+            else:
+                continue
+            if violation is not None:
+                yield violation
+
+    # -- detection ---------------------------------------------------------------------
+
+    def _check_setter(self, call: cst.Call, children: list[cst.FunctionDef]) -> Optional[Violation]:
+        analysis = self.analysis
+        function = analysis.enclosing_function(call)
+        if function is None:
+            if not analysis.is_module_level(call):
+                return None  # in a lambda: when it runs is unknown
+            if not analysis.in_main_guard(call) and not self.context.is_library():
+                return None  # a script's own import-time call is MP001's to move
+        elif function in children:
+            return Violation(call, (
+                f"set_start_method() in `{function.name.value}()`, which runs in a child "
+                f"process: the child's start method is already set by its parent, so this "
+                f"raises {ALREADY_SET} (or, with force=True, changes it behind the parent's "
+                f"back); set the method once in the program's entry point, and use "
+                f"get_context(method) in the child if it starts processes of its own"))
+        earlier = self._earlier_default_context_uses(call, function)
+        if earlier:
+            line = analysis.position(earlier[0]).start.line
+            done = "set the method" if analysis.call_kind(earlier[0]) is Kind.SET_START_METHOD \
+                else "created multiprocessing objects"
+            return Violation(call, (
+                f"set_start_method() after line {line} already {done}: the default context "
+                f"is settled, so this raises {ALREADY_SET} (with force=True, earlier and later "
+                f"objects belong to different contexts); set the method once, first, in the "
+                f"program's entry point"))
+        if function is None:
+            return None if analysis.in_main_guard(call) else self._check_import_time(call)
+        return self._check_in_function(call, function)
+
+    def _check_pinned_context(self, call: cst.Call) -> Optional[Violation]:
+        analysis = self.analysis
+        if not self.context.is_library() or not analysis.is_module_level(call) \
+                or analysis.in_main_guard(call) or analysis.context_method(call) != "fork":
+            return None
+        return Violation(call, f"library pins the fork context at import time: {PIN_FORK}")
+
+    def _earlier_default_context_uses(self, call: cst.Call,
+                                      function: Optional[cst.FunctionDef]) -> list[cst.Call]:
+        family = self.analysis.default_context_family(call)
+        if family is None:
+            return []
+        region = function.body if function is not None else self.analysis.module
+        start = self.analysis.position(call).start
+        earlier = [use for use in self.analysis.default_context_calls(region, family)
+                   if use is not call and _starts_before(self.analysis, use, start)]
+        if _forced(call):
+            # Re-setting with force=True after another set is harmless; after objects, not.
+            earlier = [use for use in earlier
+                       if self.analysis.call_kind(use) is not Kind.SET_START_METHOD]
+        return earlier
+
+    def _check_import_time(self, call: cst.Call) -> Violation:
+        method = _literal_method(call)
+        if method == "fork":
+            message = ("library pins the fork start method at import time, overriding the "
+                       f"application's choice: {PIN_FORK}")
+        else:
+            message = ("library sets the start method at import time: it overrides the "
+                       "application's choice, and the application's own call (or another "
+                       f"library's) then raises {ALREADY_SET}")
+        fix, detail = self._module_context_fix(call, method)
+        return Violation(call, f"{message}; {detail}", fix)
+
+    def _check_in_function(self, call: cst.Call, function: cst.FunctionDef) -> Optional[Violation]:
+        if _forced(call) or self._tolerates_repeat(call):
+            return None
+        reason = self._why_repeated(call, function)
+        if reason is None:
+            return None
+        message = (f"set_start_method() in `{function.name.value}()`, which {reason}: "
+                   f"the second call raises {ALREADY_SET}")
+        method = _literal_method(call)
+        if self.context.is_library():
+            message += " and every call overrides the application's choice"
+            if method == "fork":
+                message += f"; {PIN_FORK}"
+        fix, detail = self._repeated_call_fix(call, function, method)
+        return Violation(call, f"{message}; {detail}", fix)
+
+    def _tolerates_repeat(self, call: cst.Call) -> bool:
+        """`try: set_start_method(m) except RuntimeError: ...` and
+        `if get_start_method(allow_none=True) is None: set_start_method(m)`."""
+        child: cst.CSTNode = call
+        for ancestor in self.analysis.ancestors(call):
+            if isinstance(ancestor, cst.FunctionDef):
+                return False
+            if isinstance(ancestor, cst.Try) and child is ancestor.body \
+                    and any(_catches_runtime_error(h) for h in ancestor.handlers):
+                return True
+            if isinstance(ancestor, cst.If) and child is ancestor.body \
+                    and any(_start_method_query(self.analysis, c.func) for c in _calls_in(ancestor.test)):
+                return True
+            child = ancestor
+        return False
+
+    # -- how often a function runs -----------------------------------------------------
+
+    def _why_repeated(self, call: cst.Call, function: cst.FunctionDef) -> Optional[str]:
+        if self.analysis.in_loop(call):
+            return f"sets it in a loop (line {self.analysis.position(call).start.line})"
+        runs, reason = self._runs(function, frozenset())
+        if runs is Runs.REPEATEDLY:
+            return reason
+        if self.context.is_library() and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
+            return "any module that imports this library may call more than once"
+        return None
+
+    def _importers_may_call(self, function: cst.FunctionDef) -> bool:
+        """A library's public function is API, unless it is the module's own entry point
+        (called from its main guard); what the module alone shows about it proves nothing."""
+        analysis = self.analysis
+        if function.name.value.startswith("_") or analysis.parent(function) is not analysis.module:
+            return False
+        return not any(analysis.in_main_guard(site) for site in analysis.call_sites(function))
+
+    def _runs(self, function: cst.FunctionDef, seen: frozenset[int]) -> tuple[Runs, str]:
+        analysis = self.analysis
+        name = function.name.value
+        owner = _owning_class(analysis, function)
+        if owner is None and name in PYTEST_SESSION_HOOKS:
+            return Runs.ONCE, ""
+        scope = self._fixture_scope(function)
+        if scope == "session":
+            return Runs.ONCE, ""
+        if scope == "":
+            return Runs.UNKNOWN, ""  # a computed scope
+        if scope is not None:
+            unit = "test" if scope == "function" else scope
+            return Runs.REPEATEDLY, f"is a {scope}-scoped pytest fixture, run again for every {unit}"
+        if name in TEST_SETUP_HOOKS:
+            return Runs.REPEATEDLY, f"is a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
+        if owner is not None and name != "__init__":
+            return Runs.UNKNOWN, ""  # method calls are not resolved
+        target: Union[cst.FunctionDef, cst.ClassDef] = owner if owner is not None else function
+        called = f"runs for every `{owner.name.value}()`, which is created" if owner is not None \
+            else "is called"
+        sites = analysis.call_sites(target)
+        if not sites or len(sites) < len(analysis.references(target)):
+            return Runs.UNKNOWN, ""  # never called here, or handed around as a value
+        lines = ", ".join(str(analysis.position(site).start.line) for site in sites)
+        if len(sites) > 1:
+            return Runs.REPEATEDLY, f"{called} {len(sites)} times (lines {lines})"
+        site = sites[0]
+        if analysis.in_loop(site):
+            return Runs.REPEATEDLY, f"{called} in a loop (line {lines})"
+        caller = analysis.enclosing_function(site)
+        if caller is None:
+            return (Runs.ONCE, "") if analysis.is_module_level(site) else (Runs.UNKNOWN, "")
+        if id(caller) in seen:
+            return Runs.UNKNOWN, ""
+        runs, reason = self._runs(caller, seen | {id(function)})
+        if runs is Runs.REPEATEDLY:
+            return runs, f"{called} by `{caller.name.value}()`, which {reason}"
+        return runs, ""
+
+    def _fixture_scope(self, function: cst.FunctionDef) -> Optional[str]:
+        """The scope of a pytest fixture ("function" by default, "" when computed);
+        None if `function` is not a fixture."""
+        for decorator in function.decorators:
+            expr = decorator.decorator
+            call = expr if isinstance(expr, cst.Call) else None
+            func = call.func if call is not None else expr
+            if "pytest.fixture" not in self.analysis.qualified_names(func):
+                continue
+            scope = keyword(call, "scope") if call is not None else None
+            if scope is not None and isinstance(scope.value, cst.SimpleString):
+                return str(scope.value.evaluated_value)
+            return "function" if scope is None else ""
+        return None
+
+    # -- fixes -------------------------------------------------------------------------
+
+    def _module_context_fix(self, call: cst.Call,
+                            method: Optional[str]) -> tuple[Optional[Fix], str]:
+        """A library's import-time call becomes `_ctx = get_context(m)` used by the module."""
+        analysis = self.analysis
+        elsewhere = ("let the application set the method once in its entry point, and create "
+                     "processes through get_context(method) where this code needs one")
+        statement = self._import_time_statement(call)
+        family = _call_family(analysis, call)
+        if method is None:
+            return None, f"the method is not a literal: {elsewhere}"
+        if family is None or statement is None:
+            return None, f"the call is not a statement of its own at module level: {elsewhere}"
+        if self.context.settings.is_package_init and _has_relative_imports(analysis.module):
+            return None, (f"the package's submodules create the objects this setting is for: "
+                          f"{elsewhere}")
+        name = unused_name(analysis, "_ctx")
+        shared = analysis.default_context_family(call) or family
+        routes = Routes.collect(analysis, analysis.module, shared, name, nested_ok=True)
+        if routes.unroutable:
+            line = analysis.position(routes.unroutable[0]).start.line
+            return None, (f"line {line} uses a multiprocessing class where a context cannot "
+                          f"stand in: {elsewhere}")
+        if not routes.creates:
+            return None, (f"this module creates no multiprocessing objects itself, so the call "
+                          f"only changes the default for code elsewhere: {elsewhere}")
+        start = analysis.position(statement).start
+        early = [node for node in routes.routed
+                 if analysis.is_module_level(node) and _starts_before(analysis, node, start)]
+        if early:
+            line = analysis.position(early[0]).start.line
+            return None, f"line {line} uses the module's classes before the call: {elsewhere}"
+        fix = self._context_fix(call, statement, family, name, routes)
+        context = f"`{name} = get_context({_method_code(analysis, call)})`"
+        if method == "fork":
+            return fix, f"meanwhile, keep the pin inside this module with its own context, {context}"
+        return fix, f"give the module its own context, {context}, and create its objects through it"
+
+    def _repeated_call_fix(self, call: cst.Call, function: cst.FunctionDef,
+                           method: Optional[str]) -> tuple[Optional[Fix], str]:
+        analysis = self.analysis
+        unclear = ("set the method once in the program's entry point, or create the objects "
+                   "through get_context(method)")
+        if method is None:
+            return None, f"the method is not a literal: {unclear}"
+        if not self.context.is_library() and self._same_method_everywhere(call, method):
+            fixed = _with_keyword(call, "force", cst.Name("True"))
+            return Fix({call: fixed}, Safety.UNSAFE), \
+                "every call in this module asks for the same method: pass force=True"
+        family = _call_family(analysis, call)
+        statement = _own_statement(analysis, call)
+        if family is None or statement is None or analysis.parent(statement) is not function.body:
+            return None, f"the call is not a statement of its own in the function body: {unclear}"
+        shared = analysis.default_context_family(call) or family
+        helpers = [use for use in analysis.default_context_calls(function.body, shared)
+                   if analysis.default_context_family(use) is None]
+        if helpers:
+            line = analysis.position(helpers[0]).start.line
+            return None, f"line {line} calls a helper that creates objects itself: {unclear}"
+        name = unused_name(analysis, "ctx")
+        routes = Routes.collect(analysis, function.body, shared, name, nested_ok=False)
+        if routes.unroutable:
+            line = analysis.position(routes.unroutable[0]).start.line
+            return None, f"line {line} uses a multiprocessing class where a context cannot " \
+                         f"stand in: {unclear}"
+        if not routes.creates:
+            return None, f"the function creates no multiprocessing objects itself: {unclear}"
+        fix = self._context_fix(call, statement, family, name, routes)
+        return fix, (f"use a local context, `{name} = get_context({_method_code(analysis, call)})`, "
+                     f"for the objects the function creates")
+
+    def _same_method_everywhere(self, call: cst.Call, method: str) -> bool:
+        family = self.analysis.default_context_family(call)
+        return all(_literal_method(other) == method
+                   for other in self.analysis.calls
+                   if self.analysis.call_kind(other) is Kind.SET_START_METHOD
+                   and self.analysis.default_context_family(other) in (family, None))
+
+    def _import_time_statement(self, call: cst.Call) -> Optional[cst.BaseStatement]:
+        """The module statement the call is, alone or wrapped in `try: ... except RuntimeError: pass`."""
+        analysis = self.analysis
+        line = _own_statement(analysis, call)
+        if line is None:
+            return None
+        parent = analysis.parent(line)
+        if parent is analysis.module:
+            return line
+        wrapper = analysis.parent(parent) if isinstance(parent, cst.IndentedBlock) else None
+        if isinstance(wrapper, cst.Try) and analysis.parent(wrapper) is analysis.module \
+                and len(wrapper.body.body) == 1 and wrapper.orelse is None \
+                and wrapper.finalbody is None and wrapper.handlers \
+                and all(_catches_runtime_error(h) and _only_pass(h.body) for h in wrapper.handlers):
+            return wrapper
+        return None
+
+    def _context_fix(self, call: cst.Call, statement: cst.BaseStatement, family: str, name: str,
+                     routes: "Routes") -> Fix:
+        """`statement` becomes `name = get_context(m)`; the routed objects go through it."""
+        analysis = self.analysis
+        binding, imports = import_binding(analysis, family, "get_context")
+        method_arg = argument(call, "method", 0)
+        assert method_arg is not None
+        assign = cst.Assign(
+            targets=[cst.AssignTarget(cst.Name(name))],
+            value=cst.Call(func=cst.parse_expression(binding),
+                           args=[cst.Arg(method_arg.value)]),
+        )
+        if isinstance(statement, cst.SimpleStatementLine):
+            new_statement: cst.BaseStatement = statement.with_changes(body=[assign])
+        else:
+            new_statement = cst.SimpleStatementLine(body=[assign],
+                                                    leading_lines=statement.leading_lines)
+        replacements: dict[cst.CSTNode, object] = {statement: new_statement, **routes.replacements}
+        pruned, imports = _prune_imports(analysis, family, replacements, binding, imports)
+        replacements.update(pruned)
+        return Fix(replacements, Safety.UNSAFE, imports)  # type: ignore[arg-type]
+
+
+# -- routing a module's (or a function's) objects through a context ------------------------
+
+
+@dataclass
+class Routes:
+    """How the references to a family's API under one node go through context `name`."""
+
+    replacements: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    routed: list[cst.CSTNode] = field(default_factory=list)
+    creates: bool = False
+    unroutable: list[cst.CSTNode] = field(default_factory=list)
+
+    @classmethod
+    def collect(cls, analysis: ModuleAnalysis, node: cst.CSTNode, family: str, name: str,
+                *, nested_ok: bool) -> "Routes":
+        finder = _RouteFinder(analysis, family, name, nested_ok)
+        node.visit(finder)
+        routes = finder.routes
+        # Calls that gain a context argument are rebuilt with their inner routes applied,
+        # innermost first, so one replacement never discards another.
+        for call, parameter in sorted(finder.needs_context, reverse=True,
+                                      key=lambda item: _start(analysis, item[0])):
+            inner = call.visit(_Substitute(routes.replacements))
+            assert isinstance(inner, cst.Call)
+            routes.replacements[call] = _with_keyword(inner, parameter, cst.Name(name))
+        return routes
+
+
+class _RouteFinder(cst.CSTVisitor):
+    def __init__(self, analysis: ModuleAnalysis, family: str, name: str, nested_ok: bool) -> None:
+        self.analysis = analysis
+        self.family = family
+        self.name = name
+        self.nested_ok = nested_ok
+        self.nesting = 0
+        self.routes = Routes()
+        self.needs_context: list[tuple[cst.Call, str]] = []
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def visit_Annotation(self, node: cst.Annotation) -> bool:
+        return False  # annotations name classes; they create nothing
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.nesting += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.nesting -= 1
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.nesting += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.nesting -= 1
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return self._reference(node)
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        return self._reference(node)
+
+    def _reference(self, node: Union[cst.Name, cst.Attribute]) -> bool:
+        """Route one reference to the API; False once handled, so `mp` in `mp.Pool` is not."""
+        analysis = self.analysis
+        qualified = analysis.api_name(node) or _start_method_query(analysis, node)
+        if qualified is None:
+            return True
+        if default_family(qualified) != self.family:
+            return False
+        family = api_family(qualified)
+        member = qualified[len(family) + 1:] if family else ""
+        parent = analysis.parent(node)
+        called = isinstance(parent, cst.Call) and parent.func is node
+        if self.nesting and not self.nested_ok and (member in ROUTED_API or called):
+            self.routes.unroutable.append(node)
+        elif member in ROUTED_API:
+            if called or _is_class_base(analysis, node):
+                self._route(node, cst.Attribute(cst.Name(self.name), cst.Name(member)),
+                            creates=member in CREATING_API)
+            else:
+                self.routes.unroutable.append(node)  # isinstance(), handed around as a value
+        elif member == "get_context" and called:
+            assert isinstance(parent, cst.Call)
+            if analysis.default_context_family(parent) is not None:
+                self._route(parent, cst.Name(self.name), creates=False)
+        elif called and analysis.context_parameter(parent) is not None:  # type: ignore[arg-type]
+            assert isinstance(parent, cst.Call)
+            parameter = analysis.context_parameter(parent)
+            assert parameter is not None
+            if argument(parent, *parameter) is None:
+                self.needs_context.append((parent, parameter[0]))
+                self.routes.routed.append(parent)
+                self.routes.creates = True
+        elif _is_class_base(analysis, node) and analysis.starters.kind_of_name(qualified) \
+                in (Kind.MANAGER, Kind.POOL, Kind.EXECUTOR):
+            self.routes.unroutable.append(node)  # a subclass's instances take the default context
+        return False
+
+    def _route(self, node: cst.CSTNode, replacement: cst.CSTNode, *, creates: bool) -> None:
+        self.routes.replacements[node] = replacement
+        self.routes.routed.append(node)
+        self.routes.creates = self.routes.creates or creates
+
+
+class _Substitute(cst.CSTTransformer):
+    def __init__(self, replacements: dict[cst.CSTNode, cst.CSTNode]) -> None:
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        return self.replacements.get(original_node, updated_node)
+
+
+# -- imports ----------------------------------------------------------------------------------
+
+
+def _prune_imports(analysis: ModuleAnalysis, family: str, replacements: dict,
+                   binding: str, imports: tuple[ImportSpec, ...]
+                   ) -> tuple[dict, tuple[ImportSpec, ...]]:
+    """Drop `from <family> import X` names the fix leaves unread; `get_context` takes the
+    place of `set_start_method` there rather than arriving as a new import."""
+    replaced = {id(node) for node in replacements}
+    exported = _exported_names(analysis.module)
+    wanted = binding if imports else None
+    result: dict = {}
+    for line in analysis.module.body:
+        if not isinstance(line, cst.SimpleStatementLine):
+            continue
+        new_body: list[cst.BaseSmallStatement] = []
+        changed = False
+        for small in line.body:
+            if not _imports_from(small, family):
+                new_body.append(small)
+                continue
+            assert isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar)
+            kept: list[cst.ImportAlias] = []
+            for alias in small.names:
+                bound = alias.evaluated_alias or alias.evaluated_name
+                if bound in exported or not _only_read_in(analysis, alias, bound, replaced):
+                    kept.append(alias)
+                    continue
+                changed = True
+                if wanted is not None:
+                    kept.append(alias.with_changes(name=cst.Name(wanted), asname=None))
+                    wanted = None
+            if kept:
+                last_comma = small.names[-1].comma
+                kept[-1] = kept[-1].with_changes(comma=last_comma)
+                new_body.append(small.with_changes(names=kept))
+        if not changed:
+            continue
+        if new_body:
+            result[line] = line.with_changes(body=new_body)
+        elif not any(empty.comment is not None for empty in line.leading_lines) \
+                and line.trailing_whitespace.comment is None:
+            result[line] = cst.RemovalSentinel.REMOVE
+    if wanted is None and imports:
+        imports = ()
+    return result, imports
+
+
+def _only_read_in(analysis: ModuleAnalysis, alias: cst.ImportAlias, bound: str,
+                  replaced: set[int]) -> bool:
+    """Whether every read of an imported name sits inside a node the fix replaces."""
+    reads = [name for name in analysis.names.loads if name.value == bound
+             and any(b.node is alias for b in analysis.names.resolve(name))]
+    return bool(reads) and all(
+        id(read) in replaced or any(id(a) in replaced for a in analysis.ancestors(read))
+        for read in reads)
+
+
+def _imports_from(small: cst.BaseSmallStatement, family: str) -> bool:
+    return isinstance(small, cst.ImportFrom) and not small.relative \
+        and small.module is not None and not isinstance(small.names, cst.ImportStar) \
+        and _dotted(small.module) == family
+
+
+def _exported_names(module: cst.Module) -> set[str]:
+    """The strings of a module-level `__all__`, which keep imports alive."""
+    names: set[str] = set()
+    for assign in m.findall(module, m.Assign(targets=[m.AssignTarget(m.Name("__all__"))])):
+        for string in m.findall(assign, m.SimpleString()):
+            value = string.evaluated_value  # type: ignore[attr-defined]
+            if isinstance(value, str):
+                names.add(value)
+    return names
+
+
+def _has_relative_imports(module: cst.Module) -> bool:
+    return any(node.relative for node in m.findall(module, m.ImportFrom()))  # type: ignore[attr-defined]
+
+
+# -- small syntax helpers -----------------------------------------------------------------
+
+
+def _literal_method(call: cst.Call) -> Optional[str]:
+    method = argument(call, "method", 0)
+    if method is not None and isinstance(method.value, cst.SimpleString):
+        value = method.value.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _method_code(analysis: ModuleAnalysis, call: cst.Call) -> str:
+    method = argument(call, "method", 0)
+    return analysis.module.code_for_node(method.value) if method is not None else ""
+
+
+def _forced(call: cst.Call) -> bool:
+    """`force=` given and not literally False (a computed value may well be True)."""
+    force = argument(call, "force", 1)
+    return force is not None and not m.matches(force.value, m.Name("False"))
+
+
+def _call_family(analysis: ModuleAnalysis, call: cst.Call) -> Optional[str]:
+    name = analysis.api_name(call.func)
+    return api_family(name) if name is not None else None
+
+
+def _own_statement(analysis: ModuleAnalysis, call: cst.Call) -> Optional[cst.SimpleStatementLine]:
+    """The line `call` makes up on its own (`set_start_method(m)` and nothing else)."""
+    expr = analysis.parent(call)
+    line = analysis.parent(expr) if isinstance(expr, cst.Expr) else None
+    if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
+        return line
+    return None
+
+
+def _owning_class(analysis: ModuleAnalysis, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
+    block = analysis.parent(function)
+    owner = analysis.parent(block) if isinstance(block, cst.IndentedBlock) else None
+    return owner if isinstance(owner, cst.ClassDef) else None
+
+
+def _is_class_base(analysis: ModuleAnalysis, node: cst.CSTNode) -> bool:
+    arg = analysis.parent(node)
+    owner = analysis.parent(arg) if isinstance(arg, cst.Arg) else None
+    return isinstance(owner, cst.ClassDef) and any(base is arg for base in owner.bases)
+
+
+def _start(analysis: ModuleAnalysis, node: cst.CSTNode) -> tuple[int, int]:
+    position = analysis.position(node).start
+    return position.line, position.column
+
+
+def _starts_before(analysis: ModuleAnalysis, node: cst.CSTNode, start) -> bool:  # type: ignore[no-untyped-def]
+    return _start(analysis, node) < (start.line, start.column)
+
+
+def _start_method_query(analysis: ModuleAnalysis, node: cst.CSTNode) -> Optional[str]:
+    """`multiprocessing.get_start_method` (or a family's) when `node` names it."""
+    for name in analysis.qualified_names(node):
+        family = api_family(name)
+        if family is not None and name == f"{family}.get_start_method":
+            return name
+    return None
+
+
+def _catches_runtime_error(handler: cst.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    caught = [element.value for element in handler.type.elements] \
+        if isinstance(handler.type, cst.Tuple) else [handler.type]
+    return any(isinstance(name, cst.Name) and name.value in TOLERANT_HANDLERS for name in caught)
+
+
+def _only_pass(block: cst.BaseSuite) -> bool:
+    return isinstance(block, cst.IndentedBlock) and all(
+        isinstance(s, cst.SimpleStatementLine) and all(isinstance(x, cst.Pass) for x in s.body)
+        for s in block.body)
+
+
+def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    return list(m.findall(node, m.Call()))  # type: ignore[arg-type]
+
+
+def _dotted(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:
+    """`call` with `keyword=value` appended, keeping a multi-line call's layout."""
+    template = cst.parse_expression(f"f({keyword}=None)")
+    assert isinstance(template, cst.Call)
+    new_arg = template.args[0].with_changes(value=value)
+    args = list(call.args)
+    if args and isinstance(args[-1].comma, cst.Comma):
+        # A trailing comma carries the line break before `)`: move it to the new last argument.
+        separator = cst.Comma(whitespace_after=call.whitespace_before_args) \
+            if isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace) \
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        new_arg = new_arg.with_changes(comma=args[-1].comma)
+        args[-1] = args[-1].with_changes(comma=separator)
+    return call.with_changes(args=[*args, new_arg])
+
+
+class StartMethodPlacementCommand(RuleCommand):
+    rule = StartMethodPlacement

@@ -1,0 +1,877 @@
+"""MP007 unpicklable-callable: what a process is handed must be importable by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+
+import libcst as cst
+
+from mpfix.analysis import Binding, CallableUse, Definition, keyword
+from mpfix.findings import Safety
+from mpfix.rule import Fix, Rule, RuleContext, Violation
+from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.starters import RESOURCE_KINDS, Kind
+
+# What pickle cannot copy into another process, by the qualified name of what makes it.
+UNPICKLABLE_FACTORIES = {
+    **dict.fromkeys(("builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open",
+                     "lzma.open", "tempfile.TemporaryFile", "tempfile.NamedTemporaryFile"),
+                    "an open file"),
+    **dict.fromkeys(("threading.Lock", "threading.RLock", "threading.Condition",
+                     "threading.Semaphore", "threading.BoundedSemaphore", "threading.Event"),
+                    "a thread lock"),
+    "threading.Thread": "a thread",
+    "sqlite3.connect": "a database connection",
+}
+# A plain socket does travel (multiprocessing duplicates its descriptor); its file stream does not.
+SOCKET_FACTORIES = frozenset({"socket.socket", "socket.create_connection", "socket.socketpair",
+                              "socket.create_server", "socket.fromfd"})
+CUSTOM_PICKLING = frozenset({"__reduce__", "__reduce_ex__", "__getstate__"})
+# Names for hoisted lambdas, by what the process does with them.
+LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
+                "register": "_factory", "argument": "_callback"}
+FORK_SAFE_TARGETS = ("spawn", "forkserver")
+
+Update = Callable[[cst.CSTNode], Union[cst.CSTNode, cst.RemovalSentinel]]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place a callable leaves for another process."""
+
+    call: cst.Call                # the call that hands it over
+    role: str                     # target, task, initializer, register, argument, process
+    owner: Kind
+    expr: cst.BaseExpression      # as written: `work`, `partial(work, 2)`, a lambda
+    always_pickled: bool          # pool and executor tasks are pickled under fork too
+    use: Optional[CallableUse] = None  # whose args=/initargs= may carry closed-over values
+
+    def where(self) -> str:
+        pool = "an executor" if self.owner is Kind.EXECUTOR else "a pool"
+        return {
+            "target": "the target of a Process",
+            "task": f"a task of {pool}",
+            "initializer": f"the initializer of {pool}",
+            "register": "registered with a manager",
+            "argument": "an argument sent to another process",
+            "process": "started as a Process",
+        }[self.role]
+
+
+@dataclass
+class Subject:
+    """What is wrong with a slot's callable, and the definition that would move."""
+
+    node: cst.CSTNode             # where the finding points
+    placement: str                # lambda, local, guarded, object
+    definition: Optional[Definition] = None
+    problem: str = ""             # report-only: why the object cannot travel
+
+
+@dataclass
+class Hoist:
+    """Moving one definition to module level."""
+
+    definition: Definition
+    statement: Optional[cst.BaseStatement]  # the statement defining it now; None: inline lambda
+    anchor: cst.BaseStatement              # the top-level statement it goes before
+    name: str
+    renamed: bool
+    passed: list[str]                      # closed-over values, now leading parameters
+    slots: list[Slot]
+    references: list[cst.Name] = field(default_factory=list)
+
+
+class UnpicklableCallable(Rule):
+    """Callables handed to another process must be importable by name.
+
+    What it finds:
+    Lambdas, functions and classes defined inside a function, and definitions
+    under `if __name__ == "__main__":`, handed to another process: as a Process
+    target or Process subclass, a pool or executor task, a worker initializer, a
+    `Manager.register` callable or a callable inside `args=`/`kwargs=`, also
+    through `functools.partial`; and bound methods of objects that hold what
+    cannot be pickled (an open file, a socket's file stream, a thread lock).
+
+    Why:
+    Under spawn and forkserver (Python 3.14's default on Linux; macOS and
+    Windows spawn) everything handed to a child is pickled, and pickle stores a
+    function or class by its qualified name for the child to import. A lambda
+    has no name ("Can't pickle <function <lambda>>"), a local function lives in
+    no module ("Can't pickle local object 'main.<locals>.work'"), and a
+    definition under the main guard does not exist in the child, which imports
+    the main module as `__mp_main__` without running the guard ("Can't get
+    attribute 'work' on <module '__mp_main__'>"). Pool and executor tasks are
+    pickled under every start method. The guideline "picklability" asks that
+    everything handed to a process pickle.
+
+    Example:
+        from multiprocessing import Pool
+
+        def main():
+            def square(x):
+                return x * x
+
+            with Pool(4) as pool:
+                print(pool.map(square, range(10)))
+
+    Fixed:
+        from multiprocessing import Pool
+
+        def square(x):
+            return x * x
+
+        def main():
+            with Pool(4) as pool:
+                print(pool.map(square, range(10)))
+
+    Fix safety:
+    Safe when the definition closes over nothing: it moves to module level,
+    before the statement holding it, comments with it; a lambda becomes a
+    `def` named so that it clashes with nothing; a definition under the main
+    guard moves above the guard. Unsafe when it closes over local values (or,
+    under the main guard, reads globals only the guard binds): they become its
+    leading parameters and travel explicitly, with
+    `functools.partial`, or in `args=`/`initargs=` for a Process target or an
+    initializer (the only places where queues and locks may travel); the values
+    must pickle themselves and the child sees them as they were when handed
+    over. Reported without a fix: a pool task closing over a lock or queue
+    (hand those to the workers with an initializer), closures over a variable
+    that is rebound, over an open file or `self`, and bound methods of objects
+    holding what cannot be pickled. Calls on an explicit fork context are only
+    reported where the configured target start method is spawn or forkserver,
+    or where they fail under fork too.
+    """
+
+    code = "MP007"
+    name = "unpicklable-callable"
+    fix_safety = "mixed"
+
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        self._allocated: set[str] = set()  # module-level names this run's fixes take
+        self._attributes: dict[int, list[tuple[str, cst.BaseExpression]]] = {}
+
+    def check(self) -> Iterable[Violation]:
+        analysis = self.analysis
+        reported: list[tuple[Slot, Subject]] = []
+        slots_by_definition: dict[int, list[Slot]] = {}
+        for slot in self._slots():
+            if analysis.pickles_by_value(slot.call):
+                continue
+            subject = self._subject(slot)
+            if subject is None:
+                continue
+            if subject.definition is not None:
+                slots_by_definition.setdefault(id(subject.definition), []).append(slot)
+            if self._broken_here(slot, subject):
+                reported.append((slot, subject))
+        plans: dict[int, Union[Hoist, str]] = {}
+        for slot, subject in reported:
+            if subject.definition is None:
+                yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
+                                f"{subject.problem}")
+                continue
+            key = id(subject.definition)
+            if key not in plans:
+                plans[key] = self._plan(subject, slots_by_definition[key])
+            plan = plans[key]
+            message = f"{self._describe(subject)} is {slot.where()}; {self._why(subject)}"
+            if slot.always_pickled and subject.placement != "guarded":
+                message += " (tasks are pickled under every start method)"
+            if isinstance(plan, str):
+                yield Violation(subject.node, f"{message}, and {plan}")
+            else:
+                yield Violation(subject.node, f"{message}: {self._advice(plan)}", self._fix(plan))
+
+    # -- where callables leave -----------------------------------------------------------
+
+    def _slots(self) -> Iterator[Slot]:
+        analysis = self.analysis
+        for use in analysis.callable_uses():
+            always = use.role == "task"
+            yield Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
+            for value in self._argument_values(use):
+                callable_ = analysis.unwrap_partial(value)
+                if isinstance(callable_, (cst.Lambda, cst.Name)):
+                    yield Slot(use.call, "argument", use.owner_kind, value, always)
+        for call in analysis.calls:
+            if analysis.call_kind(call) is Kind.PROCESS \
+                    and analysis.process_class(call.func) is not None:
+                yield Slot(call, "process", Kind.PROCESS, call.func, False)
+
+    def _argument_values(self, use: CallableUse) -> Iterator[cst.BaseExpression]:
+        containers = [use.args_arg, keyword(use.call, "kwargs"), keyword(use.call, "kwds")]
+        for arg in containers:
+            if arg is None:
+                continue
+            if isinstance(arg.value, (cst.Tuple, cst.List)):
+                yield from (e.value for e in arg.value.elements if isinstance(e, cst.Element))
+            elif isinstance(arg.value, cst.Dict):
+                yield from (e.value for e in arg.value.elements if isinstance(e, cst.DictElement))
+
+    # -- what is wrong with a callable -------------------------------------------------------
+
+    def _subject(self, slot: Slot) -> Optional[Subject]:
+        callable_ = self.analysis.unwrap_partial(slot.expr)
+        if isinstance(callable_, cst.Attribute):
+            return self._bound_method_subject(slot, callable_)
+        definition = self.analysis.definition_of(callable_)
+        if definition is None:
+            return None
+        placement = self._placement(definition)
+        if placement is None:
+            return None
+        return Subject(callable_, placement, definition)
+
+    def _placement(self, definition: Definition) -> Optional[str]:
+        if isinstance(definition, cst.Lambda):
+            return "lambda"
+        if not self.analysis.is_module_level(definition):
+            return "local"
+        if self.analysis.in_main_guard(definition):
+            return "guarded"
+        return None
+
+    def _bound_method_subject(self, slot: Slot, method: cst.Attribute) -> Optional[Subject]:
+        cls = self._class_of_object(method.value)
+        if cls is None:
+            return None
+        placement = self._placement(cls)
+        if placement is not None:
+            return Subject(method, placement, cls)
+        if any(isinstance(s, cst.FunctionDef) and s.name.value in CUSTOM_PICKLING
+               for s in cls.body.body):
+            return None
+        held = self._held_unpicklable(cls, slot)
+        if held is None:
+            return None
+        attribute, description = held
+        problem = (f"pickling a bound method pickles its object, and '{cls.name.value}' holds "
+                   f"{description} in '{attribute}', which cannot be pickled: "
+                   + ("hand the workers what they need with initializer=/initargs=, and give "
+                      "them a module-level function" if slot.always_pickled else
+                      "create it in the child instead, or give the class a `__getstate__` "
+                      "that leaves it out"))
+        return Subject(method, "object", problem=problem)
+
+    def _class_of_object(self, expr: cst.BaseExpression) -> Optional[cst.ClassDef]:
+        """The module's own class `expr` is an instance of (`self` included), or is."""
+        if not isinstance(expr, cst.Name):
+            return None
+        definition = self.analysis.definition_of(expr)
+        if isinstance(definition, cst.ClassDef):
+            return definition
+        for binding in self.analysis.assignments(expr):
+            method = self._method_of_self(binding.node)
+            if method is not None:
+                return method
+            value = self.analysis.assigned_value(binding.node)
+            if isinstance(value, cst.Call):
+                made = self.analysis.definition_of(value.func)
+                if isinstance(made, cst.ClassDef):
+                    return made
+        return None
+
+    def _method_of_self(self, node: cst.CSTNode) -> Optional[cst.ClassDef]:
+        """The class whose method binds `node` as its first parameter."""
+        param = self.analysis.parent(node)
+        if not isinstance(param, cst.Param):
+            return None
+        function = self.analysis.enclosing_function(param)
+        if function is None or not function.params.params or function.params.params[0] is not param:
+            return None
+        owner = self.analysis.parent(self.analysis.parent(function) or function)
+        return owner if isinstance(owner, cst.ClassDef) else None
+
+    def _held_unpicklable(self, cls: cst.ClassDef, slot: Slot) -> Optional[tuple[str, str]]:
+        """(`self.attr`, what it holds) for an attribute of `cls` that cannot travel with `slot`."""
+        for attribute, value in self._instance_attributes(cls):
+            description = self._unpicklable(value, cls)
+            kind = self.analysis.kind_of(value)
+            # Queues and locks travel with a Process as it starts, never with a task.
+            if description is None and (kind in (Kind.POOL, Kind.EXECUTOR)
+                                        or slot.always_pickled and kind in RESOURCE_KINDS):
+                description = f"a multiprocessing {kind.value}"  # type: ignore[union-attr]
+            if description is not None:
+                return f"self.{attribute}", description
+        return None
+
+    def _instance_attributes(self, cls: cst.ClassDef) -> list[tuple[str, cst.BaseExpression]]:
+        """(`attr`, value) for each `self.attr = value` in the methods of `cls`."""
+        if id(cls) not in self._attributes:
+            self._attributes[id(cls)] = list(self._find_instance_attributes(cls))
+        return self._attributes[id(cls)]
+
+    def _find_instance_attributes(self, cls: cst.ClassDef
+                                  ) -> Iterator[tuple[str, cst.BaseExpression]]:
+        for statement in cls.body.body:
+            if not isinstance(statement, cst.FunctionDef) or not statement.params.params:
+                continue
+            this = statement.params.params[0].name.value
+            for assign in _assignments_in(statement):
+                for target in assign.targets:
+                    elements = target.target.elements if isinstance(target.target, cst.Tuple) \
+                        else [cst.Element(target.target)]
+                    for element in elements:
+                        node = element.value
+                        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
+                                and node.value.value == this:
+                            yield node.attr.value, assign.value
+
+    def _unpicklable(self, value: Optional[cst.BaseExpression],
+                     cls: Optional[cst.ClassDef] = None) -> Optional[str]:
+        """What `value` is, when pickle cannot copy it: "an open file", "a generator"..."""
+        if isinstance(value, cst.GeneratorExp):
+            return "a generator"
+        if not isinstance(value, cst.Call):
+            return None
+        for name in self.analysis.qualified_names(value.func):
+            if name in UNPICKLABLE_FACTORIES:
+                return UNPICKLABLE_FACTORIES[name]
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "makefile" \
+                and self._is_socket(func.value, cls):
+            return "a socket's file stream"
+        made = self.analysis.definition_of(func)
+        if isinstance(made, cst.FunctionDef) and _yields(made):
+            return "a generator"
+        return None
+
+    def _is_socket(self, expr: cst.BaseExpression, cls: Optional[cst.ClassDef]) -> bool:
+        values: list[cst.BaseExpression] = []
+        if isinstance(expr, cst.Name):
+            bound = (self._bound_value(b.node) for b in self.analysis.assignments(expr))
+            values = [v for v in bound if v is not None]
+        elif isinstance(expr, cst.Attribute) and cls is not None:
+            values = [v for attribute, v in self._instance_attributes(cls)
+                      if attribute == expr.attr.value]
+        return any(isinstance(v, cst.Call)
+                   and self.analysis.qualified_names(v.func) & SOCKET_FACTORIES for v in values)
+
+    def _bound_value(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
+        """What a binding binds: the assigned value, or for `a, b = f()` the whole of `f()`."""
+        value = self.analysis.assigned_value(target)
+        element = self.analysis.parent(target)
+        if value is None and isinstance(element, cst.Element):
+            return self.analysis.assigned_value(self.analysis.parent(element) or element)
+        return value
+
+    def _broken_here(self, slot: Slot, subject: Subject) -> bool:
+        """An explicit fork context hands Process targets over by forking, not pickling."""
+        method = self.analysis.start_method_of(slot.call)
+        if method != "fork" or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
+            return True
+        return slot.always_pickled and subject.placement != "guarded"
+
+    # -- describing it ---------------------------------------------------------------------
+
+    def _describe(self, subject: Subject) -> str:
+        node = subject.node
+        if isinstance(node, cst.Lambda):
+            return "a lambda"
+        if isinstance(node, cst.Attribute):
+            return f"the bound method '{self.context.module.code_for_node(node)}'"
+        definition = subject.definition
+        if isinstance(definition, cst.Lambda):
+            return f"'{node.value}', a lambda,"  # type: ignore[attr-defined]
+        what = "class" if isinstance(definition, cst.ClassDef) else "function"
+        return f"the {what} '{definition.name.value}'"  # type: ignore[union-attr]
+
+    def _why(self, subject: Subject) -> str:
+        definition = subject.definition
+        if subject.placement == "lambda":
+            return "pickle stores functions by name and a lambda has none"
+        if subject.placement == "guarded":
+            return ("spawn and forkserver children import the main module as __mp_main__ without "
+                    "running the `if __name__ == \"__main__\":` block that defines it")
+        outer = self.analysis.enclosing_function(definition)  # type: ignore[arg-type]
+        where = f"'{outer.name.value}'" if outer is not None else "a function"
+        kind = "class" if isinstance(definition, cst.ClassDef) else "function"
+        return (f"pickle stores a {kind} by qualified name and cannot find one defined "
+                f"inside {where}")
+
+    def _advice(self, plan: Hoist) -> str:
+        if isinstance(plan.definition, cst.Lambda):
+            advice = f"make it a module-level function '{plan.name}'"
+        elif self._placement(plan.definition) == "guarded":
+            advice = "define it above the main guard"
+        else:
+            advice = "define it at module level" + (f" as '{plan.name}'" if plan.renamed else "")
+        if plan.passed:
+            advice += " and pass " + ", ".join(f"'{n}'" for n in plan.passed) + " explicitly"
+        return advice
+
+    # -- the plan: what moves where, and what travels with it ----------------------------
+
+    def _plan(self, subject: Subject, slots: list[Slot]) -> Union[Hoist, str]:
+        definition = subject.definition
+        assert definition is not None
+        analysis = self.analysis
+        statement = self._defining_statement(definition, slots)
+        if statement is False:
+            return "it cannot be moved from where it is defined: define it at module level"
+        binding = self._own_binding(definition, statement)  # type: ignore[arg-type]
+        if binding is False:
+            return "its name is bound more than once there: define it once, at module level"
+        anchor = analysis.top_level_statement(definition)
+        assert anchor is not None
+        problem = self._definition_time_problem(definition, anchor)
+        if problem is not None:
+            return problem
+        values, recursive, problem = self._context_values(definition, binding, slots)
+        if problem is not None:
+            return problem
+        references = self._references(binding) if binding is not None else []
+        if values:
+            problem = self._cannot_pass(definition, values, recursive, references, slots)
+            if problem is not None:
+                return problem
+        name, renamed = self._module_name(definition, binding, slots)
+        return Hoist(definition, statement, anchor, name, renamed,  # type: ignore[arg-type]
+                     values, slots, references)
+
+    def _defining_statement(self, definition: Definition,
+                            slots: list[Slot]) -> Union[cst.BaseStatement, None, bool]:
+        """The statement that defines `definition` (None: a lambda written where it is
+        handed over; False: nothing that can move)."""
+        analysis = self.analysis
+        if isinstance(definition, cst.Lambda):
+            if any(analysis.unwrap_partial(s.expr) is definition for s in slots):
+                return None
+            assign = analysis.parent(definition)
+            line = analysis.parent(assign) if assign is not None else None
+            if isinstance(assign, cst.Assign) and len(assign.targets) == 1 \
+                    and isinstance(assign.targets[0].target, cst.Name) \
+                    and isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1 \
+                    and isinstance(analysis.parent(line), (cst.IndentedBlock, cst.Module)):
+                return line
+            return False
+        if isinstance(analysis.parent(definition), cst.IndentedBlock):
+            return definition
+        return False
+
+    def _own_binding(self, definition: Definition,
+                     statement: Optional[cst.BaseStatement]) -> Union[Binding, None, bool]:
+        """The binding of the name `definition` is known by (None for an inline lambda;
+        False when that name is bound more than once)."""
+        if statement is None:
+            return None
+        if isinstance(definition, cst.Lambda):
+            node: cst.CSTNode = statement.body[0].targets[0].target  # type: ignore[attr-defined]
+            name = node.value  # type: ignore[attr-defined]
+        else:
+            node, name = definition, definition.name.value
+        scope = self.analysis.scope(node)
+        bindings = scope.bindings.get(name, []) if scope is not None else []
+        if len(bindings) != 1 or bindings[0].node is not node:
+            return False
+        return bindings[0]
+
+    def _references(self, binding: Binding) -> list[cst.Name]:
+        names = self.analysis.names
+        return [n for n in names.loads
+                if n.value == binding.name and any(b is binding for b in names.resolve(n))]
+
+    def _definition_time_problem(self, definition: Definition,
+                                 anchor: cst.BaseStatement) -> Optional[str]:
+        """What keeps the decorators, defaults, annotations or class body from running at
+        module level, just before `anchor`."""
+        names = self.analysis.names
+        outer = self.analysis.scope(definition)
+        for name in _definition_time_names(definition):
+            if isinstance(definition, cst.ClassDef) and names.contains(definition.body, name):
+                bindings = names.resolve(name)
+            else:
+                bindings = names.lookup(outer, name.value) if outer is not None else []
+            for binding in bindings:
+                if names.contains(definition, binding.node):
+                    continue
+                if binding.scope.is_function:
+                    return (f"its decorators, default values or class body read '{name.value}' "
+                            f"from the code around it: pass it explicitly instead")
+                if binding.scope.kind == "module" and (
+                        self.analysis.binds_after_import(binding.node)
+                        or names.order[binding.node] > names.order[anchor]):
+                    return (f"its decorators, default values or class body read '{name.value}', "
+                            f"which is not bound yet where it would move")
+        return None
+
+    def _context_values(self, definition: Definition, own: Optional[Binding],
+                        slots: list[Slot]) -> tuple[list[str], bool, Optional[str]]:
+        """The names `definition` reads from where it is defined and that the child must be
+        handed: values closed over from the functions around it, or, for a definition under
+        the main guard, globals that only the guard binds. Also whether it calls itself."""
+        analysis = self.analysis
+        if not analysis.is_module_level(definition):
+            reads = analysis.free_variables(definition)
+        elif analysis.in_main_guard(definition):
+            reads = {name: nodes for name, nodes in analysis.global_reads(definition).items()
+                     if all(self._bound_by_guard(b) for b in analysis.global_bindings(name))}
+        else:
+            reads = {}
+        inner = [s for s in analysis.names.scopes if analysis.names.contains(definition, s.node)]
+        rebound = sorted({name for scope in inner for name in scope.nonlocals})
+        if rebound:
+            return [], False, (f"it rebinds '{rebound[0]}' of the function around it (nonlocal), "
+                               f"a change a child process never hands back: return the result "
+                               f"instead")
+        values: list[str] = []
+        recursive = False
+        for name, nodes in reads.items():
+            bindings = analysis.names.resolve(nodes[0])
+            if own is not None and any(b is own for b in bindings):
+                recursive = True
+                continue
+            problem = self._value_problem(definition, name, nodes[0], bindings, slots)
+            if problem is not None:
+                return [], recursive, problem
+            values.append(name)
+        return values, recursive, None
+
+    def _bound_by_guard(self, binding: Binding) -> bool:
+        node = binding.node
+        return self.analysis.in_main_guard(node) and self.analysis.is_module_level(node)
+
+    def _value_problem(self, definition: Definition, name: str, read: cst.Name,
+                       bindings: Sequence[Binding], slots: list[Slot]) -> Optional[str]:
+        analysis = self.analysis
+        if len(bindings) != 1:
+            return (f"it reads '{name}', which the code around it binds more than once, so the "
+                    f"child would see the value of another moment: pass the value it needs "
+                    f"as an argument")
+        binding = bindings[0]
+        node = binding.node
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) \
+                or isinstance(analysis.assigned_value(node), cst.Lambda):
+            return (f"it uses '{name}', also defined inside the code around it: define both at "
+                    f"module level")
+        if self._method_of_self(node) is not None:
+            return (f"it closes over '{name}', and pickling that pickles the whole object: "
+                    f"make it a module-level function taking the values it needs")
+        kind = analysis.kind_of(read)
+        if kind in (Kind.POOL, Kind.EXECUTOR, Kind.PROCESS):
+            return f"it closes over the {kind.value} '{name}', which cannot be pickled"
+        if kind in RESOURCE_KINDS and any(s.role not in ("target", "initializer") for s in slots):
+            return (f"it closes over the multiprocessing {kind.value} '{name}', which cannot "
+                    f"travel with a task: hand it to the workers with initializer=/initargs= "
+                    f"and make the task a module-level function")
+        description = self._unpicklable(self._bound_value(node))
+        if description is not None:
+            return (f"it closes over '{name}', {description}, which cannot be pickled: create "
+                    f"it in the child instead")
+        for slot in slots:
+            place = analysis.unwrap_partial(slot.expr)
+            scope = analysis.scope(place)
+            visible = analysis.names.lookup(scope, name) if scope is not None else []
+            # A comprehension binds its variables before the element, though written after it.
+            later = scope is binding.scope and binding.scope.kind != "comprehension" \
+                and analysis.names.order[node] > analysis.names.order[place]
+            if later or not any(b is binding for b in visible):
+                return f"'{name}' is not in reach where it is handed over: pass it explicitly"
+        return None
+
+    def _cannot_pass(self, definition: Definition, values: list[str], recursive: bool,
+                     references: list[cst.Name], slots: list[Slot]) -> Optional[str]:
+        listed = ", ".join(f"'{v}'" for v in values)
+        if isinstance(definition, cst.ClassDef):
+            return (f"it reads {listed} from the code around it: define it at module level and "
+                    f"give it those values as constructor arguments")
+        if recursive:
+            return (f"it calls itself and reads {listed} from the code around it: define it at "
+                    f"module level taking those values as parameters")
+        handed = {id(self.analysis.unwrap_partial(s.expr)) for s in slots}
+        if any(id(r) not in handed for r in references):
+            return (f"it reads {listed} from the code around it and is used elsewhere too: define "
+                    f"it at module level taking those values as parameters")
+        return None
+
+    def _module_name(self, definition: Definition, binding: Optional[Binding],
+                     slots: list[Slot]) -> tuple[str, bool]:
+        """The name it will have at module level, and whether that is a new one."""
+        if binding is None:
+            base = LAMBDA_NAMES.get(slots[0].role, "_function")
+            name = unused_name(self.analysis, base, self._allocated)
+            self._allocated.add(name)
+            return name, True
+        if binding.scope.kind == "module" or self._free_at_module_level(binding.name):
+            self._allocated.add(binding.name)
+            return binding.name, False
+        name = unused_name(self.analysis, binding.name, self._allocated)
+        self._allocated.add(name)
+        return name, True
+
+    def _free_at_module_level(self, name: str) -> bool:
+        names = self.analysis.names
+        if name in self._allocated or name in self.analysis.global_scope.bindings:
+            return False
+        for load in names.loads:
+            if load.value == name:
+                bindings = names.resolve(load)
+                if not bindings or any(b.scope.kind == "module" for b in bindings):
+                    return False
+        return True
+
+    # -- the fix -----------------------------------------------------------------------------
+
+    def _fix(self, plan: Hoist) -> Fix:
+        updates: dict[cst.CSTNode, Update] = {}
+        partial, imports = import_binding(self.analysis, "functools", "partial")
+        if plan.renamed:
+            for reference in plan.references:
+                updates[reference] = _renamer(plan.name)
+        wrapped = [self._hand_over(slot, plan, partial, updates) for slot in plan.slots]
+        if not any(wrapped):
+            imports = ()
+        definition = self._module_definition(plan, updates)
+        safety = Safety.UNSAFE if plan.passed else Safety.SAFE
+        anchor = plan.anchor
+        first = anchor is self.context.module.body[0]
+        blank, rest = _split_leading(anchor.leading_lines)
+        if plan.statement is anchor:  # `f = lambda ...` at module level becomes `def f`
+            spacing = blank if first or len(blank) >= 2 else [cst.EmptyLine(), cst.EmptyLine()]
+            return Fix({anchor: definition.with_changes(leading_lines=[*spacing, *rest])},
+                       safety, imports)
+        if plan.statement is not None:
+            updates[plan.statement] = lambda _: cst.RemovalSentinel.REMOVE
+            block = self.analysis.parent(plan.statement)
+            assert isinstance(block, cst.IndentedBlock)
+            updates[block] = _tidy_block(list(block.body).index(plan.statement))
+        gap = blank or [cst.EmptyLine(), cst.EmptyLine()]
+        own_comments = [line for line in _leading_lines(plan.statement) if line.comment is not None]
+        definition = definition.with_changes(
+            leading_lines=[*(blank if first else gap), *own_comments])
+        # Usually every edit lies inside the statement the definition goes before; a function
+        # defined under the main guard may be handed over by functions above it.
+        inside = all(self.analysis.names.contains(anchor, node) for node in updates)
+        updates[anchor] = lambda updated: cst.FlattenSentinel(
+            [definition, updated.with_changes(leading_lines=[*gap, *rest])])
+        root = anchor if inside else self.context.module
+        return Fix({root: root.visit(_Rewrite(updates))}, safety, imports)
+
+    def _module_definition(self, plan: Hoist,
+                           updates: dict[cst.CSTNode, Update]) -> cst.BaseStatement:
+        definition = plan.definition
+        if isinstance(definition, cst.Lambda):
+            body: cst.BaseExpression = definition.body
+            if "\n" in self.context.module.code_for_node(body) and not body.lpar:
+                body = body.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            trailing = plan.statement.trailing_whitespace \
+                if isinstance(plan.statement, cst.SimpleStatementLine) else cst.TrailingWhitespace()
+            line = cst.SimpleStatementLine([cst.Return(body)], trailing_whitespace=trailing)
+            return cst.FunctionDef(
+                name=cst.Name(plan.name),
+                params=_with_leading_parameters(definition.params, plan.passed),
+                body=cst.IndentedBlock([line]),
+            )
+        inner = {node: update for node, update in updates.items() if node is not definition}
+        moved = definition.visit(_Rewrite(inner))
+        assert isinstance(moved, (cst.FunctionDef, cst.ClassDef))
+        moved = moved.with_changes(name=cst.Name(plan.name))
+        if isinstance(moved, cst.FunctionDef):
+            moved = moved.with_changes(params=_with_leading_parameters(moved.params, plan.passed))
+        return moved
+
+    def _hand_over(self, slot: Slot, plan: Hoist, partial: str,
+                   updates: dict[cst.CSTNode, Update]) -> bool:
+        """Rewrite one place the definition is handed over: its new name, and the values
+        that now travel with it. True when that wraps it in a new `functools.partial`."""
+        callable_ = self.analysis.unwrap_partial(slot.expr)
+        named = cst.Name(plan.name)
+        if isinstance(callable_, cst.Lambda) or plan.renamed:
+            updates[callable_] = lambda _: named
+        if not plan.passed:
+            return False
+        values = plan.passed
+        innermost = self._innermost_partial(slot.expr)
+        use = slot.use
+        if innermost is not None:
+            updates[innermost] = lambda call: call.with_changes(  # type: ignore[attr-defined]
+                args=[call.args[0], *(cst.Arg(cst.Name(v)) for v in values), *call.args[1:]])
+        elif slot.role in ("target", "initializer") and use is not None:
+            if use.args_arg is not None:
+                updates[use.args_arg.value] = \
+                    lambda expr: _prepend(expr, values)  # type: ignore[arg-type]
+            else:
+                index = list(use.call.args).index(use.callable_arg)
+                name = "args" if slot.role == "target" else "initargs"
+                updates[use.call] = lambda call: _insert_keyword(  # type: ignore[arg-type]
+                    call, index, name, _prepend(cst.Tuple([]), values))
+        else:
+            function = cst.parse_expression(partial)
+            updates[callable_] = lambda _: cst.Call(
+                function, [cst.Arg(named), *(cst.Arg(cst.Name(v)) for v in values)])
+            return True
+        return False
+
+    def _innermost_partial(self, expr: cst.BaseExpression) -> Optional[cst.Call]:
+        found = None
+        while isinstance(expr, cst.Call) and self.analysis.unwrap_partial(expr) is not expr:
+            found, expr = expr, expr.args[0].value
+        return found
+
+
+# -- syntax helpers -------------------------------------------------------------------------
+
+class _Rewrite(cst.CSTTransformer):
+    """Apply updates keyed on original nodes to the already-updated nodes."""
+
+    def __init__(self, updates: dict[cst.CSTNode, Update]) -> None:
+        super().__init__()
+        self.updates = updates
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        update = self.updates.get(original_node)
+        return update(updated_node) if update is not None else updated_node
+
+
+def _renamer(name: str) -> Update:
+    return lambda node: node.with_changes(value=name)  # type: ignore[attr-defined]
+
+
+def _tidy_block(removed_index: int) -> Update:
+    """After a statement leaves a block: `pass` if nothing is left, and no blank lines
+    opening the block."""
+    def update(block: cst.CSTNode) -> cst.CSTNode:
+        body = list(block.body)  # type: ignore[attr-defined]
+        if not body:
+            return block.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        if removed_index == 0:
+            body[0] = body[0].with_changes(leading_lines=_split_leading(body[0].leading_lines)[1])
+        return block.with_changes(body=body)
+    return update
+
+
+def _split_leading(lines: Sequence[cst.EmptyLine]
+                   ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    """The blank lines above a statement, and the comment lines (with what follows) after them."""
+    blank: list[cst.EmptyLine] = []
+    for line in lines:
+        if line.comment is not None:
+            break
+        blank.append(line)
+    return blank, list(lines[len(blank):])
+
+
+def _leading_lines(statement: Optional[cst.CSTNode]) -> Sequence[cst.EmptyLine]:
+    return getattr(statement, "leading_lines", ())
+
+
+def _with_leading_parameters(params: cst.Parameters, names: list[str]) -> cst.Parameters:
+    leading = [cst.Param(cst.Name(n)) for n in names]
+    if params.posonly_params:
+        return params.with_changes(posonly_params=[*leading, *params.posonly_params])
+    return params.with_changes(params=[*leading, *params.params])
+
+
+def _prepend(expr: cst.BaseExpression, names: list[str]) -> cst.BaseExpression:
+    """`(n,)` -> `(q, n)`; `args` -> `(q, *args)`."""
+    leading = [cst.Element(cst.Name(n)) for n in names]
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        elements = list(expr.elements)
+        last = elements[-1] if elements else None
+        if last is not None and isinstance(last.comma, cst.Comma) \
+                and not isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace):
+            elements[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return expr.with_changes(elements=[*leading, *elements])
+    return cst.Tuple([*leading, cst.StarredElement(expr)])
+
+
+def _insert_keyword(call: cst.Call, after: int, name: str, value: cst.BaseExpression) -> cst.Call:
+    """Add `name=value` after the argument at `after` (at the end if that one is positional)."""
+    args = list(call.args)
+    new = cst.Arg(value, keyword=cst.Name(name), equal=cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+    position = after + 1 if args[after].keyword is not None else len(args)
+    while position > after + 1 and args[position - 1].star == "**":
+        position -= 1
+    previous = args[position - 1]
+    if position == len(args):
+        separator = next((a.comma for a in args[:-1] if isinstance(a.comma, cst.Comma)), None)
+        opening = call.whitespace_before_args
+        if separator is None and isinstance(opening, cst.ParenthesizedWhitespace):
+            separator = cst.Comma(whitespace_after=opening)
+        new = new.with_changes(comma=previous.comma)
+        args[position - 1] = previous.with_changes(comma=separator or cst.MaybeSentinel.DEFAULT)
+    else:
+        new = new.with_changes(comma=previous.comma)
+    args.insert(position, new)
+    return call.with_changes(args=args)
+
+
+def _assignments_in(function: cst.FunctionDef) -> list[cst.Assign]:
+    found: list[cst.Assign] = []
+
+    class Assigns(cst.CSTVisitor):
+        def visit_Assign(self, node: cst.Assign) -> None:
+            found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+    function.visit(Assigns())
+    return found
+
+
+def _yields(function: cst.FunctionDef) -> bool:
+    found: list[cst.CSTNode] = []
+
+    class Yields(cst.CSTVisitor):
+        def visit_Yield(self, node: cst.Yield) -> None:
+            found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+    function.visit(Yields())
+    return bool(found)
+
+
+def _definition_time_names(definition: Definition) -> list[cst.Name]:
+    """Names a def, lambda or class reads when it is defined, not when it runs."""
+    parts: list[cst.CSTNode] = []
+    if isinstance(definition, (cst.FunctionDef, cst.Lambda)):
+        params = definition.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            parts.extend(p for p in (param.default, param.annotation) if p is not None)
+    if isinstance(definition, cst.FunctionDef):
+        parts.extend(d.decorator for d in definition.decorators)
+        if definition.returns is not None:
+            parts.append(definition.returns)
+    if isinstance(definition, cst.ClassDef):
+        parts.extend(d.decorator for d in definition.decorators)
+        parts.extend(a.value for a in (*definition.bases, *definition.keywords))
+        parts.append(definition.body)
+    names: list[cst.Name] = []
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, node: cst.Name) -> None:
+            names.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            for part in _definition_time_names(node):
+                names.append(part)
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)
+            return False
+
+        def visit_Arg(self, node: cst.Arg) -> bool:
+            node.value.visit(self)
+            return False
+
+    for part in parts:
+        part.visit(Names())
+    return names
+
+
+class UnpicklableCallableCommand(RuleCommand):
+    rule = UnpicklableCallable

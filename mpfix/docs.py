@@ -1,0 +1,171 @@
+"""Rule documentation, from one source: each rule class's docstring.
+
+`mpfix rule CODE`, `mpfix rule --all`, the README's rule table and the SARIF
+rule descriptors are all rendered here from `Rule.sections()`, so they cannot
+drift apart. The README holds the table between two marker lines:
+
+    <!-- rules-table-start -->
+    <!-- rules-table-end -->
+
+    python -m mpfix.docs --readme-table         print the table
+    python -m mpfix.docs --update-readme [PATH]  rewrite it between the markers
+    python -m mpfix.docs --check-readme [PATH]   exit 1 if the README's table is stale
+    python -m mpfix.docs --rules-markdown        every rule's documentation as Markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from mpfix.noqa import UNUSED_NOQA, UNUSED_NOQA_DOC, UNUSED_NOQA_NAME
+from mpfix.registry import ALL_CODES, UnknownRule, rule_class
+from mpfix.rule import Rule, Violation
+
+TABLE_START = "<!-- rules-table-start -->"
+TABLE_END = "<!-- rules-table-end -->"
+SECTION_ORDER = ("what it finds", "why", "example", "fixed", "fix safety")
+SAFETY_LABELS = {"safe": "safe", "unsafe": "unsafe", "mixed": "safe or unsafe",
+                 "none": "report only"}
+
+
+class UnusedNoqa(Rule):
+    __doc__ = UNUSED_NOQA_DOC
+    code = UNUSED_NOQA
+    name = UNUSED_NOQA_NAME
+    fix_safety = "none"
+
+    def check(self) -> Iterable[Violation]:
+        # The engine reports MP100 from the file's comments after every other
+        # rule has run (mpfix/noqa.py); there is nothing to find in the tree.
+        return ()
+
+
+def rule_for(code: str) -> type[Rule]:
+    code = code.strip().upper()
+    if code == UNUSED_NOQA:
+        return UnusedNoqa
+    return rule_class(code)
+
+
+def documented_rules() -> list[type[Rule]]:
+    return [rule_class(code) for code in ALL_CODES] + [UnusedNoqa]
+
+
+def rule_name(code: str) -> str:
+    try:
+        return rule_for(code).name
+    except UnknownRule:
+        return code
+
+
+def safety_label(cls: type[Rule]) -> str:
+    return SAFETY_LABELS.get(cls.fix_safety, cls.fix_safety)
+
+
+def _ordered_sections(cls: type[Rule]) -> list[tuple[str, str]]:
+    sections = cls.sections()
+    names = [n for n in SECTION_ORDER if n in sections]
+    names += [n for n in sections if n not in SECTION_ORDER and n != "summary"]
+    return [(name, sections[name]) for name in names]
+
+
+def _is_code(name: str) -> bool:
+    return name in ("example", "fixed")
+
+
+def rule_text(cls: type[Rule]) -> str:
+    """A rule's documentation for a terminal (`mpfix rule CODE`)."""
+    title = f"{cls.code} {cls.name}"
+    lines = [title, "=" * len(title), cls.summary(), "", f"Fix: {safety_label(cls)}"]
+    for name, body in _ordered_sections(cls):
+        lines += ["", f"{name.capitalize()}:", body]
+    return "\n".join(lines) + "\n"
+
+
+def rule_markdown(cls: type[Rule]) -> str:
+    lines = [f"## {cls.code} `{cls.name}`", "", cls.summary(), "", f"**Fix:** {safety_label(cls)}"]
+    for name, body in _ordered_sections(cls):
+        lines += ["", f"### {name.capitalize()}", ""]
+        if _is_code(name):
+            lines += ["```python", textwrap.dedent(body), "```"]
+        else:
+            lines.append(body)
+    return "\n".join(lines) + "\n"
+
+
+def rule_record(cls: type[Rule]) -> dict[str, Any]:
+    return {"code": cls.code, "name": cls.name, "summary": cls.summary(),
+            "fix_safety": cls.fix_safety,
+            "sections": dict(_ordered_sections(cls))}
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def readme_table() -> str:
+    """The README's rule table (without the marker lines)."""
+    rows = ["| Code | Name | What it finds | Fix |", "|---|---|---|---|"]
+    for cls in documented_rules():
+        rows.append(f"| {cls.code} | `{cls.name}` | {_cell(cls.summary())} | {safety_label(cls)} |")
+    return "\n".join(rows) + "\n"
+
+
+class MarkersMissing(Exception):
+    pass
+
+
+def table_in(readme: str) -> str:
+    """The text between the marker lines."""
+    try:
+        start = readme.index(TABLE_START + "\n") + len(TABLE_START) + 1
+        end = readme.index(TABLE_END, start)
+    except ValueError:
+        raise MarkersMissing(f"the README needs the lines {TABLE_START} and {TABLE_END}") from None
+    return readme[start:end]
+
+
+def with_table(readme: str, table: str) -> str:
+    current = table_in(readme)
+    start = readme.index(TABLE_START + "\n") + len(TABLE_START) + 1
+    return readme[:start] + table + readme[start + len(current):]
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mpfix.docs", description=__doc__.split("\n")[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--readme-table", action="store_true", help="print the README rule table")
+    group.add_argument("--update-readme", nargs="?", const="README.md", metavar="PATH")
+    group.add_argument("--check-readme", nargs="?", const="README.md", metavar="PATH")
+    group.add_argument("--rules-markdown", action="store_true",
+                       help="print every rule's documentation as Markdown")
+    args = parser.parse_args(argv)
+    if args.readme_table:
+        sys.stdout.write(readme_table())
+        return 0
+    if args.rules_markdown:
+        sys.stdout.write("\n".join(rule_markdown(cls) for cls in documented_rules()))
+        return 0
+    path = Path(args.update_readme or args.check_readme)
+    text = path.read_text(encoding="utf-8")
+    try:
+        current = table_in(text)
+    except MarkersMissing as error:
+        print(f"{path}: {error}", file=sys.stderr)
+        return 2
+    if args.check_readme:
+        if current != readme_table():
+            print(f"{path}: the rule table is out of date; run python -m mpfix.docs "
+                  "--update-readme", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(with_table(text, readme_table()), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""SARIF 2.1.0 output, as GitHub code scanning reads it.
+
+One run; the driver lists every rule with its documentation (GitHub shows
+`help.markdown` beside an alert); each result points at a file relative to
+the working directory (run mpfix from the repository root, as CI does) with
+1-based lines and columns counted in Unicode code points. A finding with a
+fix carries it as a SARIF `fix` (GitHub ignores it; other viewers can apply
+it). Files that could not be processed are tool execution notifications.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from mpfix import __version__
+from mpfix.diff import patch_path
+from mpfix.docs import documented_rules, rule_markdown, rule_text, safety_label
+from mpfix.findings import FileResult, Finding
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _uri(path: str) -> str:
+    return quote(patch_path(path), safe="/")
+
+
+def _location(path: str) -> dict[str, Any]:
+    # Relative URIs are resolved against the repository root by GitHub.
+    return {"artifactLocation": {"uri": _uri(path)}}
+
+
+def _region(line: int, col: int, end_line: int, end_col: int) -> dict[str, int]:
+    region = {"startLine": line, "startColumn": col}
+    if end_line:
+        region.update(endLine=end_line, endColumn=end_col)
+    return region
+
+
+def _descriptor(cls: Any) -> dict[str, Any]:
+    return {
+        "id": cls.code,
+        "name": cls.name,
+        "shortDescription": {"text": cls.summary()},
+        "fullDescription": {"text": cls.sections().get("what it finds") or cls.summary()},
+        "help": {"text": rule_text(cls), "markdown": rule_markdown(cls)},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": ["multiprocessing", "correctness"], "fix": safety_label(cls)},
+    }
+
+
+def _fix(f: Finding) -> list[dict[str, Any]]:
+    if not f.edits:
+        return []
+    replacements = [
+        {"deletedRegion": _region(e.line, e.col, e.end_line, e.end_col),
+         "insertedContent": {"text": e.content}}
+        for e in f.edits
+    ]
+    return [{
+        "description": {"text": f"{f.code} fix ({f.fix_safety.value})"},
+        "artifactChanges": [{"artifactLocation": _location(f.path)["artifactLocation"],
+                             "replacements": replacements}],
+    }]
+
+
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    location = _location(f.path)
+    location["region"] = _region(f.line, f.col, f.end_line, f.end_col)
+    result: dict[str, Any] = {
+        "ruleId": f.code,
+        "ruleIndex": index[f.code],
+        "level": "error",
+        "message": {"text": f.message},
+        "locations": [{"physicalLocation": location}],
+    }
+    fixes = _fix(f)
+    if fixes:
+        result["fixes"] = fixes
+    return result
+
+
+def sarif_log(results: list[FileResult]) -> dict[str, Any]:
+    rules = documented_rules()
+    index = {cls.code: position for position, cls in enumerate(rules)}
+    notifications = [
+        {"level": "error", "message": {"text": r.error},
+         "locations": [{"physicalLocation": _location(r.path)}]}
+        for r in results if r.error
+    ]
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "mpfix",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_descriptor(cls) for cls in rules],
+            }},
+            "columnKind": "unicodeCodePoints",
+            "invocations": [{
+                "executionSuccessful": not notifications,
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": [_result(f, index) for r in results for f in r.findings],
+        }],
+    }

@@ -1,0 +1,177 @@
+"""Review before writing: `fix --diff` (a patch git applies) and `fix --interactive`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+import libcst.matchers as m
+import pytest
+from cli_helpers import GUARDED, UNGUARDED, mpfix, write
+
+from mpfix import cli, engine, interactive
+from mpfix.rule import Fix, Rule, Violation
+
+GIT = shutil.which("git")
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+# --diff -------------------------------------------------------------------------------
+
+def _git(repo: Path, *args: str, input: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-c", "core.autocrlf=false", *args], cwd=repo, input=input,
+                          capture_output=True, timeout=60)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*.py")) if ".git" not in p.parts}
+
+
+@pytest.mark.skipif(GIT is None, reason="git is not installed")
+def test_diff_is_a_patch_git_applies(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    write(repo / "plain.py", UNGUARDED)
+    write(repo / "crlf.py", UNGUARDED.replace("\n", "\r\n").encode())
+    write(repo / "no_newline.py", UNGUARDED.rstrip("\n"))
+    write(repo / "latin.py", ("# -*- coding: latin-1 -*-\n# caf\xe9\n" + UNGUARDED)
+          .encode("latin-1"))
+    write(repo / "feeds.py", "# one\x0c page\n" + UNGUARDED.replace("hello", "a\u2028b"))
+    write(repo / "deep" / "er" / "name with space.py", UNGUARDED)
+    write(repo / "clean.py", GUARDED)
+    _git(repo, "init", "-q")
+    before = _tree(repo)
+    monkeypatch.chdir(repo)
+    result = mpfix("fix", "--diff", ".")
+    assert result.exit_code == 1
+    assert _tree(repo) == before, "--diff must write nothing"
+    patch = result.stdout_bytes
+    assert b"\x1b[" not in patch
+    assert patch.count(b"\n--- a/") + patch.startswith(b"--- a/") == 6
+
+    fixed = tmp_path / "fixed"
+    shutil.copytree(repo, fixed)
+    monkeypatch.chdir(fixed)
+    assert mpfix("fix", ".").exit_code == 1
+
+    check = _git(repo, "apply", "--check", "-", input=patch)
+    assert check.returncode == 0, check.stderr.decode()
+    applied = _git(repo, "apply", "-", input=patch)
+    assert applied.returncode == 0, applied.stderr.decode()
+    assert _tree(repo) == _tree(fixed)
+
+
+def test_diff_colour(tmp_path):
+    write(tmp_path / "bad.py", UNGUARDED)
+    plain = mpfix("fix", "--diff", "bad.py").stdout
+    assert "\x1b[" not in plain and plain.startswith("--- a/bad.py\n+++ b/bad.py\n@@ ")
+    coloured = mpfix("fix", "--diff", "--color", "bad.py").stdout
+    assert "\x1b[31m-p = Process(target=work)\x1b[0m" in coloured
+    assert "\x1b[32m+if __name__ == \"__main__\":\x1b[0m" in coloured
+    assert "\x1b[" not in mpfix("fix", "--diff", "--no-color", "bad.py").stdout
+
+
+def test_diff_of_a_clean_tree_is_empty_and_exit_0(tmp_path):
+    write(tmp_path / "ok.py", GUARDED)
+    result = mpfix("fix", "--diff", ".")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+# --interactive ------------------------------------------------------------------------
+
+class Bump(Rule):
+    """Turns each literal `1` into `2` (a test rule: one small fix per literal)."""
+
+    code = "MP901"
+    name = "bump"
+    fix_safety = "safe"
+
+    def check(self) -> Iterable[Violation]:
+        for node in m.findall(self.context.module, m.Integer(value="1")):
+            assert isinstance(node, cst.Integer)
+            yield Violation(node, "one is too few", Fix({node: node.with_changes(value="2")}))
+
+
+PREFILTER = "from multiprocessing import Process  # makes the file worth a parse\n"
+THREE = PREFILTER + "a = 1\nb = 1\nc = 1\n"
+ONE = PREFILTER + "d = 1\n"
+
+
+@pytest.fixture
+def review(tmp_path, monkeypatch):
+    """Only the Bump rule runs; stdin counts as a terminal; writes are counted."""
+    monkeypatch.setattr(engine, "rule_classes", lambda codes: [Bump])
+    monkeypatch.setattr(interactive, "stdin_is_terminal", lambda: True)
+    writes: list[str] = []
+    real_write = cli.write_atomically
+
+    def counting_write(path, original, new):  # type: ignore[no-untyped-def]
+        writes.append(Path(path).name)
+        real_write(path, original, new)
+
+    monkeypatch.setattr(cli, "write_atomically", counting_write)
+    write(tmp_path / "a.py", THREE)
+    write(tmp_path / "b.py", ONE)
+    return writes
+
+
+def _values(path: Path) -> list[str]:
+    return [line.split(" = ")[1] for line in path.read_text().splitlines()[1:]]
+
+
+def test_interactive_refuses_without_a_terminal(tmp_path):
+    write(tmp_path / "bad.py", UNGUARDED)
+    result = mpfix("fix", "-i", "bad.py", input="y\n")
+    assert result.exit_code == 2
+    assert "--interactive needs a terminal" in result.stderr
+    assert (tmp_path / "bad.py").read_text() == UNGUARDED
+
+
+def test_interactive_yes_and_no(tmp_path, review):
+    result = mpfix("fix", "--interactive", "a.py", "b.py", input="y\nn\ny\ny\n")
+    assert _values(tmp_path / "a.py") == ["2", "1", "2"]
+    assert _values(tmp_path / "b.py") == ["2"]
+    # A declined fix is not asked about again in the engine's next round.
+    assert result.stderr.count("Apply this fix?") == 4
+    assert sorted(review) == ["a.py", "b.py"], "each file is written once"
+    assert "[1] MP901 bump at a.py:2:5" in result.stderr
+    assert "-a = 1\n+a = 2\n" in result.stderr
+    assert result.exit_code == 1
+
+
+def test_interactive_all_remaining_in_this_file(tmp_path, review):
+    result = mpfix("fix", "-i", "a.py", "b.py", input="n\na\nn\n")
+    assert _values(tmp_path / "a.py") == ["1", "2", "2"]
+    assert _values(tmp_path / "b.py") == ["1"]
+    assert result.stderr.count("Apply this fix?") == 3
+    assert review == ["a.py"]
+
+
+def test_interactive_quit_keeps_accepted_fixes_only(tmp_path, review):
+    result = mpfix("fix", "-i", "a.py", "b.py", input="y\nq\n")
+    assert _values(tmp_path / "a.py") == ["2", "1", "1"]
+    assert (tmp_path / "b.py").read_text() == ONE
+    assert result.stderr.count("Apply this fix?") == 2
+    assert review == ["a.py"]
+
+
+def test_interactive_end_of_input_writes_nothing(tmp_path, review):
+    result = mpfix("fix", "-i", "a.py", "b.py", input="y\n")
+    assert result.exit_code == 2
+    assert "nothing was written" in result.stderr
+    assert (tmp_path / "a.py").read_text() == THREE
+    assert review == []
+
+
+def test_interactive_with_diff_prints_the_accepted_fixes(tmp_path, review):
+    result = mpfix("fix", "-i", "--diff", "a.py", "b.py", input="n\ny\nn\nn\n")
+    assert result.stdout == ("--- a/a.py\n+++ b/a.py\n@@ -1,4 +1,4 @@\n"
+                             f" {PREFILTER} a = 1\n-b = 1\n+b = 2\n c = 1\n")
+    assert review == []
