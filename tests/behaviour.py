@@ -36,6 +36,29 @@ class Outcome:
         return f"{status}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr[-3000:]}"
 
 
+def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
+               timeout: float) -> Outcome:
+    """Run `script` as __main__ under `method`; a hang is killed with its process group."""
+    command = [sys.executable, "-m", "mpfix.startmethod", method, script, *argv]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True, env=env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+        code: Optional[int] = process.returncode
+    except subprocess.TimeoutExpired:
+        code = None
+        stdout, stderr = b"", b""
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if code is None:
+            stdout, stderr = process.communicate()
+    return Outcome(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+
+
 def run_program(case: Case, program: bytes, method: str) -> Outcome:
     spec = case.run or {}
     with tempfile.TemporaryDirectory(prefix="mpfix-run-") as tmp:
@@ -44,25 +67,8 @@ def run_program(case: Case, program: bytes, method: str) -> Outcome:
             shutil.copy(support, workdir / support.name)
         name = spec.get("as", "main.py")
         (workdir / name).write_bytes(program)
-        main = spec.get("main", name)
-        command = [sys.executable, "-m", "mpfix.startmethod", method, main, *spec.get("argv", [])]
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-        process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True, env=env)
-        try:
-            stdout, stderr = process.communicate(timeout=spec.get("timeout", DEFAULT_TIMEOUT))
-            code: Optional[int] = process.returncode
-        except subprocess.TimeoutExpired:
-            code = None
-            stdout, stderr = b"", b""
-        finally:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            if code is None:
-                stdout, stderr = process.communicate()
-        return Outcome(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+        return run_script(workdir, spec.get("main", name), method, spec.get("argv", []),
+                          spec.get("timeout", DEFAULT_TIMEOUT))
 
 
 def expected_output(case: Case, outcome: Outcome) -> bool:
