@@ -86,7 +86,9 @@ class JoinBeforeGet(Rule):
     Safe. The join (or loop of joins) moves to just after the statement whose
     gets take the last item the producers of that queue put, counted from their
     targets (`range(n)` loops, one item per process in a list of processes, ...);
-    every other statement keeps its order. The join never moves past a statement
+    every other statement keeps its order (a `return` whose value holds the gets
+    first keeps that value in a new variable, so the join can run before the
+    function returns). The join never moves past a statement
     that reads a process's state (`exitcode`, `is_alive()`), uses another
     multiprocessing object, or may leave the block. Where it cannot move, the
     gets move above the join instead, if no statement they pass uses what they

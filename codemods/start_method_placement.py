@@ -168,11 +168,12 @@ class StartMethodPlacement(Rule):
         region = function.body if function is not None else self.analysis.module
         start = self.analysis.position(call).start
         earlier = [use for use in self.analysis.default_context_calls(region, family)
-                   if use is not call and _starts_before(self.analysis, use, start)]
+                   if use is not call and _starts_before(self.analysis, use, start)
+                   and not self.analysis.exclusive_branches(use, call)]
         if _forced(call):
             # Re-setting with force=True after another set is harmless; after objects, not.
-            earlier = [use for use in earlier
-                       if self.analysis.call_kind(use) is not Kind.SET_START_METHOD]
+            earlier = [use for use in earlier if self.analysis.call_kind(use)
+                       not in (Kind.SET_START_METHOD, Kind.CONTEXT)]
         return earlier
 
     def _check_import_time(self, call: cst.Call) -> Violation:

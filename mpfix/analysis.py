@@ -242,6 +242,22 @@ class ModuleAnalysis:
             child = ancestor
         return False
 
+    def exclusive_branches(self, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """True when `first` and `second` sit in different branches of one `if`/`else`
+        (or `elif`), so no single run executes both."""
+        first_path = [first, *self.ancestors(first)]
+        first_ids = {id(node): index for index, node in enumerate(first_path)}
+        child = second
+        for ancestor in self.ancestors(second):
+            index = first_ids.get(id(ancestor))
+            if index is not None:
+                if not isinstance(ancestor, cst.If) or index == 0:
+                    return False
+                branch_of_first = first_path[index - 1]
+                return {id(branch_of_first), id(child)} == {id(ancestor.body), id(ancestor.orelse)}
+            child = ancestor
+        return False
+
     # -- names and assignments --------------------------------------------------
 
     def assignments(self, name: cst.Name) -> list[Binding]:
