@@ -58,8 +58,7 @@ def activate() -> None:
 def force_default_start_method(method: str) -> None:
     """Replace the default context's default without marking the method as set.
 
-    The same operation as `mpfix.startmethod.force_default_start_method`,
-    repeated here because that module lives in the `mpfix` package.
+    `mpfix.startmethod` (behaviour runs, the pytest plugin) uses this one too.
     """
     import multiprocessing.context as context
 

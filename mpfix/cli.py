@@ -25,14 +25,7 @@ from mpfix.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
 from mpfix.writer import WriteError, write_atomically
 
-EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
-
-
-class UsageError(click.ClickException):
-    exit_code = EXIT_ERROR
-
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        click.echo(f"mpfix: error: {self.format_message()}", err=True)
+from mpfix.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, UsageError
 
 
 @dataclass

@@ -26,18 +26,12 @@ from typing import Iterator, Optional, Sequence
 import click
 
 from _mpfix_starthook import LOG_VARIABLE, VARIABLE
+from mpfix.errors import UsageError
 from mpfix.startmethod import METHODS, available_methods
 
 ALL = "all"
-EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 1, 2, 124  # 124: a timeout, as coreutils' timeout says
+EXIT_FAILED, EXIT_TIMEOUT = 1, 124  # 124: a timeout, as coreutils' timeout says
 PASSED_ON = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C, a CI job cancelled, a closed terminal
-
-
-class RunError(click.ClickException):
-    exit_code = EXIT_USAGE
-
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        click.echo(f"mpfix: error: {self.format_message()}", err=True)
 
 
 @dataclass
@@ -74,9 +68,9 @@ def methods_to_run(choice: Optional[str]) -> list[str]:
     if choice == ALL:
         return [method for method in METHODS if method in available]
     if choice not in METHODS:
-        raise RunError(f"unknown start method {choice!r} (choose from {', '.join(METHODS)}, {ALL})")
+        raise UsageError(f"unknown start method {choice!r} (choose from {', '.join(METHODS)}, {ALL})")
     if choice not in available:
-        raise RunError(f"start method {choice!r} is not available on this platform "
+        raise UsageError(f"start method {choice!r} is not available on this platform "
                        f"(available: {', '.join(available)})")
     return [choice]
 
@@ -96,7 +90,7 @@ def run_under(command: Sequence[str], method: str, timeout: Optional[float] = No
         try:
             process = subprocess.Popen(list(command), env=environment, start_new_session=own_group)
         except OSError as error:
-            raise RunError(f"cannot run {command[0]}: {error.strerror or error}") from None
+            raise UsageError(f"cannot run {command[0]}: {error.strerror or error}") from None
         with _signals_passed_to(process, own_group) as received:
             exit_code, timed_out = _wait(process, timeout)
         seconds = time.perf_counter() - started
@@ -224,9 +218,9 @@ def run_command(choice: Optional[str], timeout: Optional[float], command: tuple[
     """
     methods = methods_to_run(choice)
     if not command:
-        raise RunError("no command given (e.g. `mpfix run --start-method spawn -- python -m pytest`)")
+        raise UsageError("no command given (e.g. `mpfix run --start-method spawn -- python -m pytest`)")
     if shutil.which(command[0]) is None:
-        raise RunError(f"command not found: {command[0]}")
+        raise UsageError(f"command not found: {command[0]}")
     if choice == ALL:
         sys.exit(run_each(command, methods, timeout))
     outcome = run_under(command, methods[0], timeout)

@@ -28,15 +28,14 @@ def available_methods() -> list[str]:
 
 
 def force_default_start_method(method: str) -> None:
-    import multiprocessing.context as context
+    # The start-up hook installed beside mpfix holds the one copy of the operation.
+    from _mpfix_starthook import force_default_start_method as force
 
     if method not in METHODS:
         raise StartMethodError(f"unknown start method {method!r}; choose from {', '.join(METHODS)}")
     if method not in available_methods():
         raise StartMethodError(f"start method {method!r} is not available on this platform")
-    default = context._default_context  # type: ignore[attr-defined]
-    default._default_context = context._concrete_contexts[method]  # type: ignore[attr-defined]
-    default._actual_context = None
+    force(method)
 
 
 def _run_script(method: str, path: str, argv: list[str]) -> None:
