@@ -587,7 +587,7 @@ class _Sizes:
                     return self.outer.value(passed)
                 return self.value(param.default) if param.default is not None else None
             bindings = self.analysis.assignments(expr)
-            if len(bindings) != 1:
+            if len(bindings) != 1 or _loop_bound(self.analysis, bindings[0].node):
                 return None
             value = self.analysis.assigned_value(bindings[0].node)
             if isinstance(value, cst.Integer):
@@ -659,7 +659,7 @@ class _Sizes:
             passed = self._argument(name)
             return self.outer.iterations(passed) if passed is not None else None
         bindings = self.analysis.assignments(name)
-        if len(bindings) != 1:
+        if len(bindings) != 1 or _loop_bound(self.analysis, bindings[0].node):
             return None
         binding = bindings[0]
         value = self.analysis.assigned_value(binding.node)
@@ -935,6 +935,12 @@ def _reads_process_state(analysis: ModuleAnalysis, name: cst.Name) -> bool:
         return False
     call = analysis.parent(parent) if isinstance(parent, cst.Arg) else None
     return not (isinstance(call, cst.Call) and _builtin(analysis, call.func) in PURE_BUILTINS)
+
+
+def _loop_bound(analysis: ModuleAnalysis, target: cst.CSTNode) -> bool:
+    """A name a loop rebinds on every pass: a symbol for it would stand for many values."""
+    return any(isinstance(a, (cst.For, cst.CompFor)) and analysis.names.contains(a.target, target)
+               for a in analysis.ancestors(target))
 
 
 def _returned_value(statement: cst.BaseStatement) -> Optional[cst.BaseExpression]:

@@ -22,6 +22,7 @@ from typing import Optional
 from fixture_cases import Case
 
 DEFAULT_TIMEOUT = 10.0
+COMPLETION_TIMEOUT = 60.0
 METHODS = ("fork", "spawn", "forkserver")
 
 
@@ -59,7 +60,16 @@ def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
     return Outcome(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
 
-def run_program(case: Case, program: bytes, method: str) -> Outcome:
+def run_timeout(case: Case, which: str, method: str) -> float:
+    """A run expected to hang is killed after run.json's `timeout`; a run expected to
+    finish gets at least COMPLETION_TIMEOUT, so a loaded machine cannot fail it."""
+    spec = case.run or {}
+    hang_timeout = spec.get("timeout", DEFAULT_TIMEOUT)
+    expected_to_fail = which == "before" and method in spec.get("before_fails", [])
+    return hang_timeout if expected_to_fail else max(hang_timeout, COMPLETION_TIMEOUT)
+
+
+def run_program(case: Case, which: str, program: bytes, method: str) -> Outcome:
     spec = case.run or {}
     with tempfile.TemporaryDirectory(prefix="mpfix-run-") as tmp:
         workdir = Path(tmp)
@@ -68,7 +78,7 @@ def run_program(case: Case, program: bytes, method: str) -> Outcome:
         name = spec.get("as", "main.py")
         (workdir / name).write_bytes(program)
         return run_script(workdir, spec.get("main", name), method, spec.get("argv", []),
-                          spec.get("timeout", DEFAULT_TIMEOUT))
+                          run_timeout(case, which, method))
 
 
 def expected_output(case: Case, outcome: Outcome) -> bool:
@@ -99,7 +109,7 @@ class BehaviourRuns:
     def _submit(self, case: Case, which: str, program: bytes, method: str) -> None:
         key = (case.id, which, method)
         if key not in self._runs:
-            self._runs[key] = self._pool.submit(run_program, case, program, method)
+            self._runs[key] = self._pool.submit(run_program, case, which, program, method)
 
     def outcome(self, case: Case, which: str, method: str) -> Outcome:
         return self._runs[(case.id, which, method)].result()
