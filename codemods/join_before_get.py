@@ -14,7 +14,7 @@ from mpfix.analysis import (
 )
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, unused_name
+from mpfix.rulekit import RuleCommand, split_leading_lines, unused_name
 from mpfix.starters import QUEUE_KINDS, Kind
 
 GET_METHODS = frozenset({"get", "get_nowait"})
@@ -1159,14 +1159,14 @@ def _relaid(original: Sequence[cst.BaseStatement], reordered: Sequence[cst.BaseS
     moved_ids = {id(s) for s in moved}
     inherited: dict[int, list[cst.EmptyLine]] = {}
     for index, statement in enumerate(original):
-        blank, _ = _split_leading(statement.leading_lines)
+        blank, _ = split_leading_lines(statement.leading_lines)
         if id(statement) in moved_ids and blank:
             staying = next((s for s in original[index + 1:] if id(s) not in moved_ids), None)
             if staying is not None:
                 inherited.setdefault(id(staying), blank)
     laid = []
     for statement in reordered:
-        blank, own = _split_leading(statement.leading_lines)
+        blank, own = split_leading_lines(statement.leading_lines)
         if id(statement) in moved_ids:
             statement = statement.with_changes(leading_lines=own)
         elif id(statement) in inherited and not blank:
@@ -1174,14 +1174,6 @@ def _relaid(original: Sequence[cst.BaseStatement], reordered: Sequence[cst.BaseS
         laid.append(statement)
     return laid
 
-
-def _split_leading(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    blank: list[cst.EmptyLine] = []
-    for line in lines:
-        if line.comment is not None:
-            break
-        blank.append(line)
-    return blank, list(lines[len(blank):])
 
 
 class JoinBeforeGetCommand(RuleCommand):

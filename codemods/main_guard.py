@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 import libcst as cst
 
 from mpfix.analysis import is_main_guard, statement_mutations, statement_names
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, import_binding
+from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines
 from mpfix.starters import Kind
 
 
@@ -138,7 +138,7 @@ class MainGuard(Rule):
         anchor = last
         while anchor > 0 and joins_guard(anchor - 1):
             anchor -= 1
-        guard_blank, _ = _split_leading(body[anchor].leading_lines)
+        guard_blank, _ = split_leading_lines(body[anchor].leading_lines)
 
         inside: list[cst.BaseStatement] = []
         outside: list[cst.BaseStatement] = []
@@ -152,7 +152,7 @@ class MainGuard(Rule):
             elif id(statement) in moved:
                 if index == 0 or not joins_guard(index - 1):
                     # A run of moved statements leaves its blank lines where it was.
-                    blank, rest = _split_leading(statement.leading_lines)
+                    blank, rest = split_leading_lines(statement.leading_lines)
                     if index != anchor:
                         left_behind = max(left_behind, blank, key=len)
                     statement = statement.with_changes(leading_lines=rest)
@@ -162,7 +162,7 @@ class MainGuard(Rule):
                     statement = _with_blank_lines(statement, left_behind)
                     left_behind = []
                 outside.append(statement)
-        guard_comments = _split_leading(guard.leading_lines)[1] if guard is not None else []
+        guard_comments = split_leading_lines(guard.leading_lines)[1] if guard is not None else []
         if guard is None:
             new_guard = cst.If(test=cst.parse_expression('__name__ == "__main__"'),
                                body=cst.IndentedBlock(body=[*opening, *inside]))
@@ -280,19 +280,10 @@ def _index(body: list[cst.BaseStatement], statement: Optional[cst.BaseStatement]
     return next(i for i, s in enumerate(body) if s is statement)
 
 
-def _split_leading(lines: Sequence[cst.EmptyLine]) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    """The blank lines above a statement's first comment, and the rest (which travels with it)."""
-    blank: list[cst.EmptyLine] = []
-    for line in lines:
-        if line.comment is not None:
-            break
-        blank.append(line)
-    return blank, list(lines[len(blank):])
-
 
 def _with_blank_lines(statement: cst.BaseStatement, blank: list[cst.EmptyLine]) -> cst.BaseStatement:
     """`statement` with at least as many blank lines above it as `blank` (PEP 8 spacing survives)."""
-    own_blank, rest = _split_leading(statement.leading_lines)
+    own_blank, rest = split_leading_lines(statement.leading_lines)
     return statement.with_changes(leading_lines=[*max(own_blank, blank, key=len), *rest])
 
 

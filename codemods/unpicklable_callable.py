@@ -10,7 +10,7 @@ import libcst as cst
 from mpfix.analysis import Binding, CallableUse, Definition, keyword
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, RuleContext, Violation
-from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.starters import RESOURCE_KINDS, Kind
 
 # What pickle cannot copy into another process, by the qualified name of what makes it.
@@ -628,7 +628,7 @@ class UnpicklableCallable(Rule):
         safety = Safety.UNSAFE if plan.passed else Safety.SAFE
         anchor = plan.anchor
         first = anchor is self.context.module.body[0]
-        blank, rest = _split_leading(anchor.leading_lines)
+        blank, rest = split_leading_lines(anchor.leading_lines)
         if plan.statement is anchor:  # `f = lambda ...` at module level becomes `def f`
             spacing = blank if first or len(blank) >= 2 else [cst.EmptyLine(), cst.EmptyLine()]
             return Fix({anchor: definition.with_changes(leading_lines=[*spacing, *rest])},
@@ -738,20 +738,9 @@ def _tidy_block(removed_index: int) -> Update:
         if not body:
             return block.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
         if removed_index == 0:
-            body[0] = body[0].with_changes(leading_lines=_split_leading(body[0].leading_lines)[1])
+            body[0] = body[0].with_changes(leading_lines=split_leading_lines(body[0].leading_lines)[1])
         return block.with_changes(body=body)
     return update
-
-
-def _split_leading(lines: Sequence[cst.EmptyLine]
-                   ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
-    """The blank lines above a statement, and the comment lines (with what follows) after them."""
-    blank: list[cst.EmptyLine] = []
-    for line in lines:
-        if line.comment is not None:
-            break
-        blank.append(line)
-    return blank, list(lines[len(blank):])
 
 
 def _leading_lines(statement: Optional[cst.CSTNode]) -> Sequence[cst.EmptyLine]:

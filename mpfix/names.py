@@ -236,15 +236,15 @@ class NameIndex:
     def _import(self, node: cst.Import) -> None:
         for alias in node.names:
             self._ignore_all(alias)
-            dotted = _dotted(alias.name)
+            dotted = dotted_name(alias.name)
             if alias.asname is not None:
-                self.bind(_dotted(alias.asname.name), alias, imported=dotted)
+                self.bind(dotted_name(alias.asname.name), alias, imported=dotted)
             else:
                 top = dotted.split(".")[0]
                 self.bind(top, alias, imported=top)
 
     def _import_from(self, node: cst.ImportFrom) -> None:
-        module = _dotted(node.module) if node.module is not None else ""
+        module = dotted_name(node.module) if node.module is not None else ""
         prefix = "." * len(node.relative) + module
         if node.module is not None:
             self._ignore_all(node.module)
@@ -252,8 +252,8 @@ class NameIndex:
             return
         for alias in node.names:
             self._ignore_all(alias)
-            name = _dotted(alias.name)
-            bound = _dotted(alias.asname.name) if alias.asname is not None else name
+            name = dotted_name(alias.name)
+            bound = dotted_name(alias.asname.name) if alias.asname is not None else name
             self.bind(bound, alias, imported=f"{prefix}.{name}" if prefix else name)
 
     def _ignore_all(self, node: cst.CSTNode) -> None:
@@ -362,11 +362,11 @@ class NameIndex:
             current = self.parents.get(current)
 
 
-def _dotted(node: cst.CSTNode) -> str:
+def dotted_name(node: cst.CSTNode) -> str:
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
+        return f"{dotted_name(node.value)}.{node.attr.value}"
     return ""
 
 

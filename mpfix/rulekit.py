@@ -4,12 +4,13 @@ and running a rule alone as a libcst codemod command."""
 from __future__ import annotations
 
 import argparse
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, SkipFile
 
 from mpfix.analysis import ModuleAnalysis
+from mpfix.names import dotted_name
 from mpfix.rule import ImportSpec, Rule
 from mpfix.settings import FileSettings
 
@@ -20,14 +21,6 @@ def _top_level_imports(module: cst.Module):  # type: ignore[no-untyped-def]
             for small in statement.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)):
                     yield small
-
-
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
 
 
 def import_binding(analysis: ModuleAnalysis, module_name: str,
@@ -41,14 +34,14 @@ def import_binding(analysis: ModuleAnalysis, module_name: str,
     module_alias: Optional[str] = None
     for node in _top_level_imports(analysis.module):
         if isinstance(node, cst.ImportFrom) and node.module is not None \
-                and _dotted(node.module) == module_name and not node.relative \
+                and dotted_name(node.module) == module_name and not node.relative \
                 and not isinstance(node.names, cst.ImportStar):
             for alias in node.names:
-                if _dotted(alias.name) == name:
+                if dotted_name(alias.name) == name:
                     return (alias.evaluated_alias or name), ()
         if isinstance(node, cst.Import) and module_alias is None:
             for alias in node.names:
-                if _dotted(alias.name) == module_name:
+                if dotted_name(alias.name) == module_name:
                     module_alias = alias.evaluated_alias or module_name
     if module_alias is not None:
         return f"{module_alias}.{name}", ()
@@ -62,6 +55,17 @@ def unused_name(analysis: ModuleAnalysis, base: str, also_taken: "set[str] | Non
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
     return candidate
+
+
+def split_leading_lines(lines: Sequence[cst.EmptyLine]
+                        ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    """The blank lines above a statement's first comment, and the rest (which travels with it)."""
+    blank: list[cst.EmptyLine] = []
+    for line in lines:
+        if line.comment is not None:
+            break
+        blank.append(line)
+    return blank, list(lines[len(blank):])
 
 
 class RuleCommand(CodemodCommand):
