@@ -69,7 +69,7 @@ class MainGuard(Rule):
         entry = [s for s in body if self._is_entry(s)]
         guards = [s for s in body if is_main_guard(s)]
         if entry:
-            if self.context.is_library():
+            if self.context.is_library(counting_importers=False):
                 yield Violation(entry[0], "library code starts processes at import time; every "
                                 "spawn and forkserver child that imports it does so again: move "
                                 "it into a function the application calls")
@@ -89,7 +89,12 @@ class MainGuard(Rule):
     def _is_entry(self, statement: cst.BaseStatement) -> bool:
         if is_main_guard(statement) or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             return False
-        return bool(self.analysis.starting_calls(statement))
+        starting = self.analysis.starting_calls(statement)
+        if self.context.is_library():
+            # A library setting the start method at import time is MP008's to fix.
+            starting = [c for c in starting
+                        if self.analysis.call_kind(c) is not Kind.SET_START_METHOD]
+        return bool(starting)
 
     def _has_freeze_support(self, guard: cst.If) -> bool:
         return any(self.analysis.call_kind(call) is Kind.FREEZE_SUPPORT for call in _calls(guard.body))

@@ -11,6 +11,7 @@ import libcst.matchers as m
 
 from mpfix.analysis import ModuleAnalysis, api_family, argument, default_family, keyword
 from mpfix.findings import Safety
+from mpfix.names import dotted_name
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
 from mpfix.rulekit import RuleCommand, import_binding, unused_name
 from mpfix.starters import CONTEXT_API, Kind
@@ -144,11 +145,12 @@ class StartMethodPlacement(Rule):
             line = analysis.position(earlier[0]).start.line
             done = "set the method" if analysis.call_kind(earlier[0]) is Kind.SET_START_METHOD \
                 else "created multiprocessing objects"
+            effect = "objects made before and after it belong to different contexts" \
+                if _forced(call) \
+                else f"the default context is settled, so this raises {ALREADY_SET}"
             return Violation(call, (
-                f"set_start_method() after line {line} already {done}: the default context "
-                f"is settled, so this raises {ALREADY_SET} (with force=True, earlier and later "
-                f"objects belong to different contexts); set the method once, first, in the "
-                f"program's entry point"))
+                f"set_start_method() after line {line} already {done}: {effect}; set the "
+                f"method once, first, in the program's entry point"))
         if function is None:
             return None if analysis.in_main_guard(call) else self._check_import_time(call)
         return self._check_in_function(call, function)
@@ -166,9 +168,8 @@ class StartMethodPlacement(Rule):
         if family is None:
             return []
         region = function.body if function is not None else self.analysis.module
-        start = self.analysis.position(call).start
         earlier = [use for use in self.analysis.default_context_calls(region, family)
-                   if use is not call and _starts_before(self.analysis, use, start)
+                   if use is not call and _starts_before(self.analysis, use, call)
                    and not self.analysis.exclusive_branches(use, call)]
         if _forced(call):
             # Re-setting with force=True after another set is harmless; after objects, not.
@@ -214,8 +215,8 @@ class StartMethodPlacement(Rule):
             if isinstance(ancestor, cst.Try) and child is ancestor.body \
                     and any(_catches_runtime_error(h) for h in ancestor.handlers):
                 return True
-            if isinstance(ancestor, cst.If) and child is ancestor.body \
-                    and any(_start_method_query(self.analysis, c.func) for c in _calls_in(ancestor.test)):
+            if isinstance(ancestor, cst.If) and child is ancestor.body and any(
+                    _start_method_query(self.analysis, c.func) for c in _calls_in(ancestor.test)):
                 return True
             child = ancestor
         return False
@@ -228,7 +229,8 @@ class StartMethodPlacement(Rule):
         runs, reason = self._runs(function, frozenset())
         if runs is Runs.REPEATEDLY:
             return reason
-        if self.context.is_library() and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
+        if self.context.is_library() \
+                and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
             return "any module that imports this library may call more than once"
         return None
 
@@ -253,9 +255,11 @@ class StartMethodPlacement(Rule):
             return Runs.UNKNOWN, ""  # a computed scope
         if scope is not None:
             unit = "test" if scope == "function" else scope
-            return Runs.REPEATEDLY, f"is a {scope}-scoped pytest fixture, run again for every {unit}"
+            return Runs.REPEATEDLY, \
+                f"is a {scope}-scoped pytest fixture, run again for every {unit}"
         if name in TEST_SETUP_HOOKS:
-            return Runs.REPEATEDLY, f"is a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
+            return Runs.REPEATEDLY, \
+                f"is a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
         if owner is not None and name != "__init__":
             return Runs.UNKNOWN, ""  # method calls are not resolved
         target: Union[cst.FunctionDef, cst.ClassDef] = owner if owner is not None else function
@@ -322,16 +326,15 @@ class StartMethodPlacement(Rule):
         if not routes.creates:
             return None, (f"this module creates no multiprocessing objects itself, so the call "
                           f"only changes the default for code elsewhere: {elsewhere}")
-        start = analysis.position(statement).start
         early = [node for node in routes.routed
-                 if analysis.is_module_level(node) and _starts_before(analysis, node, start)]
+                 if analysis.is_module_level(node) and _starts_before(analysis, node, statement)]
         if early:
             line = analysis.position(early[0]).start.line
             return None, f"line {line} uses the module's classes before the call: {elsewhere}"
         fix = self._context_fix(call, statement, family, name, routes)
         context = f"`{name} = get_context({_method_code(analysis, call)})`"
         if method == "fork":
-            return fix, f"meanwhile, keep the pin inside this module with its own context, {context}"
+            return fix, f"meanwhile, keep the pin inside this module with a context, {context}"
         return fix, f"give the module its own context, {context}, and create its objects through it"
 
     def _repeated_call_fix(self, call: cst.Call, function: cst.FunctionDef,
@@ -364,8 +367,8 @@ class StartMethodPlacement(Rule):
         if not routes.creates:
             return None, f"the function creates no multiprocessing objects itself: {unclear}"
         fix = self._context_fix(call, statement, family, name, routes)
-        return fix, (f"use a local context, `{name} = get_context({_method_code(analysis, call)})`, "
-                     f"for the objects the function creates")
+        context = f"`{name} = get_context({_method_code(analysis, call)})`"
+        return fix, f"use a local context, {context}, for the objects the function creates"
 
     def _same_method_everywhere(self, call: cst.Call, method: str) -> bool:
         family = self.analysis.default_context_family(call)
@@ -375,7 +378,8 @@ class StartMethodPlacement(Rule):
                    and self.analysis.default_context_family(other) in (family, None))
 
     def _import_time_statement(self, call: cst.Call) -> Optional[cst.BaseStatement]:
-        """The module statement the call is, alone or wrapped in `try: ... except RuntimeError: pass`."""
+        """The module statement the call is: alone, or wrapped in
+        `try: ... except RuntimeError: pass`."""
         analysis = self.analysis
         line = _own_statement(analysis, call)
         if line is None:
@@ -591,7 +595,7 @@ def _only_read_in(analysis: ModuleAnalysis, alias: cst.ImportAlias, bound: str,
 def _imports_from(small: cst.BaseSmallStatement, family: str) -> bool:
     return isinstance(small, cst.ImportFrom) and not small.relative \
         and small.module is not None and not isinstance(small.names, cst.ImportStar) \
-        and _dotted(small.module) == family
+        and dotted_name(small.module) == family
 
 
 def _exported_names(module: cst.Module) -> set[str]:
@@ -606,7 +610,8 @@ def _exported_names(module: cst.Module) -> set[str]:
 
 
 def _has_relative_imports(module: cst.Module) -> bool:
-    return any(node.relative for node in m.findall(module, m.ImportFrom()))  # type: ignore[attr-defined]
+    imports = m.findall(module, m.ImportFrom())
+    return any(node.relative for node in imports)  # type: ignore[attr-defined]
 
 
 # -- small syntax helpers -----------------------------------------------------------------
@@ -662,8 +667,8 @@ def _start(analysis: ModuleAnalysis, node: cst.CSTNode) -> tuple[int, int]:
     return position.line, position.column
 
 
-def _starts_before(analysis: ModuleAnalysis, node: cst.CSTNode, start) -> bool:  # type: ignore[no-untyped-def]
-    return _start(analysis, node) < (start.line, start.column)
+def _starts_before(analysis: ModuleAnalysis, node: cst.CSTNode, other: cst.CSTNode) -> bool:
+    return _start(analysis, node) < _start(analysis, other)
 
 
 def _start_method_query(analysis: ModuleAnalysis, node: cst.CSTNode) -> Optional[str]:
@@ -691,14 +696,6 @@ def _only_pass(block: cst.BaseSuite) -> bool:
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return list(m.findall(node, m.Call()))  # type: ignore[arg-type]
-
-
-def _dotted(node: cst.CSTNode) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
 
 
 def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:

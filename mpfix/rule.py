@@ -51,11 +51,16 @@ class RuleContext:
     def module(self) -> cst.Module:
         return self.analysis.module
 
-    def is_library(self) -> bool:
-        """Whether this file is imported rather than run (see MP008)."""
+    def is_library(self, *, counting_importers: bool = True) -> bool:
+        """Whether this file is imported rather than run.
+
+        A package's `__init__.py`, a package module without a main guard (the
+        runner decides), a configured library path, or, with `counting_importers`,
+        a module another file of the run imports, which may be a script as well.
+        """
         if self.settings.is_library is not None:
             return self.settings.is_library
-        return self.settings.is_package_init
+        return self.settings.is_package_init or (counting_importers and self.settings.imported_by_run)
 
 
 class Rule:

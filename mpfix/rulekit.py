@@ -89,8 +89,10 @@ class RuleCommand(CodemodCommand):
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         from mpfix.engine import run_rules
 
-        settings = FileSettings(rules=(self.rule.code,), unsafe_fixes=self.unsafe_fixes)
-        result = run_rules(tree.bytes, settings, path=self.context.filename or "<string>", fix=True)
+        path = self.context.filename or "<string>"
+        settings = FileSettings(rules=(self.rule.code,), unsafe_fixes=self.unsafe_fixes,
+                                is_package_init=path.endswith("__init__.py"))
+        result = run_rules(tree.bytes, settings, path=path, fix=True)
         if result.error:
             raise SkipFile(result.error)
         if result.new_source is None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Protocol
 
 from mpfix.cache import Cache
 from mpfix.findings import FileResult
+from mpfix.libraries import imported_files, package_modules
 from mpfix.pipeline import needs_parse, process_source
 from mpfix.settings import FileSettings
 from mpfix.source import looks_binary
@@ -94,6 +95,8 @@ def run(
     report = RunReport()
     pending: list[Work] = []
     mode = "fix" if fix else "check"
+    candidates: list[tuple[int, Path, bytes, FileSettings]] = []
+    loaded: dict[Path, bytes] = {}
     for index, path in enumerate(files):
         name = str(path)
         source, error = _read(path)
@@ -101,18 +104,29 @@ def run(
             report.results.append(FileResult(path=name, error=error))
             continue
         report.sources[name] = source
+        loaded[path] = source
         settings = settings_for(path)
         if looks_binary(source) or not settings.rules or not needs_parse(source, settings):
             report.results.append(process_source(source, settings, path=name))
             report.skipped += 0 if looks_binary(source) else 1
             continue
+        report.results.append(FileResult(path=name))  # placeholder, filled below
+        candidates.append((index, path, source, settings))
+    undecided = [path for _, path, _, settings in candidates if settings.is_library is None]
+    packaged = package_modules(undecided, loaded)
+    imported = imported_files(undecided, loaded)
+    for index, path, source, settings in candidates:
+        name = str(path)
+        if path in packaged:
+            settings = replace(settings, is_library=True)
+        if path in imported:
+            settings = replace(settings, imported_by_run=True)
         key = cache.key(source, settings.fingerprint(), mode) if cache else None
         hit = cache.get(key, name) if cache and key else None
         if hit is not None:
-            report.results.append(hit)
+            report.results[index] = hit
             report.cached += 1
             continue
-        report.results.append(FileResult(path=name))  # placeholder, filled below
         pending.append(Work(index, name, source, settings, key))
     by_index = {work.index: work for work in pending}
     if progress:

@@ -23,6 +23,7 @@ class FileSettings:
     extra_starters: tuple[tuple[str, str], ...] = ()
     is_library: Optional[bool] = None  # None: decide from the file alone
     is_package_init: bool = False
+    imported_by_run: bool = False  # another file of this run imports it
     report_unused_noqa: bool = False  # report `# noqa` codes that suppress nothing (MP100)
     edits: bool = False  # attach each fix's text edits to its finding (json, sarif)
 
