@@ -15,19 +15,15 @@ from typing import Iterator, Optional, Sequence, Union
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper
 
 from mpfix.names import Binding, NameIndex, Scope
+from mpfix.positions import SourceMap, StatementTexts
 
 from mpfix.starters import (
     BY_VALUE_FAMILIES, CONTEXT_API, FAMILIES, MANAGER_API, QUEUE_KINDS, STARTING_KINDS, Kind,
     StarterTable,
 )
-
-try:  # libcst resolves some providers lazily since 1.2
-    from libcst._metadata_dependent import LazyValue
-except ImportError:  # pragma: no cover - older libcst
-    LazyValue = ()  # type: ignore[assignment,misc]
 
 # Kept for callers that name the old libcst type; bindings are mpfix.names.Binding now.
 Assignment = Binding
@@ -144,8 +140,10 @@ def method_name(call: cst.Call) -> Optional[str]:
 
 
 class ModuleAnalysis:
-    def __init__(self, wrapper: MetadataWrapper, starters: StarterTable) -> None:
+    def __init__(self, wrapper: MetadataWrapper, starters: StarterTable,
+                 statement_texts: Optional[StatementTexts] = None) -> None:
         self.wrapper = wrapper
+        self._statement_texts = statement_texts or StatementTexts()
         self.module = wrapper.module
         self.starters = starters
         self.names = NameIndex.build(self.module)
@@ -176,12 +174,11 @@ class ModuleAnalysis:
         return {name} if name else set()
 
     @cached_property
-    def _positions(self) -> dict:
-        return self.wrapper.resolve(PositionProvider)
+    def source_map(self) -> SourceMap:
+        return SourceMap(self.module, self._statement_texts, self.parent)
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        value = self._positions[node]
-        return value() if isinstance(value, LazyValue) else value
+        return self.source_map.position(node)
 
     @cached_property
     def global_scope(self) -> Scope:
@@ -715,6 +712,9 @@ class ModuleAnalysis:
     # -- what code reads ------------------------------------------------------------
 
     def _names_in(self, node: cst.CSTNode) -> Iterator[cst.Name]:
+        if node in self.names.order:
+            return iter(self.names.within(self.names.name_nodes, node))
+
         class Names(cst.CSTVisitor):
             def __init__(self) -> None:
                 self.found: list[cst.Name] = []
@@ -870,6 +870,26 @@ class ModuleAnalysis:
         return found
 
     def _calls_under(self, node: cst.CSTNode, into_functions: bool) -> Iterator[cst.Call]:
+        if node in self.names.order:
+            return iter(self._indexed_calls_under(node, into_functions))
+        return self._visited_calls_under(node, into_functions)
+
+    def _indexed_calls_under(self, node: cst.CSTNode, into_functions: bool) -> list[cst.Call]:
+        """The calls in `node`'s pre-order range; a visitor per statement costs far more."""
+        calls = self.names.within(self.calls, node)
+        if into_functions:
+            return calls
+        return [call for call in calls if not self._nested_in_definition(call, node)]
+
+    def _nested_in_definition(self, call: cst.Call, outer: cst.CSTNode) -> bool:
+        for ancestor in self.ancestors(call):
+            if ancestor is outer:
+                return False
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return True
+        return False
+
+    def _visited_calls_under(self, node: cst.CSTNode, into_functions: bool) -> Iterator[cst.Call]:
         analysis = self
 
         class Calls(cst.CSTVisitor):

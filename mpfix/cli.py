@@ -137,7 +137,7 @@ def main() -> None:
               help="Report `# noqa` codes that suppress nothing, as MP100.")
 def check(**values: Any) -> None:
     """Report findings; exit 1 if there are any."""
-    sys.exit(_execute(Options(mode="check", **values)))
+    sys.exit(_execute_interruptible(Options(mode="check", **values)))
 
 
 @main.command()
@@ -153,7 +153,7 @@ def check(**values: Any) -> None:
               help="Colour the diff (default: when stdout is a terminal).")
 def fix(diff: bool, **values: Any) -> None:
     """Rewrite files; exit 1 if a file changed or findings remain."""
-    sys.exit(_execute(Options(mode="diff" if diff else "fix", **values)))
+    sys.exit(_execute_interruptible(Options(mode="diff" if diff else "fix", **values)))
 
 
 def _validate(options: Options) -> None:
@@ -174,6 +174,19 @@ def _validate(options: Options) -> None:
                              "from a pipe; use `mpfix fix --diff` to review without one")
     if options.add_noqa and options.report_unused_noqa:
         raise UsageError("--add-noqa and --report-unused-noqa cannot be combined")
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
+
+
+def _execute_interruptible(options: Options) -> int:
+    try:
+        return _execute(options)
+    except KeyboardInterrupt:
+        # The writer finishes or abandons the file in hand before this is raised.
+        click.echo("mpfix: interrupted: files written so far are fully fixed, the others "
+                   "unchanged", err=True)
+        return EXIT_INTERRUPTED
 
 
 def _execute(options: Options) -> int:
@@ -223,17 +236,26 @@ def _run(options: Options, files: list[Path],
         progress.close()
 
 
-def _print_patches(report: runner.RunReport, color: Optional[bool]) -> None:
+def _write_patch(path: str, old: bytes, new: bytes, color: Optional[bool]) -> None:
+    """The patch as bytes, so it applies to the bytes on disk whatever their encoding."""
     from mpfix.diff import colorize, should_color, unified_diff
 
-    colored = should_color(sys.stdout, color)
-    out = sys.stdout.buffer
+    patch = unified_diff(path, old, new)
     sys.stdout.flush()
+    sys.stdout.buffer.write(colorize(patch) if should_color(sys.stdout, color) else patch)
+    sys.stdout.buffer.flush()
+
+
+def _print_patches(report: runner.RunReport, color: Optional[bool]) -> None:
     for result in report.results:
         if result.new_source is not None:
-            patch = unified_diff(result.path, report.sources[result.path], result.new_source)
-            out.write(colorize(patch) if colored else patch)
-    out.flush()
+            _write_patch(result.path, report.sources[result.path], result.new_source, color)
+
+
+def _echo_errors(results: list[FileResult]) -> None:
+    for result in results:
+        if result.error:
+            click.echo(f"{result.path}: error: {result.error}", err=True)
 
 
 def _write_changes(report: runner.RunReport) -> None:
@@ -249,9 +271,7 @@ def _write_changes(report: runner.RunReport) -> None:
 
 def _finish(options: Options, report: runner.RunReport,
             settings: dict[Path, FileSettings]) -> int:
-    for result in report.results:
-        if result.error:
-            click.echo(f"{result.path}: error: {result.error}", err=True)
+    _echo_errors(report.results)
     if not options.quiet:
         unsafe = {str(path): s.unsafe_fixes for path, s in settings.items()}
         click.echo(summary(report.results, mode=options.mode, skipped=report.skipped,
@@ -282,9 +302,7 @@ def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
             continue
         added += count
         files += 1 if count else 0
-    for result in report.results:
-        if result.error:
-            click.echo(f"{result.path}: error: {result.error}", err=True)
+    _echo_errors(report.results)
     if not options.quiet:
         click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''} to "
                    f"{files} file{'s' if files != 1 else ''}.", err=True)
@@ -297,7 +315,6 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
 
     name = options.stdin_filename or "-"
     source = sys.stdin.buffer.read()
-    out = sys.stdout.buffer
     path = Path(name)
     try:
         excluded = resolver.excluded(path)
@@ -307,8 +324,7 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
     fixing = options.mode != "check"
     result = FileResult(path=name) if excluded else process_source(
         source, settings, path=name, fix=fixing)
-    if result.error:
-        click.echo(f"{name}: error: {result.error}", err=True)
+    _echo_errors([result])
     if options.mode == "check":
         write_findings(options.output_format, [result], sys.stdout)
         if result.error:
@@ -316,18 +332,15 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
         return EXIT_FOUND if result.findings and not options.exit_zero else EXIT_CLEAN
     if options.mode == "diff":
         if result.new_source is not None:
-            from mpfix.diff import colorize, should_color, unified_diff
-
-            patch = unified_diff(name, source, result.new_source)
-            out.write(colorize(patch) if should_color(sys.stdout, options.color) else patch)
+            _write_patch(name, source, result.new_source, options.color)
     else:
         # On an error the source goes back unchanged: an editor must never lose text.
-        out.write(result.new_source if result.new_source is not None else source)
-    out.flush()
+        sys.stdout.buffer.write(result.new_source if result.new_source is not None else source)
+        sys.stdout.buffer.flush()
     if result.error:
         return EXIT_ERROR
-    for f in result.findings:
-        click.echo(f"{name}:{f.line}:{f.col}: {f.code} {f.message}", err=True)
+    # stdout holds the source: what is left to do goes to stderr.
+    write_findings("text", [result], sys.stderr)
     if options.mode == "diff" and result.new_source is not None:
         return EXIT_FOUND
     return EXIT_FOUND if result.findings else EXIT_CLEAN

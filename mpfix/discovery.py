@@ -117,6 +117,8 @@ def walk(root: Path, exclude: Iterable[str], respect_gitignore: bool) -> Iterato
                 continue
             if path.is_symlink() and not _link_inside(path, root):
                 continue
+            if path.exists() and not path.is_file():
+                continue  # a FIFO, socket or device: reading it could block forever
             yield path
 
 

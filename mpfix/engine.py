@@ -8,9 +8,10 @@ a file without applicable fixes is therefore still parsed exactly once.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -18,19 +19,59 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis import ModuleAnalysis
+from mpfix.names import child_fields
+from mpfix.positions import StatementTexts
 from mpfix.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
 from mpfix.noqa import Suppressions
 from mpfix.registry import ALL_CODES, rule_classes
 from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
-from mpfix.source import compiles
+from mpfix.source import compiles, too_deeply_nested
 from mpfix.starters import StarterTable
 
 MAX_FIX_ROUNDS = 8
 
 # Decides, in an interactive review, whether one fix is applied.
 Approver = Callable[["PendingFix"], bool]
+
+# libcst's native parser recurses on the machine stack and a stack overflow kills
+# the process. Sources CPython accepts can still be too deep for a default 8 MB
+# stack (about 10,000 chained `and`s), so the parse runs on a thread with room for
+# them; the memory is only reserved, and pages are used as the recursion needs them.
+PARSE_STACK_BYTES = 512 * 1024 * 1024
+
+
+class TooDeeplyNested(Exception):
+    pass
+
+
+def parse_module(source: bytes, path: str = "<mpfix>") -> cst.Module:
+    """libcst's parse, safe from the stack overflows of deeply nested sources."""
+    if too_deeply_nested(source, path):
+        raise TooDeeplyNested
+    outcome: list = []
+
+    def parse() -> None:
+        try:
+            outcome.append(cst.parse_module(source))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome.append(error)
+
+    try:
+        previous = threading.stack_size(PARSE_STACK_BYTES)
+    except (ValueError, RuntimeError):  # the platform cannot size thread stacks
+        parse()
+    else:
+        try:
+            thread = threading.Thread(target=parse, name="mpfix-parse", daemon=True)
+            thread.start()
+        finally:
+            threading.stack_size(previous)
+        thread.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 @dataclass
@@ -61,10 +102,11 @@ def _finding(analysis: ModuleAnalysis, rule: type[Rule], violation: Violation,
     )
 
 
-def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]],
-             path: str) -> tuple[ModuleAnalysis, list[tuple[type[Rule], Violation]]]:
+def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]], path: str,
+             texts: Optional[StatementTexts] = None,
+             ) -> tuple[ModuleAnalysis, list[tuple[type[Rule], Violation]]]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters()))
+    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters()), texts)
     context = RuleContext(analysis=analysis, settings=settings, path=path)
     found: list[tuple[type[Rule], Violation]] = []
     for rule in rules:
@@ -81,7 +123,8 @@ class _ApplyReplacements(cst.CSTTransformer):
         return self.replacements.get(original_node, updated_node)
 
 
-def _apply(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
+def _apply(module: cst.Module, fixes: Iterable[Fix],
+           parents: Optional[Mapping[cst.CSTNode, cst.CSTNode]] = None) -> cst.Module:
     replacements: dict = {}
     imports: list = []
     for fix in fixes:
@@ -90,14 +133,111 @@ def _apply(module: cst.Module, fixes: Iterable[Fix]) -> cst.Module:
     if module in replacements:
         new = replacements.pop(module)
         module = new if not replacements else new.visit(_ApplyReplacements(replacements))
+    elif parents is not None:
+        module = _replace_along_paths(module, replacements, parents)
     else:
         module = module.visit(_ApplyReplacements(replacements))
     if imports:
-        context = CodemodContext()
-        for module_name, obj, alias in imports:
-            AddImportsVisitor.add_needed_import(context, module_name, obj, alias)
-        module = AddImportsVisitor(context).transform_module(module)
+        module = _add_imports(module, imports)
     return module
+
+
+def _replace_along_paths(module: cst.Module, replacements: dict,
+                         parents: Mapping[cst.CSTNode, cst.CSTNode]) -> cst.Module:
+    """Rebuild only the ancestors of replaced nodes; a full transformer pass is far slower."""
+    dirty: set[int] = set()
+    for node in replacements:
+        current = parents.get(node)
+        while current is not None and id(current) not in dirty:
+            dirty.add(id(current))
+            current = parents.get(current)
+
+    def rebuild(node: cst.CSTNode):  # type: ignore[no-untyped-def]
+        if node in replacements:
+            return replacements[node]
+        if id(node) not in dirty:
+            return node
+        changes = {}
+        for name in child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                new = rebuild(value)
+                if isinstance(new, (cst.RemovalSentinel, cst.FlattenSentinel)):
+                    raise _NeedsTransformer
+                if new is not value:
+                    changes[name] = new
+            elif isinstance(value, (tuple, list)):
+                items, changed = [], False
+                for item in value:
+                    new = rebuild(item) if isinstance(item, cst.CSTNode) else item
+                    changed = changed or new is not item
+                    if isinstance(new, cst.FlattenSentinel):
+                        items.extend(new.nodes)
+                    elif not isinstance(new, cst.RemovalSentinel):
+                        items.append(new)
+                if changed:
+                    changes[name] = type(value)(items)
+        return node.with_changes(**changes) if changes else node
+
+    try:
+        return rebuild(module)
+    except _NeedsTransformer:
+        return module.visit(_ApplyReplacements(replacements))
+
+
+class _NeedsTransformer(Exception):
+    """A sentinel stands where a sequence is not: let libcst's transformer decide."""
+
+
+def _add_imports(module: cst.Module, imports: list) -> cst.Module:
+    """libcst's AddImportsVisitor, run on the module's top-level import lines only.
+
+    It only ever edits top-level import lines and the spacing of the first
+    statement after them, but it walks the whole tree (seconds on a large
+    file). Every run of other statements is swapped for a one-line stand-in
+    that carries the run's leading lines, and put back afterwards.
+    """
+    runs: dict[str, list[cst.BaseStatement]] = {}
+    shallow: list[cst.BaseStatement] = []
+    for index, statement in enumerate(module.body):
+        if index == 0 or _is_import_line(statement):
+            shallow.append(statement)
+            continue
+        previous = shallow[-1]
+        marker = _stand_in_marker(previous)
+        if marker in runs:
+            runs[marker].append(statement)
+            continue
+        marker = f"__mpfix_stand_in_{index}__"
+        runs[marker] = [statement]
+        shallow.append(cst.SimpleStatementLine(body=[cst.Expr(cst.Name(marker))],
+                                               leading_lines=statement.leading_lines))
+    context = CodemodContext()
+    for module_name, obj, alias in imports:
+        AddImportsVisitor.add_needed_import(context, module_name, obj, alias)
+    result = AddImportsVisitor(context).transform_module(module.with_changes(body=shallow))
+    body: list[cst.BaseStatement] = []
+    for statement in result.body:
+        run = runs.get(_stand_in_marker(statement) or "")
+        if run is None:
+            body.append(statement)
+        else:
+            body.append(run[0].with_changes(leading_lines=statement.leading_lines))
+            body.extend(run[1:])
+    return result.with_changes(body=body)
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body)
+
+
+def _stand_in_marker(statement: cst.BaseStatement) -> Optional[str]:
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Name):
+            return small.value.value
+    return None
 
 
 def _conflicts(analysis: ModuleAnalysis, claimed: set[int], fix: Fix) -> bool:
@@ -141,17 +281,18 @@ def run_rules(
     """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input."""
     result = FileResult(path=path, parsed=True)
     try:
-        module = cst.parse_module(source)
+        module = parse_module(source, path)
     except cst.ParserSyntaxError as error:
         result.error = f"cannot parse: {error.message} (line {error.raw_line}, column {error.raw_column + 1})"
         return result
     except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
         result.error = f"cannot decode: {error}"
         return result
-    except RecursionError:
+    except (RecursionError, TooDeeplyNested):
         result.error = "cannot parse: nesting too deep"
         return result
     rules = rule_classes(settings.rules)
+    parsed = module
     try:
         first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result)
     except RecursionError:
@@ -161,13 +302,23 @@ def run_rules(
     if fix:
         new_source = module.bytes
         if new_source != source:
+            if parsed.bytes != source:
+                # libcst drops a lone CR that ends a file; a rewrite would lose it.
+                return _left_unchanged(result, first, "cannot fix: libcst does not reproduce "
+                                       "this file byte for byte (a lone CR line ending at its "
+                                       "end?); file left unchanged")
             problem = _verify(source, new_source, path)
             if problem:
-                result.error = f"internal error: a fix produced invalid code ({problem}); file left unchanged"
-                result.findings = sorted(first)
-                result.fixed = {}
-                return result
+                return _left_unchanged(result, first, f"internal error: a fix produced invalid "
+                                       f"code ({problem}); file left unchanged")
             result.new_source = new_source
+    return result
+
+
+def _left_unchanged(result: FileResult, first: list[Finding], error: str) -> FileResult:
+    result.error = error
+    result.findings = sorted(first)
+    result.fixed = {}
     return result
 
 
@@ -184,11 +335,12 @@ def _fix_loop(module, settings, rules, path, fix, approve, result):  # type: ign
     """Returns the first round's findings, the last round's, and the final module."""
     first: list[Finding] = []
     declined: Counter = Counter()  # fixes refused in the review, by _review_key
+    texts = StatementTexts()  # rendered statements, reused by the rounds that follow
     for round_number in range(MAX_FIX_ROUNDS):
-        analysis, found = _analyse(module, settings, rules, path)
+        analysis, found = _analyse(module, settings, rules, path, texts)
         # Generating the module's code costs a pass over the tree: only when it is read.
         needs_text = bool(found) or (settings.report_unused_noqa and not fix)
-        suppressions = Suppressions(module.code if needs_text else "")
+        suppressions = Suppressions(analysis.source_map.code if needs_text else "")
         reported = []
         pending: list[tuple[type[Rule], Violation, Finding]] = []
         for rule, violation in found:
@@ -212,7 +364,7 @@ def _fix_loop(module, settings, rules, path, fix, approve, result):  # type: ign
             return first, reported, module
         for rule, _ in chosen:
             result.fixed[rule.code] = result.fixed.get(rule.code, 0) + 1
-        module = _apply(module, [v.fix for _, v in chosen])  # type: ignore[misc]
+        module = _apply(module, [v.fix for _, v in chosen], analysis.names.parents)  # type: ignore[misc]
     return first, reported, module
 
 
@@ -245,7 +397,9 @@ def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-un
 
 def _verify(old: bytes, new: bytes, path: str) -> Optional[str]:
     try:
-        cst.parse_module(new)
+        parse_module(new, path)
+    except TooDeeplyNested:
+        return "does not parse: nesting too deep"
     except Exception as error:  # noqa: BLE001 - any failure means do not write
         return f"does not parse: {str(error).splitlines()[0]}"
     if compiles(old, path) is None:

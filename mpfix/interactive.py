@@ -34,6 +34,20 @@ def stdin_is_terminal() -> bool:
         return False
 
 
+def _ask() -> str:
+    """One of y, n, a, q from stdin; raises click.Abort at the end of input."""
+    while True:
+        click.echo(f"{PROMPT}: ", err=True, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo(err=True)
+            raise click.Abort()
+        answer = ANSWERS.get(line.strip().lower())
+        if answer is not None:
+            return answer
+        click.echo("Please answer y, n, a or q.", err=True)
+
+
 class Reviewer:
     """The engine's `approve` callback: asks about each fix, remembers the answers."""
 
@@ -50,8 +64,7 @@ class Reviewer:
         if path in self.apply_all_in:
             return True
         self._show(pending)
-        answer = ANSWERS[click.prompt(PROMPT, type=click.Choice(list(ANSWERS), case_sensitive=False),
-                                      show_choices=False, err=True).lower()]
+        answer = _ask()
         if answer == "q":
             self.quit = True
             return False

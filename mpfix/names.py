@@ -61,7 +61,7 @@ class Binding:
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
+def child_fields(kind: type) -> tuple[str, ...]:
     try:
         return _FIELDS[kind]
     except KeyError:
@@ -72,7 +72,7 @@ def _child_fields(kind: type) -> tuple[str, ...]:
 def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Child nodes by dataclass field, four times faster than libcst's visitor dispatch."""
     found: list[cst.CSTNode] = []
-    for name in _child_fields(type(node)):
+    for name in child_fields(type(node)):
         value = getattr(node, name)
         if isinstance(value, cst.CSTNode):
             found.append(value)
@@ -95,6 +95,8 @@ class NameIndex:
         self.functions: list[cst.FunctionDef] = []
         self.classes: list[cst.ClassDef] = []
         self.lambdas: list[cst.Lambda] = []
+        self.name_nodes: list[cst.Name] = []            # every Name, in pre-order
+        self._keys: dict[int, list[int]] = {}
         self.scopes: list[Scope] = []
         self.all_names: set[str] = set()
         self._stack: list[cst.CSTNode] = []
@@ -343,17 +345,16 @@ class NameIndex:
 
     def loads_in(self, node: cst.CSTNode) -> list[cst.Name]:
         """Every read of a name inside `node`, in source order."""
+        return self.within(self.loads, node)
+
+    def within(self, collected: list, node: cst.CSTNode) -> list:
+        """The members of a pre-order list (`calls`, `name_nodes`...) inside `node`."""
         from bisect import bisect_left, bisect_right
 
-        keys = self._load_positions()
-        first = bisect_left(keys, self.order[node])
-        last = bisect_right(keys, self.end[node])
-        return self.loads[first:last]
-
-    def _load_positions(self) -> list[int]:
-        if not hasattr(self, "_load_keys"):
-            self._load_keys = [self.order[name] for name in self.loads]
-        return self._load_keys
+        keys = self._keys.get(id(collected))
+        if keys is None:
+            keys = self._keys[id(collected)] = [self.order[item] for item in collected]
+        return collected[bisect_left(keys, self.order[node]):bisect_right(keys, self.end[node])]
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parents.get(node)
@@ -400,7 +401,7 @@ _HANDLERS = {
     cst.Del: NameIndex._del,
 }
 _COLLECTED = {cst.Call: "calls", cst.FunctionDef: "functions", cst.ClassDef: "classes",
-              cst.Lambda: "lambdas"}
+              cst.Lambda: "lambdas", cst.Name: "name_nodes"}
 for _match_type in ("MatchAs", "MatchStar"):
     if hasattr(cst, _match_type):
         _HANDLERS[getattr(cst, _match_type)] = NameIndex._match_as

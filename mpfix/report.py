@@ -17,7 +17,6 @@ Formats (`--output-format`):
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Optional
 

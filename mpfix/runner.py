@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Protocol
+from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from mpfix.cache import Cache
 from mpfix.findings import FileResult
@@ -151,13 +153,55 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
         return
     context = multiprocessing.get_context("spawn")
     batches = _batches(pending, jobs)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context) as pool:
-        futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
+                               initializer=_stop_silently_on_interrupt)
+    try:
+        with _interrupts_blocked():  # the workers start with this mask
+            futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
         for future in futures:
             for index, result in future.result():
                 if progress:
                     progress.advance(1)
                 yield index, result
+    except KeyboardInterrupt:
+        _terminate_workers(pool)
+        raise
+    finally:
+        # After a Ctrl-C or an error, batches not yet started are dropped, not computed.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the batches in progress: workers write nothing, so nothing is lost."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
+
+@contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """Block SIGINT while workers are started, so a Ctrl-C that reaches them during
+    their start-up waits for `_stop_silently_on_interrupt` instead of printing a
+    traceback; this process receives it as soon as the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_silently_on_interrupt() -> None:
+    """Worker initializer. A Ctrl-C reaches the whole process group; a worker writes
+    no file, so it ends at once without a traceback and the parent reports it once."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def default_jobs() -> int:

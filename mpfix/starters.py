@@ -168,10 +168,10 @@ def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], 
     modules = {name.rsplit(".", 1)[0] for name in extra if "." in name}
     modules |= {"multiprocessing", "multiprocess", "billiard", "torch.multiprocessing"}
     roots = _alternation(modules)
-    # An import of a family module (any indentation, any position in an import list),
-    # or a name that only process pools have.
+    # An import of a family module (any indentation, any position in an import list;
+    # a UTF-8 BOM or a form feed may start the line), or a name only process pools have.
     imports = re.compile(
-        rb"^[ \t]*(?:from[ \t]+(?:" + roots + rb")\b|import[ \t][^\n]*\b(?:" + roots + rb")\b)"
+        rb"^(?:\xef\xbb\xbf)?[ \t\f]*(?:from[ \t]+(?:" + roots + rb")\b|import[ \t][^\n]*\b(?:" + roots + rb")\b)"
         rb"|\bProcessPoolExecutor\b",
         re.MULTILINE,
     )

@@ -1,37 +1,62 @@
 """Writing a fixed file without ever leaving it half-written.
 
 The new bytes go to a temporary file in the same directory, get the original's
-permission bits, and replace the original with one atomic rename, after a
-last check that the file on disk is still what was read. Symlinks are written
-through: the link stays a link and its target gets the new content.
+permission bits (and owner, where allowed), and replace the original with one
+atomic rename, right after a last check that the file on disk is still what
+was read. Symlinks are written through: the link stays a link and its target
+gets the new content. Signals that end a run (Ctrl-C, SIGTERM, SIGHUP) wait
+until the file in hand is written or abandoned, so an interrupted run leaves
+every file either as it was or fully fixed, and no temporary file behind.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+TEMP_SUFFIX = ".mpfix-tmp"
+_ENDING_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                   if hasattr(signal, name)}
 
 
 class WriteError(Exception):
     pass
 
 
+@contextmanager
+def _ending_signals_deferred() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def write_atomically(path: Path, original: bytes, new: bytes) -> None:
     target = Path(os.path.realpath(path))
+    with _ending_signals_deferred():
+        _replace(target, original, new)
+
+
+def _replace(target: Path, original: bytes, new: bytes) -> None:
     try:
-        current = target.read_bytes()
+        status = target.stat()
     except OSError as error:
         raise WriteError(f"cannot read back before writing: {error.strerror}") from None
-    if current != original:
-        raise WriteError("changed on disk while mpfix was running; not overwritten")
+    mode = stat.S_IMODE(status.st_mode)
+    if not mode & stat.S_IWUSR:
+        raise WriteError("file is read-only; not overwritten")
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-        if not mode & stat.S_IWUSR:
-            raise WriteError("file is read-only; not overwritten")
         descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".mpfix-tmp")
+            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
     except OSError as error:
         raise WriteError(f"cannot write: {error.strerror}") from None
     try:
@@ -40,6 +65,10 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
+        _keep_owner(temporary, status)
+        # Checked as late as possible: an editor may have saved the file meanwhile.
+        if target.read_bytes() != original:
+            raise WriteError("changed on disk while mpfix was running; not overwritten")
         os.replace(temporary, target)
     except BaseException as error:
         try:
@@ -49,3 +78,15 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
         if isinstance(error, OSError):
             raise WriteError(f"cannot write: {error.strerror}") from None
         raise
+
+
+def _keep_owner(temporary: str, status: os.stat_result) -> None:
+    """Give the new file the original's owner; only root may, and only where it differs."""
+    if not hasattr(os, "chown"):
+        return
+    if (status.st_uid, status.st_gid) == (os.getuid(), os.getgid()):
+        return
+    try:
+        os.chown(temporary, status.st_uid, status.st_gid)
+    except OSError:
+        pass  # as a plain user the file becomes yours, as with any editor's save

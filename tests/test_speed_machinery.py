@@ -1,0 +1,129 @@
+"""The machinery that makes mpfix fast must never change its answers: the cache,
+the prefilter, the parallel runner, and the benchmark script itself (a smoke run)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixture_cases import ROOT
+from mpfix.findings import FileResult, Finding, Safety
+from mpfix.cache import Cache
+from mpfix.settings import FileSettings
+from mpfix.starters import Prefilter
+
+UNGUARDED = (
+    "import multiprocessing as mp\n\n"
+    "def square(x):\n    return x * x\n\n"
+    "with mp.Pool(2) as pool:\n    print(pool.map(square, range(4)))\n"
+)
+
+
+def mpfix(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mpfix", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("source,wanted", [
+    (b"import multiprocessing as mp\nmp.Pool(2)\n", True),
+    (b"import os, multiprocessing\nmultiprocessing.Process()\n", True),
+    (b"def f():\n    from multiprocessing import Queue\n", True),
+    (b"from concurrent.futures import ProcessPoolExecutor\n", True),
+    (b"from multiprocessing.managers import BaseManager\n", True),
+    (b"import torch.multiprocessing as mp\nmp.Process\n", True),
+    (b"# multiprocessing.Pool is not used here\n", False),
+    (b"import multiprocessing\nprint(multiprocessing.cpu_count())\n", False),
+    (b"from threading import Thread\nfrom queue import Queue\n", False),
+    (b"s = 'import multiprocessing'\n", False),
+])
+def test_prefilter(source: bytes, wanted: bool) -> None:
+    assert Prefilter().wants(source) is wanted
+
+
+def test_prefilter_knows_configured_starters() -> None:
+    source = b"from acme.workers import launch\nlaunch(job)\n"
+    assert not Prefilter().wants(source)
+    assert Prefilter(["acme.workers.launch"]).wants(source)
+
+
+def test_cache_key_covers_content_settings_and_mode(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, "1.0")
+    base = FileSettings(rules=("MP001",))
+    key = cache.key(b"x", base.fingerprint(), "check")
+    assert key != cache.key(b"y", base.fingerprint(), "check")
+    assert key != cache.key(b"x", FileSettings(rules=("MP001", "MP002")).fingerprint(), "check")
+    assert key != cache.key(b"x", FileSettings(rules=("MP001",), unsafe_fixes=True).fingerprint(), "check")
+    assert key != cache.key(b"x", base.fingerprint(), "fix")
+    assert key != Cache(tmp_path, "1.1").key(b"x", base.fingerprint(), "check")
+
+
+def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, "1.0")
+    finding = Finding(line=1, col=1, code="MP001", message="m", fix_safety=Safety.SAFE)
+    cache.put("ab" * 32, FileResult(path="a.py", findings=[finding]))
+    entry = next((tmp_path / ".mpfix_cache").rglob("*.json"))
+    assert (tmp_path / ".mpfix_cache" / "CACHEDIR.TAG").is_file()
+    assert (tmp_path / ".mpfix_cache" / ".gitignore").read_text().strip().endswith("*")
+    entry.write_text("{not json")
+    assert cache.get("ab" * 32, "a.py") is None
+    cache.put("ab" * 32, FileResult(path="a.py", findings=[finding]))
+    assert cache.get("ab" * 32, "a.py").findings[0].code == "MP001"
+
+
+def test_cache_never_answers_for_changed_content_or_settings(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(UNGUARDED)
+    first = mpfix("check", "script.py", cwd=tmp_path)
+    assert " MP001 " in first.stdout and first.returncode == 1
+    assert any((tmp_path / ".mpfix_cache").rglob("*.json"))
+    script.write_text("import multiprocessing as mp\n\nif __name__ == '__main__':\n"
+                      "    mp.freeze_support()\n    mp.Pool(2).close()\n")
+    assert mpfix("check", "script.py", cwd=tmp_path).returncode == 0
+    script.write_text(UNGUARDED)
+    assert " MP001 " in mpfix("check", "script.py", cwd=tmp_path).stdout
+    ignored = mpfix("check", "--ignore", "MP001", "script.py", cwd=tmp_path)
+    assert " MP001 " not in ignored.stdout
+
+
+def test_clean_removes_the_cache(tmp_path: Path) -> None:
+    (tmp_path / "script.py").write_text(UNGUARDED)
+    mpfix("check", "script.py", cwd=tmp_path)
+    assert (tmp_path / ".mpfix_cache").is_dir()
+    assert mpfix("clean", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / ".mpfix_cache").exists()
+
+
+def test_parallel_and_in_process_runs_agree(tmp_path: Path) -> None:
+    """Enough bytes to start worker processes; identical output, in the same order."""
+    corpus = tmp_path / "corpus"
+    for case in sorted((ROOT / "fixtures").glob("*/*/before.py")):
+        target = corpus / case.parent.parent.name / f"{case.parent.name}.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        padding = "\n".join(f"PAD_{i} = {i}" for i in range(250))
+        target.write_text(case.read_text() + "\n" + padding + "\n")
+    args = ("check", "--no-cache", "--output-format", "json", str(corpus))
+    serial = mpfix(*args[:1], "-j", "1", *args[1:], cwd=tmp_path)
+    parallel = mpfix(*args[:1], "-j", "2", *args[1:], cwd=tmp_path)
+    assert serial.returncode == parallel.returncode == 1, serial.stderr + parallel.stderr
+    assert serial.stdout == parallel.stdout
+    assert len(json.loads(serial.stdout)) > 50
+    fixed_serial = mpfix("fix", "--diff", "--no-cache", "-j", "1", str(corpus), cwd=tmp_path)
+    fixed_parallel = mpfix("fix", "--diff", "--no-cache", "-j", "2", str(corpus), cwd=tmp_path)
+    assert fixed_serial.stdout == fixed_parallel.stdout
+
+
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--slice", "25", "--runs", "1",
+         "--libcst-cap", "30", "--output", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    table = next(tmp_path.glob("bench-*.md")).read_text()
+    for row in ("read floor", "mpfix check, cold", "mpfix check, warm", "one file, no parse",
+                "one file, parse and fix", "libcst codemod runner"):
+        assert row in table
