@@ -144,6 +144,8 @@ class ModuleAnalysis:
                  statement_texts: Optional[StatementTexts] = None) -> None:
         self.wrapper = wrapper
         self._statement_texts = statement_texts or StatementTexts()
+        self._callable_uses: Optional[list[CallableUse]] = None
+        self._call_kinds: dict[int, Optional[Kind]] = {}
         self.module = wrapper.module
         self.starters = starters
         self.names = NameIndex.build(self.module)
@@ -376,6 +378,13 @@ class ModuleAnalysis:
 
     def call_kind(self, call: cst.Call) -> Optional[Kind]:
         """What calling `call.func` creates, if it is a multiprocessing object."""
+        key = id(call)
+        if key not in self._call_kinds:
+            self._call_kinds[key] = None  # breaks cycles through assignments
+            self._call_kinds[key] = self._compute_call_kind(call)
+        return self._call_kinds[key]
+
+    def _compute_call_kind(self, call: cst.Call) -> Optional[Kind]:
         func = call.func
         kind = self._qualified_kind(func)
         if kind is not None:
@@ -539,10 +548,11 @@ class ModuleAnalysis:
         return expr
 
     def callable_uses(self) -> list[CallableUse]:
-        uses: list[CallableUse] = []
-        for call in self.calls:
-            uses.extend(self._callable_uses_of(call))
-        return uses
+        """Computed once per file: every rule asks."""
+        if self._callable_uses is None:
+            self._callable_uses = [use for call in self.calls
+                                   for use in self._callable_uses_of(call)]
+        return list(self._callable_uses)
 
     def _callable_uses_of(self, call: cst.Call) -> Iterator[CallableUse]:
         created = self.call_kind(call)

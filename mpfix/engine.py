@@ -1,9 +1,10 @@
 """One file through every enabled rule: parse once, analyse once, fix in rounds.
 
-Checking is a single parse and a single pass of all rules over one metadata
-wrapper. Fixing applies every non-conflicting fix of a round together and then
-re-analyses the new tree, until nothing more applies (as ruff's fix loop does);
-a file without applicable fixes is therefore still parsed exactly once.
+Checking is a single parse, one name index (mpfix/names.py) and a single pass of
+all rules over it. Fixing applies every non-conflicting fix of a round together
+and then re-analyses the new tree, until nothing more applies (as ruff's fix
+loop does); a file without applicable fixes is still parsed exactly once, and
+the rounds re-render only the statements a fix touched.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis import ModuleAnalysis
-from mpfix.names import child_fields
-from mpfix.positions import StatementTexts
 from mpfix.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
+from mpfix.names import child_fields
 from mpfix.noqa import Suppressions
+from mpfix.positions import StatementTexts
 from mpfix.registry import ALL_CODES, rule_classes
 from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
@@ -145,6 +146,8 @@ def _apply(module: cst.Module, fixes: Iterable[Fix],
 def _replace_along_paths(module: cst.Module, replacements: dict,
                          parents: Mapping[cst.CSTNode, cst.CSTNode]) -> cst.Module:
     """Rebuild only the ancestors of replaced nodes; a full transformer pass is far slower."""
+    if any(node not in parents for node in replacements):
+        return module.visit(_ApplyReplacements(replacements))  # a token: not indexed
     dirty: set[int] = set()
     for node in replacements:
         current = parents.get(node)

@@ -35,15 +35,32 @@ def module_names(path: Path) -> set[str]:
     return names
 
 
-def _import_pattern(name: str) -> re.Pattern[bytes]:
-    last = re.escape(name.rsplit(".", 1)[-1]).encode()
-    dotted = re.escape(name).encode()
-    return re.compile(
-        rb"^[ \t]*(?:import[ \t][^\n#]*\b" + dotted + rb"\b"
-        rb"|from[ \t]+[\w.]*\b" + dotted + rb"[ \t]+import\b"
-        rb"|from[ \t]+[\w.]+[ \t]+import[ \t][^\n#]*\b" + last + rb"\b)",
-        re.MULTILINE,
-    )
+_IMPORT_LINE = re.compile(
+    rb"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]*\(?([^\n#;)]*)|import[ \t]+([^\n#;]*))",
+    re.MULTILINE,
+)
+
+
+def imported_names(source: bytes) -> set[str]:
+    """Dotted names a file's import lines can make importable: `a.b` for `from a import b`."""
+    names: set[str] = set()
+    for match in _IMPORT_LINE.finditer(source):
+        module, imported, plain = match.groups()
+        if module is not None:
+            base = module.decode(errors="replace").lstrip(".")
+            if base:
+                names.add(base)
+            for item in imported.split(b","):
+                word = item.strip().split(b" ")[0].decode(errors="replace")
+                if word:
+                    names.add(f"{base}.{word}" if base else word)
+                    names.add(word)
+        else:
+            for item in plain.split(b","):
+                word = item.strip().split(b" ")[0].decode(errors="replace")
+                if word:
+                    names.add(word)
+    return names
 
 
 def package_modules(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
@@ -57,15 +74,16 @@ def package_modules(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -
 
 def imported_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
     """The candidates that another file among `sources` imports."""
-    return {path for path in candidates
-            if path.name != "__main__.py" and _imported_by_others(path, sources)}
-
-
-def _imported_by_others(path: Path, sources: Mapping[Path, bytes]) -> bool:
-    for name in module_names(path):
-        needle = name.rsplit(".", 1)[-1].encode()
-        pattern = _import_pattern(name)
-        for other, data in sources.items():
-            if other != path and needle in data and pattern.search(data):
-                return True
-    return False
+    wanted = {path: module_names(path) for path in candidates if path.name != "__main__.py"}
+    if not wanted:
+        return set()
+    stems = b"|".join(re.escape(path.stem.encode()) for path in wanted)
+    mentions = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:" + stems + rb")\b", re.MULTILINE)
+    importers: dict[Path, set[str]] = {}
+    for path, data in sources.items():
+        if mentions.search(data):
+            importers[path] = imported_names(data)
+    return {
+        path for path, names in wanted.items()
+        if any(names & imported for other, imported in importers.items() if other != path)
+    }

@@ -108,9 +108,12 @@ def run(
         report.sources[name] = source
         loaded[path] = source
         settings = settings_for(path)
-        if looks_binary(source) or not settings.rules or not needs_parse(source, settings):
+        if looks_binary(source):
             report.results.append(process_source(source, settings, path=name))
-            report.skipped += 0 if looks_binary(source) else 1
+            continue
+        if not settings.rules or not needs_parse(source, settings):
+            report.results.append(FileResult(path=name))
+            report.skipped += 1
             continue
         report.results.append(FileResult(path=name))  # placeholder, filled below
         candidates.append((index, path, source, settings))
