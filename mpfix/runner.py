@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -157,7 +158,7 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
     context = multiprocessing.get_context("spawn")
     batches = _batches(pending, jobs)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
-                               initializer=_stop_silently_on_interrupt)
+                               initializer=_prepare_worker, initargs=(os.getpid(),))
     try:
         with _interrupts_blocked():  # the workers start with this mask
             futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
@@ -199,12 +200,31 @@ def _interrupts_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def _prepare_worker(parent: int) -> None:
+    _stop_silently_on_interrupt()
+    _die_with_parent(parent)
+
+
 def _stop_silently_on_interrupt() -> None:
-    """Worker initializer. A Ctrl-C reaches the whole process group; a worker writes
-    no file, so it ends at once without a traceback and the parent reports it once."""
+    """A Ctrl-C reaches the whole process group; a worker writes no file, so it
+    ends at once without a traceback and the parent reports it once."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed mpfix: nobody would read its results, and
+    one blocked writing them would wait forever. On Linux the kernel sends it SIGTERM."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before that took effect
+        os._exit(1)
 
 
 def default_jobs() -> int:

@@ -127,3 +127,50 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     for row in ("read floor", "mpfix check, cold", "mpfix check, warm", "one file, no parse",
                 "one file, parse and fix", "libcst codemod runner"):
         assert row in table
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_do_not_outlive_a_killed_mpfix(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = UNGUARDED + "\n".join(f"def f{i}(x):\n    return [x for _ in range(3)]\n" for i in range(400))
+    for i in range(24):  # well above the size from which workers are started
+        (corpus / f"m{i}.py").write_text(body)
+    process = subprocess.Popen([sys.executable, "-m", "mpfix", "check", "--no-cache", "-j", "2",
+                                str(corpus)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def workers() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"multiprocessing-fork" in cmdline and f" {process.pid} " in stat.split(")")[-1][:40]:
+                found.append(int(entry.name))
+        return found
+
+    deadline = time.monotonic() + 60
+    started: list[int] = []
+    while not started and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        started = workers()
+    if not started:
+        process.wait(timeout=120)
+        pytest.skip("the run finished before its workers could be seen")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    alive = started
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in started if Path(f"/proc/{pid}").exists()
+                 and b"multiprocessing-fork" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "spawn workers outlived their killed parent"
