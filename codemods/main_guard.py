@@ -186,9 +186,10 @@ class MainGuard(Rule):
         moved = {id(s) for s in [*entry, *self.analysis.main_guards()]}
         moved = _with_readers(movable, binds, reads, moved)
         kept = _needed_by_definitions(body, movable, binds, reads, moved)
-        first_entry = min(_index(body, s) for s in entry)
+        index = {id(s): i for i, s in enumerate(body)}
+        first_entry = min(index[id(s)] for s in entry)
         # What runs after the entry code starts is entry code too, unless a definition needs it.
-        moved |= {id(s) for s in movable if _index(body, s) > first_entry and id(s) not in kept}
+        moved |= {id(s) for s in movable if index[id(s)] > first_entry and id(s) not in kept}
         moved = _with_readers(movable, binds, reads, moved)
         moved |= _entry_set_up(body, movable, binds, reads, moved, kept)
         return [s for s in movable if id(s) in moved]
@@ -279,10 +280,6 @@ def _is_definition(statement: cst.BaseStatement) -> bool:
 def _is_docstring(statement: cst.SimpleStatementLine) -> bool:
     return len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) \
         and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-
-
-def _index(body: list[cst.BaseStatement], statement: Optional[cst.BaseStatement]) -> int:
-    return next(i for i, s in enumerate(body) if s is statement)
 
 
 
