@@ -156,22 +156,34 @@ def test_binary_source_on_stdin_is_given_back_unchanged(tmp_path: Path) -> None:
 # Size and depth ------------------------------------------------------------------------
 
 def test_five_megabyte_file(tmp_path: Path) -> None:
-    parts = [b"import multiprocessing\n\n"]
-    size, number = 0, 0
-    while size < 5_000_000:
-        part = (f"def work_{number}(x):\n    \"\"\"Generated helper {number}.\"\"\"\n"
-                f"    return x * {number} + len(str(x))\n\n\n").encode()
-        parts.append(part)
-        size += len(part)
-        number += 1
-    parts.append(b"pool = multiprocessing.Pool(2)\nprint(pool.map(work_1, [1, 2, 3]))\n")
-    (tmp_path / "big.py").write_bytes(b"".join(parts))
+    """A generated module with a large embedded data blob, fixed like any other file."""
+    blob = "".join(f"{number:08d} " + "abcdefghij" * 7 + "\n" for number in range(62_500))
+    source = UNGUARDED_POOL.replace("\npool =", f'\nDATA = """\\\n{blob}"""\n\npool =')
+    assert len(source) > 5_000_000
+    (tmp_path / "big.py").write_text(source)
 
-    completed = run_mpfix("check", "--no-cache", "big.py", cwd=tmp_path, timeout=600)
+    completed = run_mpfix("fix", "--no-cache", "big.py", cwd=tmp_path, timeout=600)
 
     assert_no_traceback(completed)
     assert completed.returncode == EXIT_FOUND, completed.stderr
-    assert completed.stdout.startswith(f"big.py:{len(parts) * 5 - 7}:1: MP001 ")
+    fixed = (tmp_path / "big.py").read_text()
+    assert fixed == source.replace(
+        "pool = multiprocessing.Pool(2)\nprint(pool.map(work, [1, 2, 3]))\n",
+        GUARDED_POOL[GUARDED_POOL.index("if __name__"):])
+
+
+def test_large_generated_module(tmp_path: Path) -> None:
+    """Thousands of small functions: every one is parsed and analysed, in seconds."""
+    functions = "".join(f"def work_{number}(x):\n    return x * {number} + len(str(x))\n\n\n"
+                        for number in range(8_000))
+    source = UNGUARDED_POOL.replace("\npool =", "\n" + functions + "pool =")
+    (tmp_path / "generated.py").write_text(source)
+
+    completed = run_mpfix("check", "--no-cache", "generated.py", cwd=tmp_path, timeout=600)
+
+    assert_no_traceback(completed)
+    assert completed.returncode == EXIT_FOUND, completed.stderr
+    assert completed.stdout.startswith(f"generated.py:{source.count(chr(10)) - 1}:1: MP001 ")
 
 
 def _nested(depth: int, opening: str, closing: str) -> bytes:
