@@ -98,7 +98,9 @@ def test_nothing_forced(mp_start_method):
     assert mp_start_method == {before!r}
     assert "{VARIABLE}" not in os.environ
 ''')
-    result = clean.runpytest()
+    # A fresh interpreter: earlier tests of this session may have settled the
+    # default context of this one, which is not the plugin's doing.
+    result = clean.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert not [line for line in result.outlines if line.startswith("mpfix")]
 
