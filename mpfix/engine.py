@@ -302,7 +302,7 @@ def run_rules(
         result.error = "cannot analyse: nesting too deep"
         return result
     result.findings = sorted(remaining)
-    if fix:
+    if fix and result.fixed:  # unfixed, a file is never re-rendered: libcst may not round-trip
         new_source = module.bytes
         if new_source != source:
             if parsed.bytes != source:
