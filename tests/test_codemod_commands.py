@@ -17,12 +17,18 @@ from mpfix.registry import ALL_CODES, rule_class
 from mpfix.rulekit import RuleCommand
 
 
+def _is_command(value: object) -> bool:
+    try:
+        return isinstance(value, type) and issubclass(value, RuleCommand)
+    except TypeError:  # `list[str]` aliases pass isinstance(type) on Python 3.9
+        return False
+
+
 def command_for(code: str) -> type[RuleCommand]:
     rule = rule_class(code)
     module = sys.modules[rule.__module__]
     commands = [value for value in vars(module).values()
-                if isinstance(value, type) and issubclass(value, RuleCommand)
-                and value is not RuleCommand and value.rule is rule]
+                if _is_command(value) and value is not RuleCommand and value.rule is rule]
     assert len(commands) == 1, f"{rule.__module__} must define exactly one RuleCommand"
     return commands[0]
 
