@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -157,10 +159,12 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
         return
     context = multiprocessing.get_context("spawn")
     batches = _batches(pending, jobs)
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
-                               initializer=_prepare_worker, initargs=(os.getpid(),))
+    neutral = tempfile.mkdtemp(prefix="mpfix-workers-")
+    with _working_directory(neutral):
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
+                                   initializer=_prepare_worker, initargs=(os.getpid(),))
     try:
-        with _interrupts_blocked():  # the workers start with this mask
+        with _working_directory(neutral), _interrupts_blocked():  # workers start with both
             futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
         for future in futures:
             for index, result in future.result():
@@ -173,6 +177,28 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
     finally:
         # After a Ctrl-C or an error, batches not yet started are dropped, not computed.
         pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(neutral, ignore_errors=True)
+
+
+@contextmanager
+def _working_directory(directory: str) -> Iterator[None]:
+    """Where worker processes (and multiprocessing's resource tracker) are started.
+
+    They start as `python -c ...`, which puts the current directory first on
+    `sys.path` before importing multiprocessing: in the user's project, a module
+    of theirs named `multiprocessing.py` or `pickle.py` would be imported, and
+    run, in place of the standard library's. An empty directory has none.
+    """
+    try:
+        previous = os.getcwd()
+    except OSError:  # the current directory was removed: nothing to shadow anything
+        yield
+        return
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:
