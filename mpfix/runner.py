@@ -209,6 +209,11 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
+    # Before Python 3.11.1 (gh-94777) the shutdown deadlocks while a batch is still being
+    # written to the dead workers' pipe; closing this process's reading end fails the write.
+    reader = getattr(getattr(pool, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
 
 
 @contextmanager

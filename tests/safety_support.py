@@ -9,31 +9,34 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Union
 
 MPFIX = (sys.executable, "-I", "-m", "mpfix")
 
-# MP001 (main-guard) fixes this safely: the last two lines move under the guard.
-UNGUARDED_POOL_LINES = (
-    "import multiprocessing",
-    "",
-    "def work(x):",
-    "    return x * 2",
-    "",
-    "pool = multiprocessing.Pool(2)",
-    "print(pool.map(work, [1, 2, 3]))",
-)
-UNGUARDED_POOL = "\n".join(UNGUARDED_POOL_LINES) + "\n"
-ENTRY_LINES = UNGUARDED_POOL_LINES[-2:]
+# MP001 (main-guard) fixes this safely into GUARDED_POOL: the last two lines move.
+UNGUARDED_POOL = """\
+import multiprocessing
 
-GUARDED_POOL = UNGUARDED_POOL.replace(
-    "pool = multiprocessing.Pool(2)\nprint(pool.map(work, [1, 2, 3]))\n",
-    'if __name__ == "__main__":\n'
-    "    multiprocessing.freeze_support()\n"
-    "    pool = multiprocessing.Pool(2)\n"
-    "    print(pool.map(work, [1, 2, 3]))\n",
-)
+def work(x):
+    return x * 2
+
+pool = multiprocessing.Pool(2)
+print(pool.map(work, [1, 2, 3]))
+"""
+
+GUARDED_POOL = """\
+import multiprocessing
+
+def work(x):
+    return x * 2
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    pool = multiprocessing.Pool(2)
+    print(pool.map(work, [1, 2, 3]))
+"""
 
 # Follows every guideline: no rule has anything to say about it, now or later.
 CLEAN_PROCESS = """\
@@ -52,11 +55,11 @@ if __name__ == "__main__":
 """
 
 
-def run_mpfix(*args: Union[str, Path], cwd: Path, timeout: float = 300,
-              input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+def run_mpfix(*args: Union[str, Path], cwd: Path,
+              timeout: float = 300) -> subprocess.CompletedProcess:
     """`mpfix ARGS` as a user runs it; stdout and stderr decoded, never raising on exit codes."""
-    completed = subprocess.run([*MPFIX, *map(str, args)], cwd=cwd, input=input,
-                               capture_output=True, timeout=timeout)
+    completed = subprocess.run([*MPFIX, *map(str, args)], cwd=cwd, capture_output=True,
+                               timeout=timeout)
     return subprocess.CompletedProcess(
         completed.args, completed.returncode,
         completed.stdout.decode("utf-8", "replace"), completed.stderr.decode("utf-8", "replace"),
@@ -70,10 +73,6 @@ def assert_no_traceback(completed: subprocess.CompletedProcess) -> None:
 
 def error_lines(completed: subprocess.CompletedProcess) -> list[str]:
     return [line for line in completed.stderr.splitlines() if ": error: " in line]
-
-
-def python_files(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*.py") if path.is_file())
 
 
 def snapshot(paths: Iterable[Path]) -> dict[Path, tuple[bytes, int, int]]:
@@ -95,21 +94,8 @@ def write_files(root: Path, files: "dict[str, Union[str, bytes]]") -> None:
             path.write_text(text, encoding="utf-8")
 
 
-def lines_kept(before: bytes, after: bytes) -> list[bytes]:
-    """The lines of `before` (with their endings) that `after` still has, in order."""
-    from difflib import SequenceMatcher
-
-    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    kept: list[bytes] = []
-    for block in SequenceMatcher(a=old, b=new, autojunk=False).get_matching_blocks():
-        kept.extend(old[block.a:block.a + block.size])
-    return kept
-
-
 def changed_lines(before: bytes, after: bytes) -> tuple[list[bytes], list[bytes]]:
     """(lines only in `before`, lines only in `after`), line endings included."""
-    from difflib import SequenceMatcher
-
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
     removed: list[bytes] = []
     added: list[bytes] = []
@@ -118,7 +104,3 @@ def changed_lines(before: bytes, after: bytes) -> tuple[list[bytes], list[bytes]
             removed.extend(old[i1:i2])
             added.extend(new[j1:j2])
     return removed, added
-
-
-def names(paths: Sequence[Path], root: Path) -> list[str]:
-    return sorted(path.relative_to(root).as_posix() for path in paths)

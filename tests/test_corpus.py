@@ -27,12 +27,18 @@ from typing import Iterator, Optional
 
 import libcst
 import pytest
+from safety_support import (
+    GUARDED_POOL,
+    UNGUARDED_POOL,
+    assert_no_traceback,
+    run_mpfix,
+    snapshot,
+)
 
 from mpfix.engine import run_rules
 from mpfix.pipeline import needs_parse
 from mpfix.registry import ALL_CODES
 from mpfix.settings import FileSettings
-from safety_support import GUARDED_POOL, UNGUARDED_POOL, assert_no_traceback, run_mpfix
 
 EVERY_RULE = FileSettings(rules=ALL_CODES, unsafe_fixes=True)
 MENTIONS = re.compile(rb"multiprocess|billiard|ProcessPoolExecutor|\bPool\b|\bProcess\b")
@@ -120,14 +126,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, workers: ProcessPoolExecuto
     return found
 
 
-def _snapshot(paths) -> dict[Path, tuple[bytes, int, int]]:  # type: ignore[no-untyped-def]
-    out = {}
-    for path in paths:
-        status = path.stat()
-        out[path] = (path.read_bytes(), status.st_ino, status.st_mtime_ns)
-    return out
-
-
 def _errors(stderr: str, root: Path) -> dict[Path, str]:
     errors = {}
     for line in stderr.splitlines():
@@ -139,7 +137,7 @@ def _errors(stderr: str, root: Path) -> dict[Path, str]:
 
 def test_fix_every_rule_on_the_corpus(corpus: Corpus) -> None:
     root = corpus.root
-    before = _snapshot(corpus.original)
+    before = snapshot(corpus.original)
     command = ("fix", "--unsafe-fixes", "--no-cache", "-j", "2", root.name)
 
     first = run_mpfix(*command, cwd=root.parent, timeout=1800)
@@ -154,7 +152,7 @@ def test_fix_every_rule_on_the_corpus(corpus: Corpus) -> None:
                        if run_rules(corpus.original[seed], EVERY_RULE, fix=True).error}
     assert set(errors) == expected_errors
 
-    after = _snapshot(corpus.original)
+    after = snapshot(corpus.original)
     changed = [path for path in corpus.original if after[path][0] != before[path][0]]
     for path in changed:
         new = after[path][0]
@@ -176,7 +174,7 @@ def test_fix_every_rule_on_the_corpus(corpus: Corpus) -> None:
     assert second.returncode == 2
     assert set(_errors(second.stderr, root)) == set(errors)
     assert ", 0 changed" in second.stderr
-    assert _snapshot(corpus.original) == after
+    assert snapshot(corpus.original) == after
 
 
 @dataclass

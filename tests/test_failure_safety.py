@@ -17,10 +17,6 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import mpfix as mpfix_in_process
-
-import mpfix.runner
-import mpfix.writer
-from mpfix.writer import TEMP_SUFFIX, WriteError, write_atomically
 from safety_support import (
     GUARDED_POOL,
     MPFIX,
@@ -30,6 +26,10 @@ from safety_support import (
     run_mpfix,
     snapshot,
 )
+
+import mpfix.runner
+import mpfix.writer
+from mpfix.writer import TEMP_SUFFIX, WriteError, write_atomically
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -184,8 +184,10 @@ def test_an_interrupt_waits_until_the_file_in_hand_is_written(
 
 # Ctrl-C in the middle of a run -----------------------------------------------------------
 
+TREE_FILES = 300
 # Padding makes the files large enough, together, for the parallel path of the runner.
-PADDING = "".join(f"# padding line {n:04d} " + "." * 60 + "\n" for n in range(20))
+PADDING_LINE = "# padding " + "." * 70 + "\n"
+PADDING = PADDING_LINE * (2 * mpfix.runner.PARALLEL_THRESHOLD // TREE_FILES // len(PADDING_LINE))
 SCRIPT = PADDING + UNGUARDED_POOL
 
 
@@ -241,7 +243,7 @@ def _assert_interrupted_cleanly(process: subprocess.Popen, paths: list[Path],
 def test_sigint_while_writing_leaves_files_original_or_fully_fixed(tmp_path: Path) -> None:
     fixed = _fixed_script(tmp_path)
     tree = tmp_path / "tree"
-    paths = _tree(tree, 300)
+    paths = _tree(tree, TREE_FILES)
     first = paths[0]  # the runner writes in discovery order, so this file is written first
 
     process = _start(tree, "-j", "1")
@@ -257,7 +259,7 @@ def test_ctrl_c_while_workers_compute_stops_everything_quietly(tmp_path: Path) -
     """A terminal's Ctrl-C reaches the whole process group: mpfix and its workers."""
     fixed = _fixed_script(tmp_path)
     tree = tmp_path / "tree"
-    paths = _tree(tree, 300)
+    paths = _tree(tree, TREE_FILES)
 
     process = _start(tree, "-j", "2")
     _wait_until(lambda: len(_children(process.pid)) >= 2, process)

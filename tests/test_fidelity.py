@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from mpfix import MpfixError, fix_code
 from safety_support import (
     CLEAN_PROCESS,
     GUARDED_POOL,
@@ -29,6 +27,8 @@ from safety_support import (
     run_mpfix,
     snapshot,
 )
+
+from mpfix import MpfixError, fix_code
 
 GUARD = b'if __name__ == "__main__":'
 FREEZE = b"multiprocessing.freeze_support()"

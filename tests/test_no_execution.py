@@ -16,14 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from safety_support import MPFIX, UNGUARDED_POOL, assert_no_traceback, run_mpfix
 
 from mpfix import check_code, fix_code
-from safety_support import MPFIX, UNGUARDED_POOL, assert_no_traceback, run_mpfix
+from mpfix.runner import PARALLEL_THRESHOLD
 
 SHADOWING = ["click", "libcst", "pathspec", "json", "typing", "dataclasses", "signal",
              "multiprocessing", "concurrent", "tomllib", "mpfix", "difflib", "tempfile"]
+SCRIPTS = 20
 # Enough bytes that `-j 2` really starts worker processes (the runner's threshold).
-PADDING = "".join(f"# padding {n:05d} " + "." * 70 + "\n" for n in range(250))
+PADDING_LINE = "# padding " + "." * 70 + "\n"
+PADDING = PADDING_LINE * (2 * PARALLEL_THRESHOLD // SCRIPTS // len(PADDING_LINE))
 
 
 def _marking(marker: Path, body: str) -> str:
@@ -41,7 +44,7 @@ def _project(root: Path, markers: Path) -> Path:
         "pkg/__init__.py": "import multiprocessing\npool = multiprocessing.Pool(2)\n",
         "pkg/tasks.py": UNGUARDED_POOL,
         **{f"{name}.py": "" for name in SHADOWING},
-        **{f"script{n:02d}.py": PADDING + UNGUARDED_POOL for n in range(20)},
+        **{f"script{n:02d}.py": PADDING + UNGUARDED_POOL for n in range(SCRIPTS)},
     }
     for name, body in files.items():
         marker = markers / (name.replace("/", "_") + ".ran")

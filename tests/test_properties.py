@@ -16,6 +16,7 @@ import os
 
 import hypothesmith
 import libcst
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,8 @@ from mpfix.source import compiles
 EXAMPLES = int(os.environ.get("MPFIX_PROPERTY_EXAMPLES", "60"))
 SLOW = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
 EVERY_RULE = FileSettings(rules=ALL_CODES, unsafe_fixes=True)
+# Generated code is often odd (`1()`): CPython warns when compiling it, rightly and harmlessly.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 
 
 # Multiprocessing-flavoured programs ----------------------------------------------------
