@@ -97,7 +97,8 @@ class MainGuard(Rule):
         return bool(starting)
 
     def _has_freeze_support(self, guard: cst.If) -> bool:
-        return any(self.analysis.call_kind(call) is Kind.FREEZE_SUPPORT for call in _calls(guard.body))
+        calls = self.analysis.names.within(self.analysis.calls, guard.body)
+        return any(self.analysis.call_kind(call) is Kind.FREEZE_SUPPORT for call in calls)
 
     # -- the fix ---------------------------------------------------------------------
 
@@ -294,17 +295,6 @@ def _indented(statement: cst.BaseStatement) -> cst.BaseStatement:
     lines = [line.with_changes(indent=False) if line.comment is None else line
              for line in statement.leading_lines]
     return statement.with_changes(leading_lines=lines)
-
-
-def _calls(node: cst.CSTNode) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class Calls(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            found.append(call)
-
-    node.visit(Calls())
-    return found
 
 
 class MainGuardCommand(RuleCommand):
