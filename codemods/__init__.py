@@ -11,4 +11,5 @@ REGISTRY = {
     "MP004": "cooperative_shutdown.CooperativeShutdown",
     "MP007": "unpicklable_callable.UnpicklableCallable",
     "MP008": "start_method_placement.StartMethodPlacement",
+    "MP010": "stdin_replacement.StdinReplacement",
 }
