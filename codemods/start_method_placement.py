@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import PurePath
 from typing import Iterable, Optional, Union
 
 import libcst as cst
@@ -34,11 +36,21 @@ TEST_SETUP_HOOKS = {
 }
 # Exceptions whose handler tolerates "context has already been set".
 TOLERANT_HANDLERS = frozenset({"RuntimeError", "Exception", "BaseException"})
+# Files pytest collects or loads as test code, and the folders a test suite's helpers live in.
+TEST_FILE = re.compile(r"(test_.*|.*_test|conftest)\.py")
+TEST_FOLDERS = frozenset({"test", "tests", "testing"})
 
 ALREADY_SET = "\"context has already been set\""
 PIN_FORK = ("pinning fork is not a fix: fork is unsafe with threads, unavailable on Windows "
             "and unsafe on macOS; fix what breaks under spawn and forkserver instead (MP001 "
             "main guard, MP002 explicit arguments, MP007 picklable callables)")
+FORCED = "set_start_method(force=True)"
+ONCE_FOR_SCRIPT = ("set the method once in the program's entry point (its main guard), or "
+                   "create the objects through get_context(method)")
+ONCE_FOR_TESTS = ("choose the method once for the whole session (pytest_configure, or a "
+                  "session-scoped autouse fixture), and give a test that needs another method "
+                  "its own context: ctx = multiprocessing.get_context(method), then "
+                  "ctx.Process / ctx.Pool / ctx.Queue")
 
 
 class Runs(Enum):
@@ -57,9 +69,14 @@ class StartMethodPlacement(Rule):
     any function of a library); in code that runs in a child process (a Process
     target, a pool task or initializer, and what they call); and after the same flow
     already created processes, pools, queues, locks or managers, or set the method.
-    It also reports the pin-fork non-fix: a library that sets or takes the `fork`
-    method at import time. A script's own module-level call is not reported here:
-    MP001 moves it under the main guard.
+    `set_start_method(..., force=True)` is reported in test code (a test, a pytest
+    fixture, a set-up hook, a helper of the test suite, a test module's import) and
+    in any function shown to run more than once; a test session's own choice, made
+    once before any test runs (`pytest_configure`, a session-scoped autouse fixture,
+    conftest.py's import), is not, unless it pins `fork`. It also reports the
+    pin-fork non-fix: a library or a test session that sets or takes the `fork`
+    method. A script's own module-level call is not reported here: MP001 moves it
+    under the main guard; a main guard that sets the method once is right.
 
     Why:
     The guidelines say `set_start_method()` "should not be used more than once in the
@@ -68,9 +85,25 @@ class StartMethodPlacement(Rule):
     overrides the application, and makes the application's own call (or a second
     library's) raise "context has already been set". A second call in a repeated
     setup, a call in a child (whose method is already set by its parent), or a call
-    after objects were created raises the same error. Pinning `fork` to make Python
-    3.14's forkserver default "work again" hides the real bug: fork is unsafe with
-    threads, unavailable on Windows and unsafe on macOS.
+    after objects were created raises the same error. `force=True` only silences that
+    error: each run replaces the default for the whole process, so in a test or a
+    fixture it changes the start method of every test that runs after it in the
+    session (results then depend on test order and on which tests were selected), and
+    elsewhere it overrides whatever the entry point chose. Pinning `fork` to make
+    Python 3.14's forkserver default "work again" hides the real bug: fork is unsafe
+    with threads, unavailable on Windows and unsafe on macOS, and a test suite pinned
+    to fork never runs the code the way its users' Python 3.14 does.
+
+    A test that needs a particular method takes a context of its own instead of
+    changing the default:
+
+        def test_workers_under_spawn():
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(2) as pool:
+                assert pool.map(abs, [-1, 2]) == [1, 2]
+
+    and `ctx.Process(...)`, `ctx.Queue()` likewise; the session's default is chosen
+    once, in `pytest_configure` or a session-scoped autouse fixture.
 
     Example:
         # mylib/__init__.py
@@ -98,12 +131,12 @@ class StartMethodPlacement(Rule):
     Manager... constructions (and ProcessPoolExecutor's `mp_context`) go through; it is
     report-only when the module creates no objects itself, when a package's
     submodules create them, or when classes are used where a context cannot stand in
-    (`isinstance`, subclasses defined before the call). In a function that may run
-    again, a script gets `force=True` when every call in the module asks for the same
-    method (so re-setting it changes nothing); otherwise the function gets a local
-    context for the objects it creates itself, and the call is report-only where
-    neither is clearly right. Calls in children, calls after objects were created, and
-    pinned fork are report-only.
+    (`isinstance`, subclasses defined before the call). A call in a function that may
+    run again (a fixture or a test included) becomes a local context,
+    `ctx = get_context(m)`, for the objects the function creates itself; where it
+    creates none, the call is report-only: its message says where the method belongs.
+    `force=True` is never the fix. Calls in children, calls after objects were
+    created, and pinned fork are report-only.
     """
 
     code = "MP008"
@@ -128,10 +161,12 @@ class StartMethodPlacement(Rule):
     def _check_setter(self, call: cst.Call, children: list[cst.FunctionDef]) -> Optional[Violation]:
         analysis = self.analysis
         function = analysis.enclosing_function(call)
+        in_tests = self._in_test_code()
         if function is None:
             if not analysis.is_module_level(call):
                 return None  # in a lambda: when it runs is unknown
-            if not analysis.in_main_guard(call) and not self.context.is_library():
+            if not analysis.in_main_guard(call) and not self.context.is_library() \
+                    and not in_tests:
                 return None  # a script's own import-time call is MP001's to move
         elif function in children:
             return Violation(call, (
@@ -152,13 +187,23 @@ class StartMethodPlacement(Rule):
                 f"set_start_method() after line {line} already {done}: {effect}; set the "
                 f"method once, first, in the program's entry point"))
         if function is None:
-            return None if analysis.in_main_guard(call) else self._check_import_time(call)
+            if analysis.in_main_guard(call):
+                return None
+            if in_tests:
+                return self._check_test_import_time(call)
+            return self._check_import_time(call)
+        if in_tests:
+            return self._check_in_tests(call, function)
         return self._check_in_function(call, function)
 
     def _check_pinned_context(self, call: cst.Call) -> Optional[Violation]:
+        """A library that binds the fork context for its own use. A call whose value is
+        dropped only probes whether fork exists; one that fills a table or a conditional
+        beside other methods' contexts offers fork as one choice among them."""
         analysis = self.analysis
         if not self.context.is_library() or not analysis.is_module_level(call) \
-                or analysis.in_main_guard(call) or analysis.context_method(call) != "fork":
+                or analysis.in_main_guard(call) or analysis.context_method(call) != "fork" \
+                or not isinstance(analysis.parent(call), (cst.Assign, cst.AnnAssign)):
             return None
         return Violation(call, f"library pins the fork context at import time: {PIN_FORK}")
 
@@ -190,7 +235,9 @@ class StartMethodPlacement(Rule):
         return Violation(call, f"{message}; {detail}", fix)
 
     def _check_in_function(self, call: cst.Call, function: cst.FunctionDef) -> Optional[Violation]:
-        if _forced(call) or self._tolerates_repeat(call):
+        if _forced(call):
+            return self._check_forced_in_function(call, function)
+        if self._tolerates_repeat(call):
             return None
         reason = self._why_repeated(call, function)
         if reason is None:
@@ -202,8 +249,119 @@ class StartMethodPlacement(Rule):
             message += " and every call overrides the application's choice"
             if method == "fork":
                 message += f"; {PIN_FORK}"
-        fix, detail = self._repeated_call_fix(call, function, method)
+        fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_SCRIPT)
         return Violation(call, f"{message}; {detail}", fix)
+
+    def _check_forced_in_function(self, call: cst.Call,
+                                  function: cst.FunctionDef) -> Optional[Violation]:
+        """force=True raises nothing, so only a function shown to run again is reported:
+        each run replaces the process-wide default behind the entry point's back."""
+        reason = self._why_repeated(call, function, guessing=False)
+        if reason is None:
+            return None
+        message = (f"{FORCED} in `{function.name.value}()`, which {reason}: every run "
+                   f"replaces the default start method of the whole process, overriding "
+                   f"the one the program's entry point (or its test session) chose, and "
+                   f"objects made before a switch keep the old one")
+        method = _literal_method(call)
+        if method == "fork":
+            message += f"; {PIN_FORK}"
+        fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_SCRIPT)
+        return Violation(call, f"{message}; {detail}", fix)
+
+    # -- test code ---------------------------------------------------------------------
+
+    def _in_test_code(self) -> bool:
+        """A test module, conftest.py, or a module of a test suite's folder."""
+        path = PurePath(self.context.path)
+        return bool(TEST_FILE.fullmatch(path.name)) \
+            or any(part in TEST_FOLDERS for part in path.parts[:-1])
+
+    def _check_test_import_time(self, call: cst.Call) -> Optional[Violation]:
+        """conftest.py's import is the session's set-up; a test module's import is not."""
+        method = _literal_method(call)
+        if PurePath(self.context.path).name == "conftest.py" or not _forced(call):
+            return self._pinned_session(call) if method == "fork" else None
+        message = (f"{FORCED} when this test module is imported: it sets the method for "
+                   f"every test of the session, not only this module's, and which method a "
+                   f"test runs under then depends on which modules were collected")
+        if method == "fork":
+            message += f"; {PIN_FORK}"
+        return Violation(call, f"{message}; {ONCE_FOR_TESTS}")
+
+    def _check_in_tests(self, call: cst.Call, function: cst.FunctionDef) -> Optional[Violation]:
+        method = _literal_method(call)
+        if self._session_setting(function, frozenset()):
+            return self._pinned_session(call) if method == "fork" else None
+        if not _forced(call):
+            return self._check_in_function(call, function)
+        if self._restores_previous_method(call):
+            return None  # saved with get_start_method() and set back: scoped to its tests
+        message = (f"{FORCED} in `{function.name.value}()`, {self._test_role(function)}: "
+                   f"it changes the default start method for every test that runs after it "
+                   f"in the session, so results depend on test order and on which tests "
+                   f"were selected")
+        if method == "fork":
+            message += f"; {PIN_FORK}"
+        fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_TESTS)
+        return Violation(call, f"{message}; {detail}", fix)
+
+    def _pinned_session(self, call: cst.Call) -> Violation:
+        return Violation(call, (
+            "the test session pins the fork start method: every test runs under fork, which "
+            "Python 3.14 no longer uses by default on Linux (macOS and Windows never did), so "
+            f"the suite cannot catch what breaks under spawn and forkserver; {PIN_FORK}"))
+
+    def _session_setting(self, function: cst.FunctionDef, seen: frozenset[int]) -> bool:
+        """Whether `function` runs once, before the first test: a pytest session hook, a
+        session-scoped autouse fixture, or what only one of them, conftest.py's import or
+        the module's main guard (run as a script, not by pytest) calls."""
+        analysis = self.analysis
+        if _owning_class(analysis, function) is None \
+                and function.name.value in PYTEST_SESSION_HOOKS:
+            return True
+        fixture = self._fixture(function)
+        if fixture is not None:
+            return fixture == ("session", True)
+        sites = analysis.call_sites(function)
+        if len(sites) != 1 or len(analysis.references(function)) != 1 \
+                or analysis.in_loop(sites[0]) or id(function) in seen:
+            return False
+        caller = analysis.enclosing_function(sites[0])
+        if caller is None:
+            return analysis.in_main_guard(sites[0]) or (
+                analysis.is_module_level(sites[0])
+                and PurePath(self.context.path).name == "conftest.py")
+        return self._session_setting(caller, seen | {id(function)})
+
+    def _test_role(self, function: cst.FunctionDef) -> str:
+        fixture = self._fixture(function)
+        if fixture is not None:
+            scope, autouse = fixture
+            kind = f"a {scope}-scoped" if scope else "a"
+            return f"{kind}{' autouse' if autouse else ''} pytest fixture"
+        name = function.name.value
+        if name in TEST_SETUP_HOOKS:
+            return f"a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
+        if name.startswith("test"):
+            return "a test"
+        return "a helper of the test suite"
+
+    def _restores_previous_method(self, call: cst.Call) -> bool:
+        """Whether the module saves the method with get_start_method() and sets the saved
+        value back with force=True (a fixture's teardown, tearDownModule): the forced
+        calls between are scoped to the tests they wrap."""
+        analysis = self.analysis
+        family = analysis.default_context_family(call)
+        saved = _saved_method_names(analysis)
+        for other in analysis.calls:
+            if analysis.call_kind(other) is not Kind.SET_START_METHOD or not _forced(other) \
+                    or analysis.default_context_family(other) != family:
+                continue
+            method = argument(other, "method", 0)
+            if method is not None and _root_name(method.value) in saved:
+                return True
+        return False
 
     def _tolerates_repeat(self, call: cst.Call) -> bool:
         """`try: set_start_method(m) except RuntimeError: ...` and
@@ -223,13 +381,16 @@ class StartMethodPlacement(Rule):
 
     # -- how often a function runs -----------------------------------------------------
 
-    def _why_repeated(self, call: cst.Call, function: cst.FunctionDef) -> Optional[str]:
+    def _why_repeated(self, call: cst.Call, function: cst.FunctionDef, *,
+                      guessing: bool = True) -> Optional[str]:
+        """Why `function` may run again; with `guessing`, a library's function counts as
+        repeated when nothing in the module shows how often its importers call it."""
         if self.analysis.in_loop(call):
             return f"sets it in a loop (line {self.analysis.position(call).start.line})"
         runs, reason = self._runs(function, frozenset())
         if runs is Runs.REPEATEDLY:
             return reason
-        if self.context.is_library() \
+        if guessing and self.context.is_library() \
                 and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
             return "any module that imports this library may call more than once"
         return None
@@ -287,6 +448,12 @@ class StartMethodPlacement(Rule):
     def _fixture_scope(self, function: cst.FunctionDef) -> Optional[str]:
         """The scope of a pytest fixture ("function" by default, "" when computed);
         None if `function` is not a fixture."""
+        fixture = self._fixture(function)
+        return fixture[0] if fixture is not None else None
+
+    def _fixture(self, function: cst.FunctionDef) -> Optional[tuple[str, bool]]:
+        """A pytest fixture's scope ("function" by default, "" when computed) and whether
+        it is autouse (literally True); None if `function` is not a fixture."""
         for decorator in function.decorators:
             expr = decorator.decorator
             call = expr if isinstance(expr, cst.Call) else None
@@ -294,9 +461,13 @@ class StartMethodPlacement(Rule):
             if "pytest.fixture" not in self.analysis.qualified_names(func):
                 continue
             scope = keyword(call, "scope") if call is not None else None
-            if scope is not None and isinstance(scope.value, cst.SimpleString):
-                return str(scope.value.evaluated_value)
-            return "function" if scope is None else ""
+            autouse = keyword(call, "autouse") if call is not None else None
+            is_autouse = autouse is not None and m.matches(autouse.value, m.Name("True"))
+            if scope is None:
+                return "function", is_autouse
+            if isinstance(scope.value, cst.SimpleString):
+                return str(scope.value.evaluated_value), is_autouse
+            return "", is_autouse
         return None
 
     # -- fixes -------------------------------------------------------------------------
@@ -338,16 +509,12 @@ class StartMethodPlacement(Rule):
         return fix, f"give the module its own context, {context}, and create its objects through it"
 
     def _repeated_call_fix(self, call: cst.Call, function: cst.FunctionDef,
-                           method: Optional[str]) -> tuple[Optional[Fix], str]:
+                           method: Optional[str], unclear: str) -> tuple[Optional[Fix], str]:
+        """A local context for the objects `function` creates; `unclear` says what to do
+        where that is not clearly right. Never force=True: it only silences the error."""
         analysis = self.analysis
-        unclear = ("set the method once in the program's entry point, or create the objects "
-                   "through get_context(method)")
         if method is None:
             return None, f"the method is not a literal: {unclear}"
-        if not self.context.is_library() and self._same_method_everywhere(call, method):
-            fixed = _with_keyword(call, "force", cst.Name("True"))
-            return Fix({call: fixed}, Safety.UNSAFE), \
-                "every call in this module asks for the same method: pass force=True"
         family = _call_family(analysis, call)
         statement = _own_statement(analysis, call)
         if family is None or statement is None or analysis.parent(statement) is not function.body:
@@ -369,13 +536,6 @@ class StartMethodPlacement(Rule):
         fix = self._context_fix(call, statement, family, name, routes)
         context = f"`{name} = get_context({_method_code(analysis, call)})`"
         return fix, f"use a local context, {context}, for the objects the function creates"
-
-    def _same_method_everywhere(self, call: cst.Call, method: str) -> bool:
-        family = self.analysis.default_context_family(call)
-        return all(_literal_method(other) == method
-                   for other in self.analysis.calls
-                   if self.analysis.call_kind(other) is Kind.SET_START_METHOD
-                   and self.analysis.default_context_family(other) in (family, None))
 
     def _import_time_statement(self, call: cst.Call) -> Optional[cst.BaseStatement]:
         """The module statement the call is: alone, or wrapped in
@@ -628,6 +788,33 @@ def _literal_method(call: cst.Call) -> Optional[str]:
 def _method_code(analysis: ModuleAnalysis, call: cst.Call) -> str:
     method = argument(call, "method", 0)
     return analysis.module.code_for_node(method.value) if method is not None else ""
+
+
+def _root_name(expr: cst.BaseExpression) -> Optional[str]:
+    """`old` for `old`, `old[0]`, `old.method` and `self.old` (as `self.old`)."""
+    while isinstance(expr, cst.Subscript):
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        return expr.value
+    if isinstance(expr, cst.Attribute):
+        name = dotted_name(expr)
+        return name if "" not in name.split(".") else None
+    return None
+
+
+def _saved_method_names(analysis: ModuleAnalysis) -> set[str]:
+    """Where the module stores what get_start_method() returned: `old = ...get_start_method(...)`,
+    `saved[0] = ...`, `self.previous = ...`."""
+    names: set[str] = set()
+    for assign in m.findall(analysis.module, m.Assign()):
+        assert isinstance(assign, cst.Assign)
+        if not any(_start_method_query(analysis, c.func) for c in _calls_in(assign.value)):
+            continue
+        for target in assign.targets:
+            name = _root_name(target.target)
+            if name is not None:
+                names.add(name)
+    return names
 
 
 def _forced(call: cst.Call) -> bool:
