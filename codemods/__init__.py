@@ -11,5 +11,6 @@ REGISTRY = {
     "MP004": "cooperative_shutdown.CooperativeShutdown",
     "MP007": "unpicklable_callable.UnpicklableCallable",
     "MP008": "start_method_placement.StartMethodPlacement",
+    "MP009": "sync_object_through_queue.SyncObjectThroughQueue",
     "MP010": "stdin_replacement.StdinReplacement",
 }
