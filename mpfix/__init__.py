@@ -1,7 +1,41 @@
 """mpfix: find and fix multiprocessing code that breaks under spawn and forkserver."""
 
-from mpfix.api import MpfixError, check_code, fix_code
-from mpfix.findings import Finding, Safety
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+
+# In a source tree the rules live in `codemods/`, beside this package; installing maps that
+# folder to `mpfix.codemods` (pyproject's package-dir). Imported from a source tree instead
+# of site-packages (`python -m mpfix` in a checkout puts the checkout's `mpfix/` first on
+# sys.path, shadowing the installed package after a non-editable `pip install .`), nothing
+# maps it: this finder does, for that one name, as the installed layout has it.
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCE_CODEMODS = _PACKAGE.parent / "codemods"
+
+
+class _SourceTreeCodemods:
+    """A meta path finder for `mpfix.codemods` alone."""
+
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]],
+                  target: object = None) -> Optional["ModuleSpec"]:
+        if fullname != f"{__name__}.codemods":
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, _SOURCE_CODEMODS / "__init__.py",
+            submodule_search_locations=[str(_SOURCE_CODEMODS)])
+
+
+if not (_PACKAGE / "codemods").is_dir() and (_SOURCE_CODEMODS / "__init__.py").is_file():
+    sys.meta_path.append(_SourceTreeCodemods())
+
+from mpfix.api import MpfixError, check_code, fix_code  # noqa: E402 - needs the finder above
+from mpfix.findings import Finding, Safety  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Finding", "MpfixError", "Safety", "__version__", "check_code", "fix_code"]

@@ -1,13 +1,15 @@
 """The `mpfix` command line.
 
 Exit status: 0 clean; 1 findings reported (check) or files changed or findings
-left (fix); 2 usage, configuration or parse errors.
+left (fix); 2 usage, configuration or parse errors, and files that could not be
+read or written. 2 wins: a run with findings and a file that does not parse
+reports both and exits 2 (`--exit-zero` silences findings only).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -204,13 +206,14 @@ def _execute(options: Options) -> int:
     report = _run(options, files, settings)
     if options.add_noqa:
         return _finish_add_noqa(options, report)
+    unwritten: dict[str, int] = {}
     if options.mode == "diff":
         _print_patches(report, options.color)
     else:
         if options.mode == "fix":
-            _write_changes(report)
+            unwritten = _write_changes(report, settings)
         write_findings(options.output_format, report.results, sys.stdout)
-    return _finish(options, report, settings)
+    return _finish(options, report, settings, unwritten)
 
 
 def _run(options: Options, files: list[Path],
@@ -258,24 +261,49 @@ def _echo_errors(results: list[FileResult]) -> None:
             click.echo(f"{result.path}: error: {result.error}", err=True)
 
 
-def _write_changes(report: runner.RunReport) -> None:
-    for result in report.results:
+def _write_changes(report: runner.RunReport,
+                   settings: dict[Path, FileSettings]) -> dict[str, int]:
+    """Write every fixed file; returns the files that could not be written, with the
+    number of fixes each one loses."""
+    unwritten: dict[str, int] = {}
+    for index, result in enumerate(report.results):
         if result.new_source is None:
             continue
         try:
             write_atomically(Path(result.path), report.sources[result.path], result.new_source)
         except WriteError as error:
-            result.error = str(error)
-            result.new_source = None
+            unwritten[result.path] = sum(result.fixed.values())
+            report.results[index] = replace(_as_read(result.path, report, settings),
+                                            error=str(error))
+    return unwritten
+
+
+def _as_read(name: str, report: runner.RunReport,
+             settings: dict[Path, FileSettings]) -> FileResult:
+    """What `check` finds in a file as mpfix read it: the findings a fix that was not
+    written leaves in place. The file's settings are the ones the run gave it."""
+    from mpfix.libraries import imported_files, package_modules
+    from mpfix.pipeline import process_source
+
+    path = Path(name)
+    file_settings = settings[path]
+    if file_settings.is_library is None:
+        loaded = {Path(other): source for other, source in report.sources.items()}
+        if package_modules([path], loaded):
+            file_settings = replace(file_settings, is_library=True)
+        if imported_files([path], loaded):
+            file_settings = replace(file_settings, imported_by_run=True)
+    return process_source(report.sources[name], file_settings, path=name)
 
 
 def _finish(options: Options, report: runner.RunReport,
-            settings: dict[Path, FileSettings]) -> int:
+            settings: dict[Path, FileSettings], unwritten: Optional[dict[str, int]] = None) -> int:
     _echo_errors(report.results)
     if not options.quiet:
         unsafe = {str(path): s.unsafe_fixes for path, s in settings.items()}
         click.echo(summary(report.results, mode=options.mode, skipped=report.skipped,
-                           unsafe_enabled=lambda path: unsafe.get(path, False)), err=True)
+                           unsafe_enabled=lambda path: unsafe.get(path, False),
+                           unwritten=unwritten or {}), err=True)
     if report.errors:
         return EXIT_ERROR
     found = any(r.findings for r in report.results)

@@ -9,7 +9,10 @@ the rounds re-render only the statements a fix touched.
 
 from __future__ import annotations
 
+import re
+import sys
 import threading
+import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
@@ -73,6 +76,46 @@ def parse_module(source: bytes, path: str = "<mpfix>") -> cst.Module:
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
+
+
+# libcst puts a position of its own into its parser's messages; mpfix gives one position.
+_LIBCST_POSITION = re.compile(r"^(?:parser error: )?error at \d+:\d+: ")
+
+
+def parse_error(source: bytes, path: str, error: Exception) -> str:
+    """`cannot parse: MESSAGE (line L, column C)` for a file libcst cannot parse.
+
+    One position: CPython's, from `compile()` (what `python -m py_compile` and
+    tracebacks show). Only a file that CPython accepts and libcst does not gets
+    libcst's message and position.
+    """
+    syntax = _cpython_syntax_error(source, path)
+    if syntax is not None:
+        return f"cannot parse: {_located(syntax.msg, syntax.lineno, syntax.offset)}"
+    if isinstance(error, cst.ParserSyntaxError):
+        message = _LIBCST_POSITION.sub("", error.message)
+        return (f"cannot parse: {_located(message, error.raw_line, error.raw_column + 1)}; "
+                f"Python {sys.version_info.major}.{sys.version_info.minor} accepts this file, "
+                f"libcst does not")
+    return f"cannot parse: {error}"
+
+
+def _cpython_syntax_error(source: bytes, path: str) -> Optional[SyntaxError]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return error
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def _located(message: str, line: Optional[int], column: Optional[int]) -> str:
+    if not line:
+        return message
+    return f"{message} (line {line}, column {column})" if column else f"{message} (line {line})"
 
 
 @dataclass
@@ -285,8 +328,8 @@ def run_rules(
     result = FileResult(path=path, parsed=True)
     try:
         module = parse_module(source, path)
-    except cst.ParserSyntaxError as error:
-        result.error = f"cannot parse: {error.message} (line {error.raw_line}, column {error.raw_column + 1})"
+    except (cst.ParserSyntaxError, cst.CSTValidationError) as error:
+        result.error = parse_error(source, path, error)
         return result
     except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
         result.error = f"cannot decode: {error}"

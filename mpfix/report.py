@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable, Optional
+from typing import IO, Any, Callable, Iterable, Mapping, Optional
 
 from mpfix.findings import FileResult, Finding, Safety
 
@@ -130,8 +130,14 @@ def _plural(count: int, word: str, plural: Optional[str] = None) -> str:
 
 
 def summary(results: list[FileResult], *, mode: str, skipped: int,
-            unsafe_enabled: Callable[[str], bool]) -> str:
-    """What a person reads after a run. `mode` is "check", "fix" or "diff"."""
+            unsafe_enabled: Callable[[str], bool],
+            unwritten: Optional[Mapping[str, int]] = None) -> str:
+    """What a person reads after a run. `mode` is "check", "fix" or "diff".
+
+    `unwritten` maps the files whose fixes could not be written (read-only, changed on
+    disk meanwhile) to the number of fixes lost; their results are those of the file as
+    read, so their fixes count as not applied and their findings as remaining.
+    """
     totals = _Totals()
     for result in results:
         for code, count in result.fixed.items():
@@ -148,7 +154,7 @@ def summary(results: list[FileResult], *, mode: str, skipped: int,
     for code in sorted(totals.rules):
         lines.append(f"  {code} {rule_name(code)}: {_rule_line(totals.rules[code], mode)}")
     lines.append(_totals_line(totals, mode))
-    lines.extend(_error_lines(results))
+    lines.extend(_error_lines(results, unwritten or {}))
     hidden = totals.total("need_unsafe")
     if hidden:
         lines.append(f"{hidden} more fix{'es are' if hidden != 1 else ' is'} "
@@ -194,13 +200,17 @@ def _totals_line(totals: _Totals, mode: str) -> str:
     return f"{_plural(fixed, 'fix', 'fixes')} applied, {_plural(remaining, 'finding')} remaining"
 
 
-def _error_lines(results: list[FileResult]) -> list[str]:
-    errors = [r.error for r in results if r.error]
+def _error_lines(results: list[FileResult], unwritten: Mapping[str, int]) -> list[str]:
+    errors = [r.error for r in results if r.error and r.path not in unwritten]
     parse = sum(1 for e in errors if e.startswith(PARSE_ERRORS))
     other = len(errors) - parse
     lines = []
     if parse:
         lines.append(f"{_plural(parse, 'file')} could not be parsed")
+    if unwritten:
+        lost = sum(unwritten.values())
+        lines.append(f"{_plural(len(unwritten), 'file')} could not be written: "
+                     f"{_plural(lost, 'fix', 'fixes')} not applied")
     if other:
         lines.append(f"{_plural(other, 'file')} could not be processed")
     return lines

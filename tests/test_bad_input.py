@@ -139,6 +139,53 @@ def test_bad_files_do_not_stop_the_others(tmp_path: Path) -> None:
             assert (tmp_path / name).read_bytes() == data
 
 
+UNPARSABLE = {
+    # name: a source libcst and CPython both refuse
+    "python2.py": MULTIPROCESSING + b'print "hello"\n',
+    "unclosed.py": MULTIPROCESSING + b"pool.map(abs, [1,\n",
+    "unclosed_def.py": MULTIPROCESSING + b"def f(x:\n    return x\n",
+    "bytes_and_text.py": MULTIPROCESSING + b'x = u"a" rb"b"\n',
+    "dedent.py": MULTIPROCESSING + b"if x:\n  pass\n else:\n  pass\n",
+    "tabs.py": MULTIPROCESSING + b"def f():\n\tif x:\n        pass\n",
+}
+
+
+def _cpython_position(data: bytes, name: str) -> tuple[str, int, int]:
+    try:
+        compile(data, name, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return error.msg, error.lineno, error.offset
+    raise AssertionError(f"{name} compiles")
+
+
+@pytest.mark.parametrize("name", sorted(UNPARSABLE))
+def test_a_parse_error_gives_one_position_cpythons(tmp_path: Path, name: str) -> None:
+    data = UNPARSABLE[name]
+    (tmp_path / name).write_bytes(data)
+    completed = run_mpfix("check", "--no-cache", name, cwd=tmp_path)
+    assert completed.returncode == EXIT_ERROR
+    message, line, column = _cpython_position(data, name)
+    [error] = error_lines(completed)
+    assert error == f"{name}: error: cannot parse: {message} (line {line}, column {column})"
+
+
+def test_a_file_only_libcst_refuses_gets_libcsts_one_position() -> None:
+    """A file CPython compiles but libcst rejects (syntax libcst does not know yet)."""
+    import libcst as cst
+
+    from mpfix.engine import parse_error
+
+    with pytest.raises(cst.ParserSyntaxError) as raised:
+        cst.parse_module(b"import multiprocessing\nx = (1,\n")
+    libcst_error = raised.value
+    message = parse_error(b"import multiprocessing\n", "new.py", libcst_error)
+    assert libcst_error.message.startswith("parser error: error at ")  # its own position
+    reason = libcst_error.message.split(": ", 2)[-1]
+    assert message.startswith(f"cannot parse: {reason} (line {libcst_error.raw_line}, column "
+                              f"{libcst_error.raw_column + 1}); Python ")
+    assert message.count("line ") == 1 and "error at" not in message
+
+
 def test_binary_source_on_stdin_is_given_back_unchanged(tmp_path: Path) -> None:
     data = b"\x00\x01\x02import multiprocessing\n"
     completed = subprocess.run(

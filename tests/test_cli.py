@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
 from pathlib import Path
 
 import pytest
@@ -43,6 +48,32 @@ def test_parse_error_is_exit_2_even_with_exit_zero(tmp_path):
     assert result.exit_code == 2
     assert "broken.py: error: cannot parse" in result.stderr
     assert "1 file could not be parsed" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("check",), ("check", "--exit-zero"), ("fix",),
+                                     ("fix", "--diff")])
+def test_findings_and_parse_errors_are_both_reported_and_2_wins(tmp_path, command):
+    write(tmp_path / "bad.py", UNGUARDED)
+    write(tmp_path / "broken.py", "from multiprocessing import Process\ndef f(:\n")
+    result = mpfix(*command, ".")
+    assert result.exit_code == 2
+    assert "broken.py: error: cannot parse" in result.stderr
+    assert "1 file could not be parsed" in result.stderr
+    if command[-1] == "--diff":
+        assert "+++ b/bad.py" in result.stdout
+    elif command[0] == "fix":
+        assert 'if __name__ == "__main__":' in (tmp_path / "bad.py").read_text()
+    else:
+        assert result.stdout.startswith("bad.py:7:1: MP001 ")
+
+
+def test_files_the_prefilter_skips_are_not_parsed(tmp_path):
+    """Documented: a syntax error in a file without multiprocessing is not reported."""
+    write(tmp_path / "broken.py", "import threading\ndef f(:\n")
+    result = mpfix("check", ".")
+    assert result.exit_code == 0, result.stderr
+    assert "1 file scanned (1 skipped by the prefilter)" in result.stderr
+    assert "error" not in result.stderr
 
 
 def test_usage_errors_exit_2(tmp_path):
@@ -347,6 +378,60 @@ def test_summary_counts_per_rule():
     ]
 
 
+def test_summary_counts_unwritten_fixes_as_not_applied():
+    """An unwritten file's result is the file as read: its findings remain, nothing fixed."""
+    findings = [Finding(7, 1, "MP001", "m", fix_safety=Safety.SAFE, path="locked.py")]
+    results = [
+        FileResult(path="free.py", fixed={"MP001": 1}, new_source=b"x"),
+        FileResult(path="locked.py", findings=findings, error="file is read-only; not overwritten"),
+    ]
+    text = summary(results, mode="fix", skipped=0, unsafe_enabled=lambda path: False,
+                   unwritten={"locked.py": 1})
+    assert text.splitlines() == [
+        "2 files scanned (0 skipped by the prefilter), 1 changed",
+        "  MP001 main-guard: 1 fixed, 1 remaining",
+        "1 fix applied, 1 finding remaining",
+        "1 file could not be written: 1 fix not applied",
+    ]
+
+
+def _read_only(path: Path, monkeypatch) -> None:
+    path.chmod(0o444)
+
+
+def _edited_after_the_read(path: Path, monkeypatch) -> None:
+    import mpfix.runner
+
+    real_run = mpfix.runner.run
+
+    def run_then_edit(*args, **kwargs):
+        report = real_run(*args, **kwargs)
+        path.write_text("# saved by an editor meanwhile\n" + UNGUARDED)
+        return report
+
+    monkeypatch.setattr(mpfix.runner, "run", run_then_edit)
+
+
+@pytest.mark.parametrize("obstacle", [_read_only, _edited_after_the_read])
+def test_a_fix_not_written_is_not_counted_as_applied(tmp_path, monkeypatch, obstacle):
+    locked = write(tmp_path / "locked.py", UNGUARDED)
+    write(tmp_path / "free.py", UNGUARDED)
+    obstacle(locked, monkeypatch)
+    result = mpfix("fix", "-j", "1", ".")
+    assert result.exit_code == 2
+    assert 'if __name__ == "__main__":' in (tmp_path / "free.py").read_text()
+    assert locked.read_text().endswith(UNGUARDED)
+    # The finding its fix would have removed is still there, and still reported.
+    assert result.stdout.startswith("locked.py:7:1: MP001 ")
+    summary_lines = result.stderr.splitlines()[-4:]
+    assert summary_lines == [
+        "2 files scanned (0 skipped by the prefilter), 1 changed",
+        "  MP001 main-guard: 1 fixed, 1 remaining",
+        "1 fix applied, 1 finding remaining",
+        "1 file could not be written: 1 fix not applied",
+    ], result.stderr
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -390,3 +475,77 @@ def test_cached_findings_keep_their_edits(tmp_path):
     first, second = run(), run()
     assert (tmp_path / ".mpfix_cache").is_dir()
     assert first == second and json.loads(first)[0]["fix"]["edits"]
+
+
+# Running from a checkout --------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+# What a checkout holds besides what an install is built from.
+NOT_INSTALLED = shutil.ignore_patterns(
+    ".git", ".venv", "__pycache__", "*.egg-info", ".mpfix_cache", ".pytest_cache", ".hypothesis",
+    ".ruff_cache", "build", "dist", "tests", "fixtures", "bench")
+
+
+def _dependency_folders() -> list[str]:
+    import click
+    import libcst
+    import pathspec
+
+    modules = [libcst, click, pathspec]
+    if sys.version_info < (3, 11):
+        import tomli
+
+        modules.append(tomli)
+    return sorted({str(Path(module.__file__).resolve().parent.parent) for module in modules})
+
+
+@pytest.fixture(scope="module")
+def installed_checkout(tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of this checkout, and a new virtual environment it was installed into with
+    `pip install .` (a built wheel, not editable). The run-time dependencies are the test
+    environment's, put on the new environment's path by a .pth file: nothing is downloaded."""
+    base = tmp_path_factory.mktemp("checkout")
+    tree = base / "mpfix"
+    shutil.copytree(ROOT, tree, ignore=NOT_INSTALLED)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--wheel-dir", str(base / "dist"), str(tree)], check=True, capture_output=True)
+    environment = base / "venv"
+    venv.create(environment, with_pip=False)
+    python = environment / ("Scripts" if os.name == "nt" else "bin") / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "mpfix-test-dependencies.pth").write_text("\n".join(_dependency_folders()) + "\n")
+    [wheel] = (base / "dist").glob("mpfix-*.whl")
+    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index",
+                    str(wheel)], check=True, capture_output=True)
+    return tree, python
+
+
+def _run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(python), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_python_m_mpfix_from_a_checkout_after_a_non_editable_install(installed_checkout,
+                                                                     monkeypatch):
+    tree, python = installed_checkout
+    where = "import mpfix, mpfix.codemods; print(mpfix.__file__); print(mpfix.codemods.__file__)"
+    # In the checkout its own `mpfix/` comes first on sys.path and shadows the install...
+    shadowed = _run(python, "-c", where, cwd=tree)
+    assert shadowed.returncode == 0, shadowed.stderr
+    assert [Path(line).parent.parent for line in shadowed.stdout.split()] == [tree, tree]
+    # ...which is used everywhere else.
+    installed = _run(python, "-c", where, cwd=tree.parent)
+    assert installed.returncode == 0, installed.stderr
+    assert all(tree not in Path(line).parents for line in installed.stdout.split())
+
+    help_run = _run(python, "-m", "mpfix", "--help", cwd=tree)
+    assert help_run.returncode == 0, help_run.stderr
+    assert help_run.stdout.startswith("Usage: ") and "check" in help_run.stdout
+    checked = _run(python, "-m", "mpfix", "check", "--no-cache", "examples", cwd=tree)
+    monkeypatch.chdir(tree)
+    expected = mpfix("check", "examples")
+    assert checked.returncode == expected.exit_code == 1, checked.stderr
+    assert checked.stdout == expected.stdout and "MP0" in checked.stdout
