@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
-from mpfix.analysis import is_main_guard, statement_mutations, statement_names
+from mpfix.analysis import (SHARED_DEFAULT_CONTEXT, api_family, is_main_guard, statement_mutations,
+                            statement_names)
 from mpfix.findings import Safety
-from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines
+from mpfix.rule import Fix, ImportSpec, Rule, RuleContext, Violation
+from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.starters import Kind
+
+# Objects through which a module starts processes: their library's freeze_support() is
+# the one a frozen child of the program needs (each library marks its children with its
+# own command-line flag, `--multiprocessing-fork` or `--billiard-fork`).
+PROCESS_KINDS = frozenset({Kind.PROCESS, Kind.POOL, Kind.EXECUTOR, Kind.MANAGER, Kind.CONTEXT,
+                           Kind.SET_START_METHOD})
+# Frameworks that run an application file as `__main__` (`streamlit run app.py` executes it
+# in a module named `__main__` whose `__file__` is the app): such a file is a script
+# wherever it sits, and the main guard is the fix that works there.
+SCRIPT_RUNNERS = {"streamlit": "Streamlit runs this app as `__main__`"}
+# Cell markers of notebook-style scripts (jupytext and editors' `# %%`, nbconvert's
+# `# In[1]:`, Databricks' source format): run cell by cell in a kernel or as a
+# script, as `__main__` either way.
+NOTEBOOK_CELL = re.compile(r"#\s*(?:%%|In\[[ 0-9]*\]:|COMMAND -{3,}|Databricks notebook source)")
+NOTEBOOK = "this notebook-style script (it has cell markers) runs as `__main__`"
+GUARD = "`if __name__ == \"__main__\":`"
 
 
 class MainGuard(Rule):
@@ -19,8 +39,9 @@ class MainGuard(Rule):
     What it finds:
     Module-level code that starts a process, creates a pool, executor or
     manager, sets the start method, or calls a function of the same module that
-    does so, outside `if __name__ == "__main__":`; and a main guard that starts
-    processes without calling `freeze_support()` first.
+    does so, outside `if __name__ == "__main__":`. A main guard without
+    `freeze_support()` is reported only when the project ships frozen
+    executables (see Settings).
 
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux, and the only
@@ -29,7 +50,8 @@ class MainGuard(Rule):
     processes of its own and fails with "An attempt has been made to start a new
     process before the current process has finished its bootstrapping phase".
     The guideline "safe importing of the main module" asks for the guard, with
-    `freeze_support()` first so frozen Windows executables work too.
+    `freeze_support()` first so frozen Windows executables work too; a program
+    that is never frozen can leave that call out.
 
     Example:
         from multiprocessing import Process
@@ -41,7 +63,7 @@ class MainGuard(Rule):
         p.start()
 
     Fixed:
-        from multiprocessing import freeze_support, Process
+        from multiprocessing import Process, freeze_support
 
         def foo():
             print("hello")
@@ -52,98 +74,203 @@ class MainGuard(Rule):
             p.start()
 
     Fix safety:
-    Safe. Imports, functions, classes and every module-level value a function
-    or class reads stay at module level, in order, so the module stays
-    importable by the children; only the statements that serve the entry code
-    move, comments with them. An existing guard receives the moved code. In a
-    library (an `__init__.py`, or a module configured as one) nothing is moved:
-    the finding asks for the work to move into a function the caller runs.
+    Safe. The guard it creates or fills starts with `freeze_support()` from
+    the library the module starts processes with (`billiard.freeze_support()`
+    in a billiard program, `multiprocess`'s in a multiprocess one; each library
+    marks its frozen children its own way). Imports, functions, classes, every
+    module-level value a function or class reads and module metadata
+    (`__all__`, `__version__`, other dunder names) stay at module level, in
+    order, so the module stays importable by the children and by other
+    modules; only the statements that serve the entry code move, comments with
+    them. An existing guard receives the moved code. Where the entry code
+    itself binds a value a function reads (`pool = Pool()` used by a function),
+    module metadata depends on it, or a statement that stays shares a name with
+    entry code it would now run before, nothing is moved: the finding says why.
+    In a library (an `__init__.py`, a package module without a guard, or a
+    configured library path) nothing is moved: the finding asks for the work
+    to move into a function the caller runs. A file that a framework runs as
+    `__main__` is a script wherever it sits: one that imports Streamlit
+    (`streamlit run app.py`), or a notebook-style script with cell markers
+    (`# %%`, `# In[1]:`), unless another file of the run imports it.
+
+    Settings:
+    `frozen-executables = true` in `[tool.mpfix]` (default false), for a
+    project that ships frozen executables (PyInstaller, cx_Freeze, py2exe):
+    a main guard that starts processes without first calling the
+    `freeze_support()` of the library it uses is reported, and the fix adds
+    the call. Without it a frozen Windows executable's children run the
+    whole program again instead of their task.
     """
 
     code = "MP001"
     name = "main-guard"
     fix_safety = "safe"
 
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        self._bound_names: dict[int, set[str]] = {}
+        self._touched_names: dict[int, set[str]] = {}
+
     def check(self) -> Iterable[Violation]:
         body = list(self.context.module.body)
         entry = [s for s in body if self._is_entry(s)]
         guards = [s for s in body if is_main_guard(s)]
         if entry:
-            if self.context.is_library(counting_importers=False):
-                yield Violation(entry[0], "library code starts processes at import time; every "
-                                "spawn and forkserver child that imports it does so again: move "
-                                "it into a function the application calls")
-                return
-            message = ("module-level code starts processes; spawn and forkserver children "
-                       "re-import the main module and run it again: move it under "
-                       "`if __name__ == \"__main__\":`")
-            yield Violation(entry[0], message, Fix(*self._guard_fix(body, entry, guards)))
-            return
-        for guard in guards:
-            if self.analysis.starting_calls(guard.body) and not self._has_freeze_support(guard):
-                yield Violation(
-                    guard, "main guard starts processes without calling freeze_support() first",
-                    Fix(*self._freeze_fix(guard)),
-                )
+            yield self._entry_violation(body, entry, guards)
+        elif self.context.settings.frozen_executables:
+            yield from self._freeze_violations(guards)
+
+    def _entry_violation(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
+                         guards: list[cst.If]) -> Violation:
+        runner = self._script_runner
+        if runner is None and self.context.is_library(counting_importers=False):
+            return Violation(entry[0], "library code starts processes at import time; every "
+                             "spawn and forkserver child that imports it does so again: move "
+                             "it into a function the application calls")
+        rerun = ("spawn and forkserver children re-import the main module and run it again"
+                 if runner is None else
+                 f"{runner}, and spawn and forkserver children re-import it and run it again")
+        plan = self._plan(body, entry, guards)
+        if plan.blocker is not None:
+            return Violation(entry[0], f"module-level code starts processes; {rerun}; it belongs "
+                             f"under {GUARD} but cannot simply move there: {plan.blocker}")
+        message = f"module-level code starts processes; {rerun}: move it under {GUARD}"
+        return Violation(entry[0], message, Fix(*self._guard_fix(body, plan.moved, guards)))
 
     def _is_entry(self, statement: cst.BaseStatement) -> bool:
         if is_main_guard(statement) or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             return False
         starting = self.analysis.starting_calls(statement)
-        if self.context.is_library():
+        if self.context.is_library() and self._script_runner is None:
             # A library setting the start method at import time is MP008's to fix.
             starting = [c for c in starting
                         if self.analysis.call_kind(c) is not Kind.SET_START_METHOD]
         return bool(starting)
 
-    def _has_freeze_support(self, guard: cst.If) -> bool:
-        calls = self.analysis.names.within(self.analysis.calls, guard.body)
-        return any(self.analysis.call_kind(call) is Kind.FREEZE_SUPPORT for call in calls)
+    @cached_property
+    def _script_runner(self) -> Optional[str]:
+        """Why the file runs as `__main__` though it may sit in a package: the framework
+        that runs it. None for a file with no such sign, an `__init__.py`, or a module
+        another file of the run imports (a helper of the app, not the app)."""
+        settings = self.context.settings
+        if settings.is_package_init or settings.imported_by_run:
+            return None
+        for bindings in self.analysis.global_scope.bindings.values():
+            for binding in bindings:
+                root = (binding.imported or "").split(".")[0]
+                if root in SCRIPT_RUNNERS:
+                    return SCRIPT_RUNNERS[root]
+        if any(NOTEBOOK_CELL.match(comment) for comment in _top_level_comments(self.context.module)):
+            return NOTEBOOK
+        return None
 
-    # -- the fix ---------------------------------------------------------------------
+    # -- freeze_support -----------------------------------------------------------------
 
-    def _freeze_call(self) -> tuple[cst.SimpleStatementLine, tuple]:
-        binding, imports = import_binding(self.analysis, "multiprocessing", "freeze_support")
-        statement = cst.parse_statement(f"{binding}()\n")
-        assert isinstance(statement, cst.SimpleStatementLine)
-        return statement, imports
+    @cached_property
+    def _libraries(self) -> list[str]:
+        """The process libraries the module starts processes through, in order of first use;
+        libraries that share one freeze_support (torch's re-export) count once."""
+        found: dict[str, str] = {}
+        for expression in self._process_api_references():
+            name = self.analysis.api_name(expression)
+            if name is None or self.analysis.starters.kind_of_name(name) not in PROCESS_KINDS:
+                continue
+            library = "multiprocessing" if name.startswith("concurrent.futures.") else api_family(name)
+            if library is not None:
+                found.setdefault(_freeze_key(library), library)
+        return list(found.values()) or ["multiprocessing"]
+
+    def _process_api_references(self) -> Iterator[cst.BaseExpression]:
+        for call in self.analysis.calls:
+            yield call.func
+        for cls in self.analysis.classes:
+            for base in cls.bases:  # `class Worker(billiard.Process)`
+                yield base.value
+
+    def _freeze_libraries(self, guard: cst.If) -> set[str]:
+        """The libraries whose freeze_support() the guard calls, itself or through the
+        module's functions it runs (`main()` calling it first)."""
+        found: set[str] = set()
+        calls = list(self.analysis.names.within(self.analysis.calls, guard.body))
+        for helper in self.analysis.helpers_called(guard):
+            calls.extend(self.analysis.names.within(self.analysis.calls, helper))
+        for call in calls:
+            if self.analysis.call_kind(call) is Kind.FREEZE_SUPPORT:
+                library = api_family(self.analysis.api_name(call.func) or "")
+                found.add(_freeze_key(library or "multiprocessing"))
+        return found
+
+    def _missing_freeze(self, guard: Optional[cst.If]) -> list[str]:
+        present = self._freeze_libraries(guard) if guard is not None else set()
+        return [lib for lib in self._libraries if _freeze_key(lib) not in present]
+
+    def _freeze_calls(self, libraries: list[str]) -> tuple[list[cst.SimpleStatementLine],
+                                                           tuple[ImportSpec, ...]]:
+        """`freeze_support()` of each library, spelled as the module names it, and the
+        imports to add. A bare `freeze_support` already bound to another library's gets an
+        alias rather than a second, shadowing import."""
+        statements: list[cst.SimpleStatementLine] = []
+        imports: list[ImportSpec] = []
+        taken: set[str] = set()
+        for library in libraries:
+            binding, needed = import_binding(self.analysis, library, "freeze_support")
+            if needed and (binding in self.analysis.global_scope or binding in taken):
+                binding = unused_name(self.analysis, f"{library.replace('.', '_')}_freeze_support",
+                                      taken)
+                needed = ((library, "freeze_support", binding),)
+            taken.add(binding)
+            statement = cst.parse_statement(f"{binding}()\n")
+            assert isinstance(statement, cst.SimpleStatementLine)
+            statements.append(statement)
+            imports.extend(needed)
+        return statements, tuple(imports)
 
     def _is_freeze_line(self, statement: cst.BaseStatement) -> bool:
         return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
             and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.Call) \
             and self.analysis.call_kind(statement.body[0].value) is Kind.FREEZE_SUPPORT
 
+    def _freeze_violations(self, guards: list[cst.If]) -> Iterator[Violation]:
+        for guard in guards:
+            missing = self._missing_freeze(guard)
+            if not missing or not self.analysis.starting_calls(guard.body):
+                continue
+            names = " and ".join(f"{lib}.freeze_support()" for lib in missing)
+            yield Violation(
+                guard, f"main guard starts processes without calling {names} first; the "
+                "children of a frozen executable run the whole program again without it "
+                "(frozen-executables is on)",
+                Fix(*self._freeze_fix(guard)),
+            )
+
     def _freeze_fix(self, guard: cst.If) -> tuple[dict, Safety, tuple]:
-        freeze, imports = self._freeze_call()
-        body = guard.body
-        new_guard = guard.with_changes(body=body.with_changes(body=(freeze, *body.body)))
+        opening, rest, imports = self._guard_opening(guard)
+        new_guard = guard.with_changes(body=guard.body.with_changes(body=(*opening, *rest)))
         return {guard: new_guard}, Safety.SAFE, imports
 
     def _guard_opening(self, guard: Optional[cst.If]) -> tuple[list[cst.BaseStatement],
                                                                list[cst.BaseStatement], tuple]:
-        """The guard's first lines (freeze_support) and the rest of its existing body."""
+        """The guard's first lines (its freeze_support() calls, the missing ones added) and
+        the rest of its existing body."""
         existing = list(guard.body.body) if guard is not None else []
-        if existing and self._is_freeze_line(existing[0]):
-            return existing[:1], existing[1:], ()
-        if guard is not None and self._has_freeze_support(guard):
-            return [], existing, ()
-        freeze, imports = self._freeze_call()
-        return [freeze], existing, imports
+        leading = 0
+        while leading < len(existing) and self._is_freeze_line(existing[leading]):
+            leading += 1
+        added, imports = self._freeze_calls(self._missing_freeze(guard))
+        return [*existing[:leading], *added], existing[leading:], imports
 
-    def _guard_fix(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
+    # -- moving entry code under the guard -----------------------------------------------
+
+    def _guard_fix(self, body: list[cst.BaseStatement], to_move: list[cst.BaseStatement],
                    guards: list[cst.If]) -> tuple[dict, Safety, tuple]:
-        moved = {id(s) for s in self._statements_to_move(body, entry)}
+        moved = {id(s) for s in to_move}
         guard = guards[0] if guards else None
         opening, existing, imports = self._guard_opening(guard)
 
         def joins_guard(index: int) -> bool:
             return id(body[index]) in moved or body[index] is guard
 
-        # The guard takes the place (and the blank lines) of the last run of entry code.
-        last = max(i for i in range(len(body)) if joins_guard(i))
-        anchor = last
-        while anchor > 0 and joins_guard(anchor - 1):
-            anchor -= 1
+        anchor = _guard_anchor(body, moved, guard)
         guard_blank, _ = split_leading_lines(body[anchor].leading_lines)
 
         inside: list[cst.BaseStatement] = []
@@ -178,22 +305,131 @@ class MainGuard(Rule):
         outside.insert(guard_slot, new_guard)
         return {self.context.module: self.context.module.with_changes(body=outside)}, Safety.SAFE, imports
 
-    def _statements_to_move(self, body: list[cst.BaseStatement],
-                            entry: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    def _plan(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
+              guards: list[cst.If]) -> "_Plan":
+        """The statements to move under the guard, or why moving them would break the module."""
         movable = [s for s in body if not _is_definition(s) and not is_main_guard(s)]
         reads = {id(s): set(self.analysis.global_reads(s)) for s in body}
-        binds = {id(s): set(statement_names(s)) for s in movable}
+        binds = {id(s): self._names(s) for s in movable}
+        metadata = {id(s) for s in movable if _dunders(self._touches(s))}
         # An existing guard counts as entry code: what it reads is set-up for it.
-        moved = {id(s) for s in [*entry, *self.analysis.main_guards()]}
+        moved = {id(s) for s in [*entry, *guards]}
         moved = _with_readers(movable, binds, reads, moved)
-        kept = _needed_by_definitions(body, movable, binds, reads, moved)
+        # Module metadata stays where it is, like what functions and classes read.
+        kept = _needed_by_definitions(body, movable, binds, reads, moved) | (metadata - moved)
         index = {id(s): i for i, s in enumerate(body)}
         first_entry = min(index[id(s)] for s in entry)
-        # What runs after the entry code starts is entry code too, unless a definition needs it.
+        # What runs after the entry code starts is entry code too, unless it must stay.
         moved |= {id(s) for s in movable if index[id(s)] > first_entry and id(s) not in kept}
         moved = _with_readers(movable, binds, reads, moved)
         moved |= _entry_set_up(body, movable, binds, reads, moved, kept)
-        return [s for s in movable if id(s) in moved]
+        to_move = [s for s in movable if id(s) in moved]
+        guard = guards[0] if guards else None
+        return _Plan(to_move, self._blocker(body, to_move, guard, reads))
+
+    def _names(self, statement: cst.BaseStatement) -> set[str]:
+        """Module-level names a statement binds (computed once per statement)."""
+        key = id(statement)
+        if key not in self._bound_names:
+            self._bound_names[key] = set(statement_names(statement))
+        return self._bound_names[key]
+
+    def _touches(self, statement: cst.BaseStatement) -> set[str]:
+        """Module-level names a statement binds or changes in place."""
+        key = id(statement)
+        if key not in self._touched_names:
+            touched = self._names(statement) | set(statement_mutations(statement))
+            if not isinstance(statement, cst.SimpleStatementLine):
+                touched |= set(self.analysis.global_writes(statement))  # in a loop's body...
+            self._touched_names[key] = touched
+        return self._touched_names[key]
+
+    def _blocker(self, body: list[cst.BaseStatement], to_move: list[cst.BaseStatement],
+                 guard: Optional[cst.If], reads: dict[int, set[str]]) -> Optional[str]:
+        """Why moving `to_move` under the guard would break the module, if it would: a
+        function or class would lose a value, module metadata would move, or code that
+        stays would run before entry code whose names it shares."""
+        moved = {id(s) for s in to_move}
+        staying = [s for s in body if id(s) not in moved and s is not guard]
+        staying_names = set().union(*(self._names(s) for s in staying))
+        moved_names = set().union(*(self._names(s) for s in to_move))
+        for definition in (s for s in body if _is_definition(s)):
+            lost = sorted((reads[id(definition)] & moved_names) - staying_names)
+            if lost:
+                return (f"{_describe(definition)} reads `{lost[0]}`, which would then exist only "
+                        f"when the file runs as a script; create it in the entry code and pass "
+                        f"it to {_describe(definition, short=True)}")
+        for statement in to_move:
+            dunders = _dunders(self._touches(statement))
+            if dunders:
+                return (f"`{dunders[0]}` is module metadata that stays at module level, and it "
+                        f"is set from the entry code")
+        return self._order_blocker(body, moved, guard, reads)
+
+    def _order_blocker(self, body: list[cst.BaseStatement], moved: set[int],
+                       guard: Optional[cst.If], reads: dict[int, set[str]]) -> Optional[str]:
+        """Statements that stay above the new guard now run before the entry code that
+        preceded them: allowed only when they share no name with it."""
+        anchor = _guard_anchor(body, moved, guard)
+        earlier_touched: set[str] = set()
+        earlier_reads: set[str] = set()
+        for statement in body[:anchor]:
+            if id(statement) in moved or statement is guard:
+                earlier_touched |= self._touches(statement)
+                earlier_reads |= reads[id(statement)]
+                continue
+            if not earlier_touched or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            touched = self._touches(statement)
+            shared = (earlier_touched & (reads[id(statement)] | touched)) | (touched & earlier_reads)
+            if shared:
+                return (f"`{sorted(shared)[0]}` is used by the entry code and by a "
+                        f"module-level statement after it that must stay")
+        return None
+
+
+@dataclass
+class _Plan:
+    moved: list[cst.BaseStatement]
+    blocker: Optional[str] = None  # why the statements cannot move, if they cannot
+
+
+def _freeze_key(library: str) -> str:
+    """Libraries that re-export another's freeze_support share its key."""
+    return SHARED_DEFAULT_CONTEXT.get(library, library)
+
+
+def _dunders(names: Iterable[str]) -> list[str]:
+    return sorted(n for n in names if len(n) > 4 and n.startswith("__") and n.endswith("__"))
+
+
+def _describe(definition: cst.BaseStatement, short: bool = False) -> str:
+    if isinstance(definition, (cst.FunctionDef, cst.ClassDef)):
+        name = f"`{definition.name.value}`"
+        if short:
+            return name
+        return f"{'function' if isinstance(definition, cst.FunctionDef) else 'class'} {name}"
+    return "the definitions that read it" if short else "a module-level definition"
+
+
+def _top_level_comments(module: cst.Module) -> Iterator[str]:
+    lines = [*module.header, *module.footer]
+    for statement in module.body:
+        lines.extend(statement.leading_lines)
+    for line in lines:
+        if line.comment is not None:
+            yield line.comment.value
+
+
+def _guard_anchor(body: list[cst.BaseStatement], moved: set[int], guard: Optional[cst.If]) -> int:
+    """Where the guard goes: in place of the last run of moved statements (and the guard)."""
+    def joins_guard(index: int) -> bool:
+        return id(body[index]) in moved or body[index] is guard
+
+    anchor = max(i for i in range(len(body)) if joins_guard(i))
+    while anchor > 0 and joins_guard(anchor - 1):
+        anchor -= 1
+    return anchor
 
 
 def _with_readers(movable: list[cst.BaseStatement], binds: dict[int, set[str]],

@@ -43,7 +43,7 @@ from mpfix.starters import Kind
 KNOWN_KEYS = (
     "select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "unsafe-fixes",
     "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
-    "report-unused-noqa",
+    "report-unused-noqa", "frozen-executables",
 )
 
 
@@ -138,7 +138,7 @@ def settings_from(config: Config) -> Settings:
         settings.per_file_ignores = {
             glob: _codes(where, f"per-file-ignores.{glob}", codes) for glob, codes in table.items()
         }
-    for key in ("unsafe-fixes", "respect-gitignore", "report-unused-noqa"):
+    for key in ("unsafe-fixes", "respect-gitignore", "report-unused-noqa", "frozen-executables"):
         if key in values:
             if not isinstance(values[key], bool):
                 raise ConfigError(f"{where}: {key} must be true or false")
@@ -287,4 +287,5 @@ class Resolver:
             extra_starters=tuple(sorted(settings.extra_starters.items())),
             is_library=library, is_package_init=path.name == "__init__.py",
             report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
+            frozen_executables=settings.frozen_executables,
         )

@@ -26,6 +26,7 @@ class FileSettings:
     imported_by_run: bool = False  # another file of this run imports it
     report_unused_noqa: bool = False  # report `# noqa` codes that suppress nothing (MP100)
     edits: bool = False  # attach each fix's text edits to its finding (json, sarif)
+    frozen_executables: bool = False  # MP001: a guard without freeze_support() is a finding
 
     def starters(self) -> Mapping[str, str]:
         return dict(self.extra_starters)
@@ -47,3 +48,4 @@ class Settings:
     library_paths: tuple[str, ...] = ()
     respect_gitignore: bool = True
     report_unused_noqa: bool = False
+    frozen_executables: bool = False
