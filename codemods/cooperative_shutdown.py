@@ -140,7 +140,8 @@ class CooperativeShutdown(Rule):
     fix_safety = "mixed"
 
     def check(self) -> Iterable[Violation]:
-        self._uses = self.analysis.callable_uses()
+        # As the Process calls show them: a rewrite passes what is visible there.
+        self._uses = self.analysis.callable_uses(through_helpers=False)
         self._shapes: dict[int, Union[Shape, str]] = {}
         shutdowns: list[Shutdown] = []
         for call in self.analysis.calls:

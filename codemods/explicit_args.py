@@ -130,8 +130,10 @@ class ExplicitArgs(Rule):
     Fix safety:
     Each global becomes a parameter of the worker (and of the helpers that read it),
     passed at every call site in the module: `args=` for a Process, `functools.partial`
-    for a pool or executor task, or, for objects a pool cannot pickle (locks, queues,
-    values), a pool initializer that hands them to each worker. A module-level
+    for a pool or executor task and for a target that a helper's caller passes on to the
+    Process (`start(partial(work, lock=lock))` for `def start(fn, *args): Process(target=fn,
+    args=args)`), or, for objects a pool cannot pickle (locks, queues, values), a pool
+    initializer that hands them to each worker. A module-level
     multiprocessing object used only by the workers and the entry code is created in
     the main block instead. Safe when the changed functions are private or used only
     as targets; unsafe when a public function is also called directly, since callers
@@ -514,9 +516,11 @@ class ExplicitArgs(Rule):
 
     def _pass_at_use(self, use: CallableUse, target: cst.FunctionDef,
                      changed: dict[cst.FunctionDef, list[tuple[Need, str]]], edits: Edits) -> None:
-        values = self._values(use.call, changed[target], changed, edits)
+        values = self._values(use.site if use.callable_at_site else use.call, changed[target],
+                              changed, edits)
         positional = _takes_positionally(target.params)
-        if use.role == "task":
+        if use.role == "task" or use.callable_at_site:
+            # A helper's caller chose the target: only its own argument may carry more.
             self._pass_by_partial(use, values, edits)
         elif positional and (use.role == "initializer" or argument(use.call, "kwargs", 4) is None):
             args_name = "initargs" if use.role == "initializer" else "args"
@@ -530,7 +534,8 @@ class ExplicitArgs(Rule):
     def _pass_by_partial(self, use: CallableUse, values: list[tuple[str, cst.Name]], edits: Edits) -> None:
         partial, imports = import_binding(self.analysis, "functools", "partial")
         edits.imports.extend(imports)
-        index = _index(use.call.args, use.callable_arg)
+        holder = use.site if use.callable_at_site and use.site is not None else use.call
+        index = _index(holder.args, use.callable_arg)
         wrapped = self.analysis.unwrap_partial(use.callable_arg.value) is not use.callable_arg.value
 
         def edit(call: cst.Call) -> cst.Call:
@@ -546,7 +551,7 @@ class ExplicitArgs(Rule):
             args[index] = arg.with_changes(value=value)
             return call.with_changes(args=args)
 
-        edits.calls[use.call] = edit
+        edits.calls[holder] = edit
 
     def _pass_at_direct_calls(self, function: cst.FunctionDef,
                               changed: dict[cst.FunctionDef, list[tuple[Need, str]]],

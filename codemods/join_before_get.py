@@ -43,10 +43,11 @@ class JoinBeforeGet(Rule):
     `p.join()` (or a loop of joins) followed by the `get()` calls that take the
     items `p` put on a multiprocessing `Queue`, `JoinableQueue` or `SimpleQueue`.
     That `p` feeds the queue comes from its target: the queue is passed to it in
-    `args=`/`kwargs=`/`functools.partial` and the target puts on it, or the target
-    puts on a module-level queue. When the target is not visible (imported), the
-    queue being passed to the process is taken as the evidence, and the finding
-    says so.
+    `args=`/`kwargs=`/`functools.partial` (also unpacked, `args=(*rest, q)`, or through
+    a helper that forwards its target and arguments to the Process) and the target
+    puts on it, or the target puts on a module-level queue. When the target is not
+    visible (imported), the queue being passed to the process is taken as the
+    evidence, and the finding says so.
 
     Why:
     The guideline "joining processes that use queues": a process that has put
@@ -129,10 +130,14 @@ class JoinBeforeGet(Rule):
                 and self.analysis.receiver_kind(call) is Kind.PROCESS]
 
     @cached_property
-    def targets(self) -> dict[int, CallableUse]:
-        """Process creation calls (by id) and the target each hands over."""
-        return {id(use.call): use for use in self.analysis.callable_uses()
-                if use.role == "target" and use.owner_kind is Kind.PROCESS}
+    def targets(self) -> dict[int, list[CallableUse]]:
+        """Process creation calls (by id) and the targets each hands over: one, or one per
+        call of a helper that forwards its target and arguments to the Process."""
+        found: dict[int, list[CallableUse]] = {}
+        for use in self.analysis.callable_uses():
+            if use.role == "target" and use.owner_kind is Kind.PROCESS:
+                found.setdefault(id(use.call), []).append(use)
+        return found
 
     def _statements_around(self, node: cst.CSTNode) -> Iterator[cst.BaseStatement]:
         """The statements holding `node` that sit directly in a block, innermost first."""
@@ -152,13 +157,17 @@ class JoinBeforeGet(Rule):
         for join in self.joins_in(statement):
             receiver = join.func.value  # type: ignore[attr-defined]
             for creation in self.analysis.creation_calls(receiver):
-                use = self.targets.get(id(creation))
-                if use is None:
-                    continue
-                for queue_use in self.analysis.queue_uses(use):
+                for use, queue_use in self._queues_fed_by(creation):
                     if self.may_put(queue_use):
                         feeds.append(_Feed(join, receiver, use, queue_use))
         return feeds
+
+    def _queues_fed_by(self, creation: cst.Call) -> Iterator[tuple[CallableUse, QueueUse]]:
+        """The queues the process `creation` makes can reach, with the target reaching
+        each (a helper's calls may hand it several)."""
+        for use in self.targets.get(id(creation), ()):
+            for queue_use in self.analysis.queue_uses(use):
+                yield use, queue_use
 
     def may_put(self, queue_use: QueueUse) -> bool:
         if not queue_use.visible or queue_use.puts:
@@ -214,9 +223,9 @@ class _JoinMove:
         self.body = list(self.block.body)
         self.start = _index(self.analysis, statement)
         self.sizes = _Sizes(self.analysis)
-        self.process_uses = [rule.targets[id(creation)] for join in rule.joins_in(statement)
+        self.process_uses = [use for join in rule.joins_in(statement)
                              for creation in self.analysis.creation_calls(join.func.value)  # type: ignore[attr-defined]
-                             if id(creation) in rule.targets]
+                             for use in rule.targets.get(id(creation), ())]
 
     def violation(self) -> Optional[Violation]:
         join = next(feed.join for feed in self.feeds
@@ -275,15 +284,17 @@ class _JoinMove:
             if loop is not None:
                 process = f"each {process} of `{self._code(loop.iter)}`"
             target = self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))
+            origin = f" (passed at line {self._line(feed.use.site)})" \
+                if feed.use.callable_at_site and feed.use.site is not None else ""
             queue = feed.queue.value
             if not feed.queue_use.visible:
-                part = (f"`{queue}` is passed to {process}, whose target `{target}` is not "
+                part = (f"`{queue}` is passed to {process}, whose target `{target}`{origin} is not "
                         f"visible here (imported or not a function of this module), so being "
                         f"passed is the evidence that it puts on `{queue}`")
             elif feed.queue_use.puts:
-                part = f"{process} runs `{target}`, which puts on `{queue}`"
+                part = f"{process} runs `{target}`{origin}, which puts on `{queue}`"
             else:
-                part = f"{process} runs `{target}`, which hands `{queue}` on"
+                part = f"{process} runs `{target}`{origin}, which hands `{queue}` on"
             if part not in parts:
                 parts.append(part)
         return "; ".join(parts)
@@ -309,30 +320,52 @@ class _JoinMove:
         function = self.analysis.enclosing_function(self.statement)
         start_order = self.analysis.names.order[self.statement]
         total = Amount.of(0)
-        for use in self.rule.targets.values():
-            if self.analysis.enclosing_function(use.call) is not function \
-                    or self.analysis.names.order[use.call] > start_order:
+        for uses in self.rule.targets.values():
+            creation = uses[0].call
+            if self.analysis.enclosing_function(creation) is not function \
+                    or self.analysis.names.order[creation] > start_order:
                 continue
-            for queue_use in self.analysis.queue_uses(use):
-                if not self.analysis.same_variable(queue_use.queue, queue) \
-                        or not self.rule.may_put(queue_use):
-                    continue
-                target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
-                if not queue_use.visible:
-                    return (f"`{target}` is not visible here, so how many items it puts on "
-                            f"`{queue.value}` is unknown")
-                puts = _puts(self.analysis, use, queue_use)
-                if puts is None:
-                    return f"how many items `{target}` puts on `{queue.value}` depends on the data"
-                runs = self.sizes.repeats(use.call, self.statement)
+            # One amount per creation: each call of a helper that forwards the target
+            # runs one of its targets, and they must all put the same number of items.
+            amounts: list[Amount] = []
+            for use in uses:
+                amount = self._put_by(use, queue)
+                if isinstance(amount, str):
+                    return amount
+                if amount is not None and amounts and amount != amounts[0]:
+                    helper = self.analysis.enclosing_function(creation)
+                    return (f"the targets the calls of `{helper.name.value}` hand over put "  # type: ignore[union-attr]
+                            f"different numbers of items on `{queue.value}`")
+                if amount is not None:
+                    amounts.append(amount)
+            if amounts:
+                runs = self.sizes.repeats(creation, self.statement)
                 if runs is None:
-                    return (f"how many processes line {self._line(use.call)} creates depends "
+                    return (f"how many processes line {self._line(creation)} creates depends "
                             "on the data")
-                total = total + runs * puts
+                total = total + runs * amounts[0]
         before = self._counter(queue, self.body[:self.start]).statements(self.body[:self.start])
         if before is None:
             return f"how many items the gets on `{queue.value}` before the join take depends on the data"
         return total - before
+
+    def _put_by(self, use: CallableUse, queue: cst.Name) -> Union["Amount", str, None]:
+        """How many items one run of `use`'s target puts on `queue`; None when it cannot
+        put on it at all."""
+        total: Optional[Amount] = None
+        for queue_use in self.analysis.queue_uses(use):
+            if not self.analysis.same_variable(queue_use.queue, queue) \
+                    or not self.rule.may_put(queue_use):
+                continue
+            target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
+            if not queue_use.visible:
+                return (f"`{target}` is not visible here, so how many items it puts on "
+                        f"`{queue.value}` is unknown")
+            puts = _puts(self.analysis, use, queue_use)
+            if puts is None:
+                return f"how many items `{target}` puts on `{queue.value}` depends on the data"
+            total = puts if total is None else total + puts
+        return total
 
     def _drained_at(self, queue: cst.Name, left: "Amount") -> Union[int, str]:
         if left == Amount.of(0):

@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis import Binding, CallableUse, Definition, keyword
+from mpfix.analysis import Binding, CallableUse, Definition
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
@@ -189,27 +189,21 @@ class UnpicklableCallable(Rule):
 
     def _slots(self) -> Iterator[Slot]:
         analysis = self.analysis
+        seen: set[tuple[int, int]] = set()  # a helper's calls may hand over the same callable
         for use in analysis.callable_uses():
             always = use.role == "task"
-            yield Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
-            for value in self._argument_values(use):
+            if (id(use.call), id(use.callable_arg.value)) not in seen:
+                seen.add((id(use.call), id(use.callable_arg.value)))
+                yield Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
+            for value in analysis.arguments(use).values():
                 callable_ = analysis.unwrap_partial(value)
-                if isinstance(callable_, (cst.Lambda, cst.Name)):
+                if isinstance(callable_, (cst.Lambda, cst.Name)) and (id(use.call), id(value)) not in seen:
+                    seen.add((id(use.call), id(value)))
                     yield Slot(use.call, "argument", use.owner_kind, value, always)
         for call in analysis.calls:
             if analysis.call_kind(call) is Kind.PROCESS \
                     and analysis.process_class(call.func) is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
-
-    def _argument_values(self, use: CallableUse) -> Iterator[cst.BaseExpression]:
-        containers = [use.args_arg, keyword(use.call, "kwargs"), keyword(use.call, "kwds")]
-        for arg in containers:
-            if arg is None:
-                continue
-            if isinstance(arg.value, (cst.Tuple, cst.List)):
-                yield from (e.value for e in arg.value.elements if isinstance(e, cst.Element))
-            elif isinstance(arg.value, cst.Dict):
-                yield from (e.value for e in arg.value.elements if isinstance(e, cst.DictElement))
 
     # -- what is wrong with a callable -------------------------------------------------------
 
@@ -689,7 +683,7 @@ class UnpicklableCallable(Rule):
         if innermost is not None:
             updates[innermost] = lambda call: call.with_changes(  # type: ignore[attr-defined]
                 args=[call.args[0], *(cst.Arg(cst.Name(v)) for v in values), *call.args[1:]])
-        elif slot.role in ("target", "initializer") and use is not None:
+        elif slot.role in ("target", "initializer") and use is not None and not use.callable_at_site:
             if use.args_arg is not None:
                 updates[use.args_arg.value] = \
                     lambda expr: _prepend(expr, values)  # type: ignore[arg-type]

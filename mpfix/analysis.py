@@ -9,7 +9,7 @@ multiprocessing objects, whatever they are called locally.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Iterator, Optional, Sequence, Union
 
@@ -17,6 +17,9 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import CodeRange, MetadataWrapper
 
+from mpfix.arguments import (  # noqa: F401 - the call helpers rules import from here
+    ArgumentReader, Arguments, Unseen, argument, keyword, method_name, positional,
+)
 from mpfix.names import Binding, NameIndex, Scope
 from mpfix.positions import SourceMap, StatementTexts
 
@@ -60,6 +63,14 @@ class CallableUse:
     owner_kind: Kind           # PROCESS, POOL, EXECUTOR or MANAGER
     callable_arg: cst.Arg      # the argument holding the callable
     args_arg: Optional[cst.Arg] = None  # `args=`/`initargs=` where the role has one
+    # The call of the function around `call` that binds the parameters it forwards
+    # (`def start(fn, *args): Process(target=fn, args=args)` called as `start(work, q)`).
+    site: Optional[cst.Call] = None
+
+    @property
+    def callable_at_site(self) -> bool:
+        """Whether the callable is the one `site` passes, not one `call` names itself."""
+        return self.site is not None and all(a is not self.callable_arg for a in self.call.args)
 
 
 QUEUE_PUT_METHODS = frozenset({"put", "put_nowait"})
@@ -87,26 +98,6 @@ def is_main_guard(node: cst.CSTNode) -> bool:
     )
 
 
-def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def positional(call: cst.Call, index: int) -> Optional[cst.Arg]:
-    plain = [a for a in call.args if a.keyword is None and not a.star]
-    if any(a.star for a in call.args if a.keyword is None):
-        stars_before = [a for a in call.args[: index + 1] if a.star]
-        if stars_before:
-            return None
-    return plain[index] if index < len(plain) else None
-
-
-def argument(call: cst.Call, name: str, index: int) -> Optional[cst.Arg]:
-    return keyword(call, name) or positional(call, index)
-
-
 def api_family(name: str) -> Optional[str]:
     """The module family a starter-table name belongs to: `torch.multiprocessing` for
     `torch.multiprocessing.Pool`; None for names outside the families (executors)."""
@@ -123,28 +114,15 @@ def default_family(name: str) -> Optional[str]:
     return SHARED_DEFAULT_CONTEXT.get(family, family) if family else None
 
 
-def _read_arguments(args: Sequence[cst.Arg], positional: list[cst.BaseExpression],
-                    keywords: dict[str, cst.BaseExpression]) -> bool:
-    for arg in args:
-        if arg.star:
-            return False
-        if arg.keyword is not None:
-            keywords[arg.keyword.value] = arg.value
-        else:
-            positional.append(arg.value)
-    return True
-
-
-def method_name(call: cst.Call) -> Optional[str]:
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-
-
 class ModuleAnalysis:
     def __init__(self, wrapper: MetadataWrapper, starters: StarterTable,
                  statement_texts: Optional[StatementTexts] = None) -> None:
         self.wrapper = wrapper
         self._statement_texts = statement_texts or StatementTexts()
         self._callable_uses: Optional[list[CallableUse]] = None
+        self._direct_uses: Optional[list[CallableUse]] = None
+        self._arguments: dict[CallableUse, Arguments] = {}
+        self._argument_reader = ArgumentReader(self)
         self._call_kinds: dict[int, Optional[Kind]] = {}
         self.module = wrapper.module
         self.starters = starters
@@ -541,18 +519,87 @@ class ModuleAnalysis:
                 return value
         return None
 
+    def is_partial(self, expr: cst.BaseExpression) -> bool:
+        """`functools.partial(f, ...)`, however functools or partial is imported."""
+        return isinstance(expr, cst.Call) and bool(expr.args) \
+            and "functools.partial" in self.qualified_names(expr.func)
+
     def unwrap_partial(self, expr: cst.BaseExpression) -> cst.BaseExpression:
-        while isinstance(expr, cst.Call) and "functools.partial" in self.qualified_names(expr.func) \
-                and expr.args:
-            expr = expr.args[0].value
+        while self.is_partial(expr):
+            expr = expr.args[0].value  # type: ignore[attr-defined]
         return expr
 
-    def callable_uses(self) -> list[CallableUse]:
-        """Computed once per file: every rule asks."""
-        if self._callable_uses is None:
-            self._callable_uses = [use for call in self.calls
-                                   for use in self._callable_uses_of(call)]
-        return list(self._callable_uses)
+    def parameter_read(self, name: cst.Name) -> Optional[tuple[cst.FunctionDef, cst.Param]]:
+        """The function and parameter whose value the read `name` takes, when it reads one."""
+        bindings = self.assignments(name)
+        if len(bindings) != 1:
+            return None
+        param = self.parent(bindings[0].node)
+        function = self.parent(self.parent(param)) if isinstance(param, cst.Param) else None
+        if isinstance(function, cst.FunctionDef) and param.name is bindings[0].node:  # type: ignore[union-attr]
+            return function, param  # type: ignore[return-value]
+        return None
+
+    def callable_uses(self, *, through_helpers: bool = True) -> list[CallableUse]:
+        """Computed once per file: every rule asks. A use inside a helper that forwards
+        its parameters to the process is listed once per call of the helper this module
+        shows (see `CallableUse.site`), or as it is when no call is shown. Without
+        `through_helpers`, every use as its creating call shows it: what a rule that
+        rewrites that call may rely on being visible there."""
+        if self._direct_uses is None:
+            self._direct_uses = [use for call in self.calls for use in self._callable_uses_of(call)]
+            self._callable_uses = [forwarded for use in self._direct_uses
+                                   for forwarded in self._through_helper(use)]
+        return list(self._callable_uses if through_helpers else self._direct_uses)  # type: ignore[arg-type]
+
+    def _through_helper(self, use: CallableUse) -> list[CallableUse]:
+        function = self.enclosing_function(use.call)
+        if function is None or not self._forwards(use, function):
+            return [use]
+        target = self._parameter_of(use.callable_arg.value, function)
+        found: list[CallableUse] = []
+        for site in self.call_sites(function):
+            if target is None:
+                found.append(replace(use, site=site))
+                continue
+            given = self._argument_reader.binding(function, site).args.get(target.name.value)
+            if given is not None:
+                found.append(replace(use, callable_arg=given, site=site))
+        return found or [use]
+
+    def _parameter_of(self, expr: cst.CSTNode, function: cst.FunctionDef) -> Optional[cst.Param]:
+        found = self.parameter_read(expr) if isinstance(expr, cst.Name) else None
+        return found[1] if found is not None and found[0] is function else None
+
+    def _forwards(self, use: CallableUse, function: cst.FunctionDef) -> bool:
+        """Whether `use` hands over what `function`'s callers pass it: its callable is a
+        parameter, or its arguments are one or unpack `*args`/`**kwargs`."""
+        if self._parameter_of(use.callable_arg.value, function) is not None:
+            return True
+        passed: list[cst.BaseExpression] = []
+        expr = use.callable_arg.value
+        while self.is_partial(expr):
+            passed.extend(arg.value for arg in expr.args[1:])  # type: ignore[attr-defined]
+            expr = expr.args[0].value  # type: ignore[attr-defined]
+        containers = [use.args_arg]
+        if use.role == "target":
+            containers.append(argument(use.call, "kwargs", 4))
+        passed.extend(arg.value for arg in containers if arg is not None)
+        params = function.params
+        packed = {id(p) for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)}
+        for value in passed:
+            if self._parameter_of(value, function) is not None:
+                return True
+            if any(id(self._parameter_of(name, function)) in packed
+                   for name in self.names.loads_in(value)):
+                return True
+        return False
+
+    def arguments(self, use: CallableUse) -> Arguments:
+        """What the callable `use` hands over is called with in the other process."""
+        if use not in self._arguments:
+            self._arguments[use] = self._argument_reader.of_use(use)
+        return self._arguments[use]
 
     def _callable_uses_of(self, call: cst.Call) -> Iterator[CallableUse]:
         created = self.call_kind(call)
@@ -644,35 +691,11 @@ class ModuleAnalysis:
     def passed_arguments(self, use: CallableUse) -> Optional[tuple[list[cst.BaseExpression],
                                                                    dict[str, cst.BaseExpression]]]:
         """The positional and keyword values a callable is called with in the other
-        process: `functools.partial` arguments, then `args=`/`initargs=` and `kwargs=`.
-        None when they cannot be read from literals (`*rest`, `args=computed()`)."""
-        positional: list[cst.BaseExpression] = []
-        keywords: dict[str, cst.BaseExpression] = {}
-        layers: list[cst.Call] = []
-        expr = use.callable_arg.value
-        while isinstance(expr, cst.Call) and "functools.partial" in self.qualified_names(expr.func) \
-                and expr.args:
-            layers.append(expr)
-            expr = expr.args[0].value
-        for layer in reversed(layers):  # the innermost partial's arguments come first
-            if not _read_arguments(layer.args[1:], positional, keywords):
-                return None
-        if use.args_arg is not None:
-            values = use.args_arg.value
-            if not isinstance(values, (cst.Tuple, cst.List)) \
-                    or any(isinstance(e, cst.StarredElement) for e in values.elements):
-                return None
-            positional.extend(element.value for element in values.elements)
-        kwargs = argument(use.call, "kwargs", 4) if use.role == "target" else None
-        if kwargs is not None:
-            if not isinstance(kwargs.value, cst.Dict):
-                return None
-            for element in kwargs.value.elements:
-                key = getattr(element, "key", None)
-                if not isinstance(key, cst.SimpleString):
-                    return None
-                keywords[str(key.evaluated_value)] = element.value  # type: ignore[union-attr]
-        return positional, keywords
+        process (see `arguments`); None when the module does not show all of them."""
+        passed = self.arguments(use)
+        if passed.more_keywords or any(isinstance(v, Unseen) for v in passed.positional):
+            return None
+        return list(passed.positional), dict(passed.keywords)  # type: ignore[arg-type]
 
     def queue_uses(self, use: CallableUse) -> list[QueueUse]:
         """The queues a callable handed to another process can reach, and its put calls
@@ -682,9 +705,7 @@ class ModuleAnalysis:
         it is listed with `visible=False`: being handed over is the only evidence."""
         definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
         if not isinstance(definition, (cst.FunctionDef, cst.Lambda)):
-            passed = self.passed_arguments(use)
-            values = [*passed[0], *passed[1].values()] if passed is not None else []
-            return [QueueUse(value, visible=False) for value in values
+            return [QueueUse(value, visible=False) for value in self.arguments(use).values()
                     if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS]
         uses: list[QueueUse] = []
         params = definition.params
@@ -855,6 +876,10 @@ class ModuleAnalysis:
             if change is not None:
                 writes.setdefault(name.value, []).append(change)
         return writes
+
+    def changes_in_place(self, name: cst.Name) -> bool:
+        """Whether the read `name` changes the object it reads (`x.append(v)`, `x[k] = v`)."""
+        return self._in_place_change(name) is not None
 
     def _in_place_change(self, name: cst.Name) -> Optional[cst.CSTNode]:
         """The store or mutating call that changes the object `name` reads, if any."""
@@ -1074,47 +1099,12 @@ class ModuleAnalysis:
                 if self.definition_of(self.unwrap_partial(use.callable_arg.value)) is definition]
 
     def argument_for(self, use: CallableUse, parameter: str) -> Optional[cst.BaseExpression]:
-        """The expression `use` passes for `parameter` of its callable, where the call shows it:
-        `functools.partial` arguments, a literal `args=` tuple or list, a literal `kwargs=` dict."""
-        layers: list[cst.Call] = []
-        expr = use.callable_arg.value
-        while isinstance(expr, cst.Call) and "functools.partial" in self.qualified_names(expr.func) \
-                and expr.args:
-            layers.append(expr)
-            expr = expr.args[0].value
-        definition = self.definition_of(expr)
+        """The expression `use` passes for `parameter` of its callable, where the module
+        shows it (see `arguments`)."""
+        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
         if not isinstance(definition, (cst.FunctionDef, cst.Lambda)):
             return None
-        positional: Optional[list[cst.BaseExpression]] = []
-        keywords: dict[str, cst.BaseExpression] = {}
-        for layer in reversed(layers):
-            for arg in layer.args[1:]:
-                if arg.keyword is not None:
-                    keywords[arg.keyword.value] = arg.value
-                elif arg.star or positional is None:
-                    positional = None
-                else:
-                    positional.append(arg.value)
-        if use.args_arg is not None:
-            values = use.args_arg.value
-            if positional is not None and isinstance(values, (cst.Tuple, cst.List)) \
-                    and not any(isinstance(e, cst.StarredElement) for e in values.elements):
-                positional.extend(e.value for e in values.elements)
-            else:
-                positional = None
-        kwargs = keyword(use.call, "kwargs") if use.role == "target" else None
-        if kwargs is not None and isinstance(kwargs.value, cst.Dict):
-            for element in kwargs.value.elements:
-                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
-                    keywords[str(element.key.evaluated_value)] = element.value
-        if parameter in keywords:
-            return keywords[parameter]
-        params = definition.params
-        names = [p.name.value for p in (*params.posonly_params, *params.params)]
-        if positional is None or parameter not in names:
-            return None
-        index = names.index(parameter)
-        return positional[index] if index < len(positional) else None
+        return self.arguments(use).for_parameter(definition.params, parameter)
 
     def processes_sharing(self, name: cst.Name) -> list[tuple[CallableUse, str]]:
         """The Process targets handed the object the variable `name` holds, with the parameter
@@ -1186,14 +1176,16 @@ class ModuleAnalysis:
         return found
 
     def _receiving_parameters(self, read: cst.Name) -> Optional[list[tuple[cst.FunctionDef, str]]]:
-        """Where `read` is an argument a Process creation passes to its target: the
-        target's parameters receiving it; otherwise None."""
-        call = next((a for a in self.ancestors(read) if isinstance(a, cst.Call)
-                     and self.call_kind(a) is Kind.PROCESS), None)
-        if call is None:
+        """Where `read` is an argument a Process creation (or a call of a helper that
+        forwards it to one) passes to its target: the target's parameters receiving it;
+        otherwise None."""
+        calls = {id(a) for a in self.ancestors(read) if isinstance(a, cst.Call)}
+        uses = [u for u in self.callable_uses() if u.owner_kind is Kind.PROCESS
+                and (id(u.call) in calls or u.site is not None and id(u.site) in calls)]
+        if not uses:
             return None
         receivers: list[tuple[cst.FunctionDef, str]] = []
-        for use in self._callable_uses_of(call):
+        for use in uses:
             function = self.definition_of(self.unwrap_partial(use.callable_arg.value))
             if use.role != "target" or not isinstance(function, cst.FunctionDef):
                 continue

@@ -38,6 +38,8 @@ MAX_FIX_ROUNDS = 8
 
 # Decides, in an interactive review, whether one fix is applied.
 Approver = Callable[["PendingFix"], bool]
+# Told about every round of a fix run (see FixRound).
+RoundObserver = Callable[["FixRound"], None]
 
 # libcst's native parser recurses on the machine stack and a stack overflow kills
 # the process. Sources CPython accepts can still be too deep for a default 8 MB
@@ -133,6 +135,17 @@ class PendingFix:
 
 class FixFailed(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class FixRound:
+    """One round of the fix loop: the code it analysed, the findings it reported there
+    and those of them whose fixes it applied. Lets a caller follow every finding
+    through a fix run: each one is either fixed in its round or reported in the next."""
+
+    code: str
+    findings: tuple[Finding, ...]
+    fixed: tuple[Finding, ...]
 
 
 def _finding(analysis: ModuleAnalysis, rule: type[Rule], violation: Violation,
@@ -323,8 +336,10 @@ def run_rules(
     path: str = "<string>",
     fix: bool = False,
     approve: Optional[Approver] = None,
+    observe: Optional[RoundObserver] = None,
 ) -> FileResult:
-    """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input."""
+    """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input.
+    With `fix`, `observe` is told about every round of the fix loop."""
     result = FileResult(path=path, parsed=True)
     try:
         module = parse_module(source, path)
@@ -340,7 +355,8 @@ def run_rules(
     rules = rule_classes(settings.rules)
     parsed = module
     try:
-        first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result)
+        first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result,
+                                             observe)
     except RecursionError:
         result.error = "cannot analyse: nesting too deep"
         return result
@@ -377,7 +393,8 @@ def _with_edits(finding: Finding, rule: type[Rule], violation: Violation,
     return replace(finding, edits=text_edits(module.code, preview))
 
 
-def _fix_loop(module, settings, rules, path, fix, approve, result):  # type: ignore[no-untyped-def]
+def _fix_loop(module, settings, rules, path, fix, approve, result,  # type: ignore[no-untyped-def]
+              observe=None):
     """Returns the first round's findings, the last round's, and the final module."""
     first: list[Finding] = []
     declined: Counter = Counter()  # fixes refused in the review, by _review_key
@@ -406,6 +423,11 @@ def _fix_loop(module, settings, rules, path, fix, approve, result):  # type: ign
                 reported.extend(replace(f, path=path) for f in unused)
             return first, reported, module
         chosen = _choose(analysis, module, pending, approve, declined)
+        if observe is not None:
+            # A fix shared by several findings (one rewrite of a group) fixes all of them.
+            applied = {id(violation.fix) for _, violation in chosen}
+            observe(FixRound(analysis.source_map.code, tuple(reported),
+                             tuple(f for _, v, f in pending if id(v.fix) in applied)))
         if not chosen:
             return first, reported, module
         for rule, _ in chosen:
