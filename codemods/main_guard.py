@@ -30,6 +30,9 @@ SCRIPT_RUNNERS = {"streamlit": "Streamlit runs this app as `__main__`"}
 # script, as `__main__` either way.
 NOTEBOOK_CELL = re.compile(r"#\s*(?:%%|In\[[ 0-9]*\]:|COMMAND -{3,}|Databricks notebook source)")
 NOTEBOOK = "this notebook-style script (it has cell markers) runs as `__main__`"
+# What only a program run from the command line does at module level: a library neither
+# reads the command line nor ends the interpreter when it is imported.
+COMMAND_LINE = {"sys.argv": "reads `sys.argv`", "sys.exit": "calls `sys.exit()`"}
 GUARD = "`if __name__ == \"__main__\":`"
 
 
@@ -90,8 +93,10 @@ class MainGuard(Rule):
     configured library path) nothing is moved: the finding asks for the work
     to move into a function the caller runs. A file that a framework runs as
     `__main__` is a script wherever it sits: one that imports Streamlit
-    (`streamlit run app.py`), or a notebook-style script with cell markers
-    (`# %%`, `# In[1]:`), unless another file of the run imports it.
+    (`streamlit run app.py`), a notebook-style script with cell markers
+    (`# %%`, `# In[1]:`), or one whose module-level code reads `sys.argv` or
+    calls `sys.exit()` (a test suite runs it by path), unless another file of
+    the run imports it.
 
     Settings:
     `frozen-executables = true` in `[tool.mpfix]` (default false), for a
@@ -162,6 +167,23 @@ class MainGuard(Rule):
                     return SCRIPT_RUNNERS[root]
         if any(NOTEBOOK_CELL.match(comment) for comment in _top_level_comments(self.context.module)):
             return NOTEBOOK
+        use = self._command_line_use()
+        if use is not None:
+            return f"this file is run as a script (it {use} at module level)"
+        return None
+
+    def _command_line_use(self) -> Optional[str]:
+        """What the module's own code, outside functions and the guard, does that only a
+        script does: read `sys.argv` or call `sys.exit()`."""
+        for name in self.analysis.names.loads:
+            if name.value not in ("sys", "argv", "exit"):
+                continue
+            parent = self.analysis.parent(name)
+            node = parent if isinstance(parent, cst.Attribute) and parent.value is name else name
+            use = COMMAND_LINE.get(self.analysis.names.qualified_name(node) or "")
+            if use is not None and self.analysis.is_module_level(node) \
+                    and not self.analysis.in_main_guard(node):
+                return use
         return None
 
     # -- freeze_support -----------------------------------------------------------------
@@ -383,8 +405,9 @@ class MainGuard(Rule):
             touched = self._touches(statement)
             shared = (earlier_touched & (reads[id(statement)] | touched)) | (touched & earlier_reads)
             if shared:
-                return (f"`{sorted(shared)[0]}` is used by the entry code and by a "
-                        f"module-level statement after it that must stay")
+                return (f"`{sorted(shared)[0]}` is used both by entry code and by a statement "
+                        f"that must stay at module level, which would then run before that "
+                        f"entry code")
         return None
 
 

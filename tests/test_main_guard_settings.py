@@ -167,7 +167,7 @@ def test_a_statement_that_stays_never_runs_before_entry_code_sharing_its_name() 
             show()
     ''')
     [finding] = check_code(program, select=["MP001"])
-    assert "`LABEL` is used by the entry code and by a module-level statement" in finding.message
+    assert "`LABEL` is used both by entry code and by a statement that must stay" in finding.message
     assert fix_code(program, select=["MP001"]) == program
 
 
@@ -207,3 +207,14 @@ def test_notebook_cell_markers_make_a_package_module_a_script() -> None:
     assert 'if __name__ == "__main__":' in fix_code(program, select=["MP001"], is_library=True)
     plain = program.replace("# %%\n", "")
     assert "library code" in _mp001_messages(plain, is_library=True)[0]
+
+
+def test_module_level_command_line_code_makes_a_package_module_a_script() -> None:
+    pool = "import sys\nfrom multiprocessing import Pool\n\nwith Pool(2) as p:\n    p.map(abs, [1])\n"
+    [message] = _mp001_messages(pool + "sys.exit(0)\n", is_library=True)
+    assert "this file is run as a script (it calls `sys.exit()` at module level)" in message
+    from_import = pool.replace("import sys\n", "from sys import argv\n") + "print(argv)\n"
+    assert "it reads `sys.argv`" in _mp001_messages(from_import, is_library=True)[0]
+    # In a function, the command line is the caller's business: still library code.
+    in_function = pool + "\n\ndef main():\n    sys.exit(0)\n"
+    assert "library code" in _mp001_messages(in_function, is_library=True)[0]
