@@ -48,6 +48,19 @@ def _excluded(path: Path, patterns: Iterable[str]) -> bool:
     return False
 
 
+def _valid_patterns(lines: list[str]) -> list[str]:
+    """The lines git would use: git skips a pattern it cannot read (a lone `!`, say)
+    instead of failing, and so does discovery."""
+    valid = []
+    for line in lines:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except ValueError:
+            continue
+        valid.append(line)
+    return valid
+
+
 class _IgnoreStack:
     """The .gitignore files that apply below a directory, each anchored where it lives."""
 
@@ -61,7 +74,7 @@ class _IgnoreStack:
                 lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 return len(self._specs)
-            self._specs.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+            self._specs.append((directory, pathspec.GitIgnoreSpec.from_lines(_valid_patterns(lines))))
         return len(self._specs)
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
