@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis import Binding, CallableUse, Definition
+from mpfix.analysis import Binding, CallableUse, Definition, ModuleAnalysis, method_name
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
@@ -32,6 +32,12 @@ CUSTOM_PICKLING = frozenset({"__reduce__", "__reduce_ex__", "__getstate__"})
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
                 "register": "_factory", "argument": "_callback"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
+# Decorators that make a method bound to its class, or to nothing.
+METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
+# Calls that look at a Process object without keeping it anywhere a start() could reach.
+INSPECTING_BUILTINS = frozenset(f"builtins.{name}" for name in (
+    "print", "repr", "str", "bool", "id", "hash", "type", "isinstance", "len", "vars", "dir"))
+TEST_CASES = frozenset({"unittest.TestCase", "unittest.case.TestCase"})
 
 Update = Callable[[cst.CSTNode], Union[cst.CSTNode, cst.RemovalSentinel]]
 
@@ -91,8 +97,15 @@ class UnpicklableCallable(Rule):
     under `if __name__ == "__main__":`, handed to another process: as a Process
     target or Process subclass, a pool or executor task, a worker initializer, a
     `Manager.register` callable or a callable inside `args=`/`kwargs=`, also
-    through `functools.partial`; and bound methods of objects that hold what
-    cannot be pickled (an open file, a socket's file stream, a thread lock).
+    through `functools.partial`; bound methods of objects that hold what
+    cannot be pickled (an open file, a socket's file stream, a thread lock); and
+    functions whose decorator (one of this module) returns its inner function
+    without `functools.wraps`. Class methods, static methods and methods looked
+    up on a module-level class are fine: pickle stores the class or the function
+    by qualified name and never copies an instance; so are functions decorated
+    with `functools.wraps`, which gives the wrapper the function's names. A
+    Process that is never started (nothing calls its `start()`, and it goes
+    nowhere a `start()` could be out of sight) pickles nothing and is not reported.
 
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux; macOS and
@@ -102,8 +115,11 @@ class UnpicklableCallable(Rule):
     no module ("Can't pickle local object 'main.<locals>.work'"), and a
     definition under the main guard does not exist in the child, which imports
     the main module as `__mp_main__` without running the guard ("Can't get
-    attribute 'work' on <module '__mp_main__'>"). Pool and executor tasks are
-    pickled under every start method. The guideline "picklability" asks that
+    attribute 'work' on <module '__mp_main__'>"). A decorator that returns its
+    inner function without `functools.wraps` leaves it the qualified name
+    `deco.<locals>.inner` (and the name `inner`, by which a bound method is looked
+    up again), wherever the decorated function is defined. Pool and executor tasks
+    are pickled under every start method. The guideline "picklability" asks that
     everything handed to a process pickle.
 
     Example:
@@ -138,8 +154,10 @@ class UnpicklableCallable(Rule):
     must pickle themselves and the child sees them as they were when handed
     over. Reported without a fix: a pool task closing over a lock or queue
     (hand those to the workers with an initializer), closures over a variable
-    that is rebound, over an open file or `self`, and bound methods of objects
-    holding what cannot be pickled. Calls on an explicit fork context are only
+    that is rebound, over an open file or `self`, bound methods of objects
+    holding what cannot be pickled, and functions whose decorator drops their
+    names (decorate its inner function with `functools.wraps`; moving the
+    function would not help). Calls on an explicit fork context are only
     reported where the configured target start method is spawn or forkserver,
     or where they fail under fork too.
     """
@@ -152,6 +170,7 @@ class UnpicklableCallable(Rule):
         super().__init__(context)
         self._allocated: set[str] = set()  # module-level names this run's fixes take
         self._attributes: dict[int, list[tuple[str, cst.BaseExpression]]] = {}
+        self._started: Optional[set[int]] = None  # the Process creations a start() is seen for
 
     def check(self) -> Iterable[Violation]:
         analysis = self.analysis
@@ -165,7 +184,7 @@ class UnpicklableCallable(Rule):
                 continue
             if subject.definition is not None:
                 slots_by_definition.setdefault(id(subject.definition), []).append(slot)
-            if self._broken_here(slot, subject):
+            if self._broken_here(slot, subject) and not self._never_started(slot):
                 reported.append((slot, subject))
         plans: dict[int, Union[Hoist, str]] = {}
         for slot, subject in reported:
@@ -215,9 +234,13 @@ class UnpicklableCallable(Rule):
         if definition is None:
             return None
         placement = self._placement(definition)
-        if placement is None:
-            return None
-        return Subject(callable_, placement, definition)
+        if placement is not None:
+            return Subject(callable_, placement, definition)
+        if isinstance(definition, cst.FunctionDef):
+            lost = self._lost_name(definition, by_attribute=False)
+            if lost is not None:
+                return Subject(callable_, "object", problem=lost)
+        return None
 
     def _placement(self, definition: Definition) -> Optional[str]:
         if isinstance(definition, cst.Lambda):
@@ -229,12 +252,28 @@ class UnpicklableCallable(Rule):
         return None
 
     def _bound_method_subject(self, slot: Slot, method: cst.Attribute) -> Optional[Subject]:
-        cls = self._class_of_object(method.value)
-        if cls is None:
+        receiver = self._class_of_object(method.value)
+        if receiver is None:
             return None
+        cls, is_class = receiver
         placement = self._placement(cls)
         if placement is not None:
             return Subject(method, placement, cls)
+        member = self._member(cls, method.attr.value, set())
+        if member is None and any(attribute == method.attr.value
+                                  for attribute, _ in self._instance_attributes(cls)):
+            return None  # `self.fn = fn`: what the attribute holds is pickled, not the object
+        binding = _method_binding(self.analysis, member) if member is not None else "instance"
+        if member is not None:
+            # A static method is a plain function, found by its qualified name; a bound method
+            # is found again as an attribute of its object (or class) by its name.
+            lost = self._lost_name(member, by_attribute=binding != "static")
+            if lost is not None:
+                return Subject(method, "object", problem=lost)
+        if is_class or binding != "instance":
+            # `Cls.method`, a class method or a static method: pickle stores the class or the
+            # function by qualified name and never copies an instance.
+            return None
         if any(isinstance(s, cst.FunctionDef) and s.name.value in CUSTOM_PICKLING
                for s in cls.body.body):
             return None
@@ -250,26 +289,33 @@ class UnpicklableCallable(Rule):
                       "that leaves it out"))
         return Subject(method, "object", problem=problem)
 
-    def _class_of_object(self, expr: cst.BaseExpression) -> Optional[cst.ClassDef]:
-        """The module's own class `expr` is an instance of (`self` included), or is."""
+    def _class_of_object(self, expr: cst.BaseExpression) -> Optional[tuple[cst.ClassDef, bool]]:
+        """The module's own class `expr` is an instance of (`self` included), or is (`cls` of
+        a class method included); and whether `expr` is the class itself."""
         if not isinstance(expr, cst.Name):
             return None
         definition = self.analysis.definition_of(expr)
         if isinstance(definition, cst.ClassDef):
-            return definition
+            return definition, True
         for binding in self.analysis.assignments(expr):
-            method = self._method_of_self(binding.node)
-            if method is not None:
-                return method
+            owner = self._first_parameter_owner(binding.node)
+            if owner is not None:
+                return owner[0], owner[1] == "class"
             value = self.analysis.assigned_value(binding.node)
             if isinstance(value, cst.Call):
                 made = self.analysis.definition_of(value.func)
                 if isinstance(made, cst.ClassDef):
-                    return made
+                    return made, False
         return None
 
     def _method_of_self(self, node: cst.CSTNode) -> Optional[cst.ClassDef]:
-        """The class whose method binds `node` as its first parameter."""
+        """The class whose (instance) method binds `node` as its first parameter, `self`."""
+        owner = self._first_parameter_owner(node)
+        return owner[0] if owner is not None and owner[1] == "instance" else None
+
+    def _first_parameter_owner(self, node: cst.CSTNode) -> Optional[tuple[cst.ClassDef, str]]:
+        """(class, "instance" or "class") when `node` is the first parameter of a method of
+        that class: `self`, or `cls` of a class method. A static method has neither."""
         param = self.analysis.parent(node)
         if not isinstance(param, cst.Param):
             return None
@@ -277,7 +323,207 @@ class UnpicklableCallable(Rule):
         if function is None or not function.params.params or function.params.params[0] is not param:
             return None
         owner = self.analysis.parent(self.analysis.parent(function) or function)
-        return owner if isinstance(owner, cst.ClassDef) else None
+        if not isinstance(owner, cst.ClassDef):
+            return None
+        binding = _method_binding(self.analysis, function)
+        return None if binding == "static" else (owner, binding)
+
+    def _member(self, cls: cst.ClassDef, name: str, seen: set[int]) -> Optional[cst.FunctionDef]:
+        """The def `name` in the body of `cls`, or of the first of its bases (defined in this
+        module) that has one; None where a base from elsewhere may define it."""
+        seen.add(id(cls))
+        found = [statement for statement in cls.body.body
+                 if isinstance(statement, cst.FunctionDef) and statement.name.value == name]
+        if found:
+            return found[-1]
+        for base in cls.bases:
+            parent = self.analysis.definition_of(base.value)
+            if not isinstance(parent, cst.ClassDef) or id(parent) in seen:
+                return None
+            member = self._member(parent, name, seen)
+            if member is not None:
+                return member
+        return None
+
+    def _lost_name(self, function: cst.FunctionDef, by_attribute: bool) -> Optional[str]:
+        """Why pickle cannot find `function` again by name, when its outermost decorator (past
+        `classmethod`/`staticmethod`) is a function of this module that returns a function
+        defined inside it without `functools.wraps`: what the decorated name holds then
+        has that inner function's names, `deco.<locals>.inner` and `inner`."""
+        decorators = [d.decorator for d in function.decorators]
+        while decorators and self.analysis.qualified_names(decorators[0]) & METHOD_DECORATORS:
+            decorators.pop(0)
+        if not decorators:
+            return None
+        decorator = decorators[0]
+        wrapper = self._module_function(decorator)
+        if wrapper is None:
+            return None
+        if isinstance(decorator, cst.Call):  # `@retry(3)`: the factory returns the decorator
+            wrapper = self._returned_function(wrapper)
+            if wrapper is None:
+                return None
+        inner = self._returned_function(wrapper)
+        if inner is None:
+            return None
+        written = self.context.module.code_for_node(decorator)
+        name = inner.name.value
+        params = wrapper.params.params
+        wrapped = params[0].name.value if params else "the decorated function"
+        looked_up = (f"the name '{name}', which pickle looks up on the method's object and "
+                     f"cannot find" if by_attribute else
+                     f"the qualified name '{_qualified_name(self.analysis, inner)}', which "
+                     f"pickle cannot find")
+        return (f"its decorator '{written}' returns '{name}' without functools.wraps, so it "
+                f"has {looked_up}: decorate '{name}' with `@functools.wraps({wrapped})`")
+
+    def _module_function(self, decorator: cst.BaseExpression) -> Optional[cst.FunctionDef]:
+        expr = decorator.func if isinstance(decorator, cst.Call) else decorator
+        function = self.analysis.definition_of(expr)
+        if isinstance(function, cst.FunctionDef) and self.analysis.is_module_level(function):
+            return function
+        return None
+
+    def _returned_function(self, function: cst.FunctionDef) -> Optional[cst.FunctionDef]:
+        """The function defined in `function` that every one of its returns returns, when that
+        function has no decorator and its name is used for nothing else (`update_wrapper`,
+        `__qualname__ = ...` would give it the decorated function's names)."""
+        returned: set[int] = set()
+        inner: Optional[cst.FunctionDef] = None
+        for statement in _returns_in(function):
+            value = statement.value
+            if not isinstance(value, cst.Name):
+                return None
+            bindings = self.analysis.assignments(value)
+            if len(bindings) != 1 or not isinstance(bindings[0].node, cst.FunctionDef):
+                return None
+            inner = bindings[0].node
+            returned.add(id(inner))
+        if inner is None or len(returned) != 1 or inner.decorators \
+                or self.analysis.enclosing_function(inner) is not function:
+            return None
+        for reference in self.analysis.references(inner):
+            if not isinstance(self.analysis.parent(reference), cst.Return):
+                return None
+        return inner
+
+    # -- whether a Process is ever started ---------------------------------------------------
+
+    def _never_started(self, slot: Slot) -> bool:
+        """Whether the Process `slot` hands its callable to is visibly never started: no
+        `start()` is called on it and it goes nowhere a `start()` could be out of sight (a
+        return, an attribute, another function). Only `start()` pickles what it was given."""
+        if slot.owner is not Kind.PROCESS:
+            return False
+        if self._started is None:
+            self._started = self._started_processes()
+        if id(slot.call) in self._started:
+            return False
+        cls = self.analysis.process_class(slot.call.func)
+        if cls is not None and self._starts_itself(cls, set()):
+            return False
+        return not self._may_reach_start(slot.call, set())
+
+    def _started_processes(self) -> set[int]:
+        analysis = self.analysis
+        started: set[int] = set()
+        for call in analysis.calls:
+            if method_name(call) == "start":
+                receiver = call.func.value  # type: ignore[attr-defined]
+                started.update(id(c) for c in analysis.creation_calls(receiver))
+        return started
+
+    def _starts_itself(self, cls: cst.ClassDef, seen: set[int]) -> bool:
+        """Whether a method of the Process subclass `cls` (or of its bases here) calls
+        `self.start()`, as a constructor that starts the process does."""
+        seen.add(id(cls))
+        for call in self.analysis.names.within(self.analysis.calls, cls):
+            receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+            if method_name(call) == "start" and isinstance(receiver, cst.Name) and any(
+                    self._method_of_self(b.node) is not None
+                    for b in self.analysis.assignments(receiver)):
+                return True
+        for base in cls.bases:
+            parent = self.analysis.definition_of(base.value)
+            if isinstance(parent, cst.ClassDef) and id(parent) not in seen \
+                    and self._starts_itself(parent, seen):
+                return True
+        return False
+
+    def _may_reach_start(self, expr: cst.CSTNode, seen: set[int]) -> bool:
+        """Whether the object `expr` evaluates to may have `start()` called on it: through
+        the names and containers it is kept in, or anywhere out of sight."""
+        if id(expr) in seen:
+            return False
+        seen.add(id(expr))
+        analysis = self.analysis
+        parent = analysis.parent(expr)
+        if isinstance(parent, cst.Attribute) and parent.value is expr:
+            return parent.attr.value == "start"  # other methods and attributes never start it
+        if isinstance(parent, (cst.Expr, cst.If, cst.While, cst.Assert, cst.UnaryOperation,
+                               cst.Comparison, cst.ComparisonTarget)):
+            return False  # dropped, or only tested
+        if isinstance(parent, cst.Element):
+            container = analysis.parent(parent)
+            return container is None or self._may_reach_start(container, seen)
+        passes_on = isinstance(parent, (cst.BooleanOperation, cst.IfExp)) or isinstance(
+            parent, (cst.ListComp, cst.SetComp, cst.GeneratorExp)) and parent.elt is expr
+        if passes_on:
+            return self._may_reach_start(parent, seen)  # type: ignore[arg-type]
+        if isinstance(parent, cst.Arg):
+            call = analysis.parent(parent)
+            return not (isinstance(call, cst.Call) and self._only_inspects(call, seen))
+        names = self._names_holding(expr, parent)
+        if names is None:
+            return True  # returned, yielded, stored in an attribute or a subscript...
+        return any(self._may_reach_start(read, seen)
+                   for name in names for read in analysis.reads_of(name))
+
+    def _names_holding(self, expr: cst.CSTNode, parent: Optional[cst.CSTNode]
+                       ) -> Optional[list[cst.Name]]:
+        """The variables `expr` is assigned to or iterated into; None when it goes elsewhere."""
+        if isinstance(parent, cst.Assign) and parent.value is expr:
+            targets = [t.target for t in parent.targets]
+        elif isinstance(parent, (cst.AnnAssign, cst.NamedExpr)) and parent.value is expr:
+            targets = [parent.target]
+        elif isinstance(parent, cst.For) and parent.iter is expr:
+            targets = [parent.target]
+        elif isinstance(parent, cst.CompFor) and parent.iter is expr:
+            targets = [parent.target]
+        else:
+            return None
+        if all(isinstance(t, cst.Name) for t in targets):
+            return targets  # type: ignore[return-value]
+        return None
+
+    def _only_inspects(self, call: cst.Call, seen: set[int]) -> bool:
+        """Whether `call` only looks at the object it is given: a builtin such as `print` or
+        `isinstance`, a unittest assertion; or keeps it in a list that is followed."""
+        analysis = self.analysis
+        if analysis.qualified_names(call.func) & INSPECTING_BUILTINS:
+            return True
+        func = call.func
+        if not isinstance(func, cst.Attribute) or not isinstance(func.value, cst.Name):
+            return False
+        if func.attr.value in ("append", "add") and len(call.args) == 1:
+            return not any(self._may_reach_start(read, seen)
+                           for read in analysis.reads_of(func.value))
+        if func.attr.value.startswith("assert"):
+            owner = next((self._method_of_self(b.node)
+                          for b in analysis.assignments(func.value)), None)
+            return owner is not None and self._is_test_case(owner, set())
+        return False
+
+    def _is_test_case(self, cls: cst.ClassDef, seen: set[int]) -> bool:
+        seen.add(id(cls))
+        for base in cls.bases:
+            if self.analysis.qualified_names(base.value) & TEST_CASES:
+                return True
+            parent = self.analysis.definition_of(base.value)
+            if isinstance(parent, cst.ClassDef) and id(parent) not in seen \
+                    and self._is_test_case(parent, seen):
+                return True
+        return False
 
     def _held_unpicklable(self, cls: cst.ClassDef, slot: Slot) -> Optional[tuple[str, str]]:
         """(`self.attr`, what it holds) for an attribute of `cls` that cannot travel with `slot`."""
@@ -366,8 +612,10 @@ class UnpicklableCallable(Rule):
         if isinstance(node, cst.Lambda):
             return "a lambda"
         if isinstance(node, cst.Attribute):
-            return f"the bound method '{self.context.module.code_for_node(node)}'"
+            return f"the method '{self.context.module.code_for_node(node)}'"
         definition = subject.definition
+        if definition is None:
+            return f"the function '{self.context.module.code_for_node(node)}'"
         if isinstance(definition, cst.Lambda):
             return f"'{node.value}', a lambda,"  # type: ignore[attr-defined]
         what = "class" if isinstance(definition, cst.ClassDef) else "function"
@@ -406,6 +654,10 @@ class UnpicklableCallable(Rule):
         statement = self._defining_statement(definition, slots)
         if statement is False:
             return "it cannot be moved from where it is defined: define it at module level"
+        if isinstance(definition, cst.FunctionDef):
+            lost = self._lost_name(definition, by_attribute=False)
+            if lost is not None:
+                return f"moving it to module level would not help: {lost}"
         binding = self._own_binding(definition, statement)  # type: ignore[arg-type]
         if binding is False:
             return "its name is bound more than once there: define it once, at module level"
@@ -794,6 +1046,49 @@ def _assignments_in(function: cst.FunctionDef) -> list[cst.Assign]:
             return node is function
 
     function.visit(Assigns())
+    return found
+
+
+def _method_binding(analysis: ModuleAnalysis, function: cst.FunctionDef) -> str:
+    """What a method of a class is bound to when looked up: "class", "static" (nothing) or
+    "instance"."""
+    for decorator in function.decorators:
+        names = analysis.qualified_names(decorator.decorator)
+        if "builtins.classmethod" in names:
+            return "class"
+        if "builtins.staticmethod" in names:
+            return "static"
+    return "instance"
+
+
+def _qualified_name(analysis: ModuleAnalysis, definition: cst.FunctionDef) -> str:
+    """`__qualname__` as Python gives it: `deco.<locals>.inner`, `Outer.method`."""
+    parts = [definition.name.value]
+    for ancestor in analysis.ancestors(definition):
+        if isinstance(ancestor, cst.FunctionDef):
+            parts.append(f"{ancestor.name.value}.<locals>")
+        elif isinstance(ancestor, cst.ClassDef):
+            parts.append(ancestor.name.value)
+    return ".".join(reversed(parts))
+
+
+def _returns_in(function: cst.FunctionDef) -> list[cst.Return]:
+    found: list[cst.Return] = []
+
+    class Returns(cst.CSTVisitor):
+        def visit_Return(self, node: cst.Return) -> None:
+            found.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    function.visit(Returns())
     return found
 
 
