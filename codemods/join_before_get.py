@@ -363,6 +363,15 @@ class _JoinMove:
                         f"`{queue.value}` is unknown")
             puts = _puts(self.analysis, use, queue_use)
             if puts is None:
+                every = _puts_on_every_path(self.analysis, use, queue_use)
+                if every is not None:
+                    return f"`{target}` puts {_items(every)} on `{queue.value}` on every path"
+                other = next((node for node in queue_use.other_uses if receiver_method(
+                    self.analysis, node) not in QUIET_QUEUE_METHODS), None)
+                if other is not None:
+                    return (f"`{target}` also uses `{queue.value}` otherwise (line "
+                            f"{self._line(other)}), so how many items end up on it is not "
+                            "known here")
                 return f"how many items `{target}` puts on `{queue.value}` depends on the data"
             total = puts if total is None else total + puts
         return total
@@ -916,6 +925,131 @@ def _puts(analysis: ModuleAnalysis, use: CallableUse, queue_use: QueueUse) -> Op
     if isinstance(definition, cst.Lambda):
         return counter.expression(definition.body)
     return counter.block(definition.body)
+
+
+def _puts_on_every_path(analysis: ModuleAnalysis, use: CallableUse,
+                        queue_use: QueueUse) -> Optional[int]:
+    """How many items the target puts on the queue on every path through it (to a return or
+    its end), when its branches (`if`/`else`, `try`/`except`, an early `return`) all put the
+    same number; None when the number differs or cannot be told. Only the message uses it:
+    the rewrite counts puts where no branch decides them."""
+    if any(receiver_method(analysis, node) not in QUIET_QUEUE_METHODS for node in queue_use.other_uses):
+        return None
+    definition = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+    if not isinstance(definition, cst.FunctionDef) \
+            or not all(analysis.names.contains(definition, put) for put in queue_use.puts):
+        return None
+    counter = _Counter(analysis, _Sizes(analysis, use, definition), queue_use.puts)
+    ends = _PathCounts(analysis, counter, queue_use.puts).block(definition.body, {0})
+    if ends is None:
+        return None
+    counts = ends[0] | ends[1]
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _items(number: int) -> str:
+    return "no item" if number == 0 else "exactly one item" if number == 1 \
+        else f"exactly {number} items"
+
+
+class _PathCounts:
+    """The numbers of puts a piece of code may have made when it falls through and when
+    it returns, one set each, from the numbers made before it; None when a path's number
+    cannot be told (a loop of uncountable puts, a raise, a put inside an expression's branch)."""
+
+    Ends = tuple[set[int], set[int]]  # (falls through, returns)
+
+    def __init__(self, analysis: ModuleAnalysis, counter: _Counter,
+                 puts: Iterable[cst.Call]) -> None:
+        self.analysis = analysis
+        self.counter = counter
+        self.puts = {id(put) for put in puts}
+
+    def block(self, block: cst.BaseSuite, before: set[int]) -> Optional["_PathCounts.Ends"]:
+        body = block.body if isinstance(block, cst.IndentedBlock) else [block]  # type: ignore[list-item]
+        return self.statements(body, before)  # type: ignore[arg-type]
+
+    def statements(self, body: Sequence[cst.BaseStatement],
+                   before: set[int]) -> Optional["_PathCounts.Ends"]:
+        falls, returns = set(before), set()
+        for statement in body:
+            if not falls:
+                break  # the rest cannot run
+            ends = self.statement(statement, falls)
+            if ends is None:
+                return None
+            falls, returns = ends[0], returns | ends[1]
+        return falls, returns
+
+    def statement(self, statement: cst.CSTNode,
+                  before: set[int]) -> Optional["_PathCounts.Ends"]:
+        if isinstance(statement, cst.If):
+            if self.counter.expression(statement.test) != Amount.of(0):
+                return None
+            taken = self.block(statement.body, before)
+            other = self.statement(statement.orelse, before) if statement.orelse is not None \
+                else (set(before), set())
+            if taken is None or other is None:
+                return None
+            return taken[0] | other[0], taken[1] | other[1]
+        if isinstance(statement, cst.Else):
+            return self.block(statement.body, before)
+        if isinstance(statement, cst.Try):
+            return self._try(statement, before)
+        if isinstance(statement, cst.With) \
+                and not any(self.counter._holds(item) for item in statement.items):
+            return self.block(statement.body, before)
+        if isinstance(statement, cst.SimpleStatementLine) \
+                and any(isinstance(small, cst.Return) for small in statement.body):
+            counted = self._counted(statement, before, allow_leaving=True)
+            return (set(), counted) if counted is not None else None
+        counted = self._counted(statement, before, allow_leaving=False)
+        return (counted, set()) if counted is not None else None
+
+    def _counted(self, statement: cst.CSTNode, before: set[int],
+                 allow_leaving: bool) -> Optional[set[int]]:
+        """`before` plus the puts of a statement every run of which makes the same number."""
+        if not allow_leaving and _may_leave(self.analysis, statement):
+            return None
+        if isinstance(statement, cst.SimpleStatementLine) \
+                and any(isinstance(small, cst.Raise) for small in statement.body):
+            return None
+        amount = self.counter.statement(statement)  # type: ignore[arg-type]
+        number = amount.constant() if amount is not None else None
+        return {count + number for count in before} if number is not None else None
+
+    def _try(self, statement: cst.Try, before: set[int]) -> Optional["_PathCounts.Ends"]:
+        """A handler runs after the body raised, so every put of the body must come at its
+        very end (`q.put(result)` as its last line): a raise before it has put nothing."""
+        body = statement.body.body
+        last = body[-1] if body else None
+        final = statement.finalbody
+        if any(self.counter._holds(s) for s in body[:-1]) or not self._only_puts(last):
+            return None
+        if final is not None and (self.counter._holds(final) or _may_leave(self.analysis, final)):
+            return None
+        done = self.statements(body, before)
+        if done is None:
+            return None
+        if statement.orelse is not None:
+            after = self.block(statement.orelse.body, done[0])
+            if after is None:
+                return None
+            done = after[0], done[1] | after[1]
+        falls, returns = set(done[0]), set(done[1])
+        for handler in statement.handlers:
+            caught = self.block(handler.body, before)
+            if caught is None:
+                return None
+            falls, returns = falls | caught[0], returns | caught[1]
+        return falls, returns
+
+    def _only_puts(self, statement: Optional[cst.CSTNode]) -> bool:
+        """A line holding no puts, or only put calls: nothing after its put can raise."""
+        if not self.counter._holds(statement):
+            return True
+        return isinstance(statement, cst.SimpleStatementLine) and all(
+            isinstance(small, cst.Expr) and id(small.value) in self.puts for small in statement.body)
 
 
 # -- small structural helpers --------------------------------------------------------------------
