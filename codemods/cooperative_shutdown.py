@@ -7,17 +7,38 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 
 import libcst as cst
 
-from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, method_name
+from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, keyword, method_name
 from mpfix.findings import Safety
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
 from mpfix.rulekit import RuleCommand, import_binding, unused_name
-from mpfix.starters import QUEUE_KINDS, Kind
+from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, Kind
+from mpfix.testcode import enclosing_test
 
 JOIN_TIMEOUT = 5
 ASYNC_METHODS = frozenset({"map_async", "starmap_async", "apply_async", "imap", "imap_unordered"})
+# What waits for (or hands over) the outcome of an async pool call.
+RESULT_METHODS = frozenset({"get", "wait", "ready", "successful"})
 PUT_METHODS = frozenset({"put", "put_nowait"})
 # Methods that wait until another process acts: a worker inside one never sees a stop Event.
 BLOCKING_METHODS = frozenset({"get", "recv", "recv_bytes", "accept", "acquire", "wait", "join"})
+# Reads of a queue or pipe: a loop around one consumes what others send.
+CONSUMING_METHODS = frozenset({"get", "get_nowait", "recv", "recv_bytes"})
+CHANNEL_KINDS = QUEUE_KINDS | {Kind.PIPE}
+# Waits that give up after a timeout, and where the timeout goes when passed by position.
+TIMED_WAITS = {"join": 0, "wait": 0, "poll": 0, "get": 1, "acquire": 1}
+# Clocks: a terminate() that runs once one of them passes a limit is a watchdog's deadline.
+CLOCKS = frozenset({
+    "time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns", "time.perf_counter",
+    "time.perf_counter_ns", "timeit.default_timer", "datetime.datetime.now",
+    "datetime.datetime.utcnow",
+})
+# What a wait raises when its time runs out: a terminate() in its handler is a deadline's.
+TIMEOUT_ERRORS = frozenset({
+    "builtins.TimeoutError", "queue.Empty", "concurrent.futures.TimeoutError",
+    "subprocess.TimeoutExpired", "asyncio.TimeoutError", "socket.timeout",
+    *(f"{family}.{name}" for family in FAMILIES
+      for name in ("TimeoutError", "context.TimeoutError", "queues.Empty")),
+})
 # Builtins whose result is never None: a queue item they produce cannot be a None sentinel.
 NEVER_NONE_BUILTINS = frozenset({
     "abs", "bin", "bool", "bytes", "chr", "dict", "divmod", "enumerate", "float", "format",
@@ -80,21 +101,38 @@ class CooperativeShutdown(Rule):
     """Stop workers by asking them to, not with `terminate()`.
 
     What it finds:
-    `terminate()` on a multiprocessing Process or Pool (resolved by qualified
-    name: `subprocess.Popen`, thread pools and other classes with a terminate
-    method are never touched); and `with Pool(...) as pool:` blocks whose async
-    results are fetched only after the block, which has terminated the pool.
-    The last-resort form `p.join(timeout)` then `if p.is_alive(): p.terminate()`
-    is accepted.
+    `terminate()` on a multiprocessing Process (resolved by qualified name:
+    `subprocess.Popen`, thread pools and other classes with a terminate method are
+    never touched) where the guideline's hazard exists and the worker could have
+    been asked to stop instead: it loops reading a queue or pipe (a consumer), or it
+    was handed a queue, pipe, lock, semaphore, event, shared Value/Array or manager
+    proxy that the parent or another process still uses after the kill; and its code
+    has a loop, a place where it could check a stop signal. `Pool.terminate()` while
+    async work submitted to the pool (`apply_async`, `map_async`, `imap`...) has not
+    been waited for; and `with Pool(...) as pool:` blocks whose async results are
+    fetched only after the block, which has terminated the pool.
+
+    Accepted, and not reported:
+    after a completed `join()` (for a pool, `close()` and `join()`), where
+    terminate() is a no-op; after `join(timeout)`, with or without an `is_alive()`
+    check, as the last resort; a watchdog's kill at a deadline, under a test of a
+    clock (`time.monotonic() - start > limit`) or of a wait's timeout (`if not
+    done.wait(5)`), or in the handler of a timeout error (`queue.Empty`,
+    `TimeoutError`); a worker whose code runs straight through with no loop (a call
+    into C, an external program, one library call), which has nowhere to check a
+    signal; a test function or method of a test module, whose subject is the process
+    it kills; a worker that shares nothing still in use; a pool whose work has all
+    been waited for (what leaving `with Pool()` does).
 
     Why:
     The guideline "avoid terminating processes": `Process.terminate()` kills a
-    worker in the middle of whatever it holds (a lock, a queue's pipe, a
-    half-written file) and can leave shared resources broken for every other
-    process; `Pool.terminate()` throws away the outstanding work. The worker
-    exits with -SIGTERM instead of finishing. The cooperative way is the one the
-    guidelines' own worker example shows: the worker stops at a sentinel it reads
-    from its queue, or at an Event it checks, and the parent joins it.
+    worker in the middle of whatever it holds and can leave shared resources broken
+    for every other process: a consumer waiting in `Queue.get()` holds the queue's
+    read lock, a worker inside `with value.get_lock():` holds the Value's lock, a
+    producer may die half-way through writing to a pipe. `Pool.terminate()` throws
+    away the outstanding work. The cooperative way is the one the guidelines' own
+    worker example shows: the worker stops at a sentinel it reads from its queue,
+    or at an Event it checks, and the parent joins it.
 
     Example:
         def worker(tasks, results):
@@ -128,11 +166,12 @@ class CooperativeShutdown(Rule):
     of the queue; a polling loop gets a `multiprocessing.Event` parameter, its
     loop runs `while not stop.is_set():`, its `time.sleep(t)` becomes
     `stop.wait(t)` and the parent sets the event. Either way the parent then
-    joins with a timeout and terminates only a worker that did not stop.
-    `Pool.terminate()` becomes `close()` and `join()`: safe, the work finishes.
-    Terminating a worker whose code is not visible, whose loop has another shape,
-    or at a deadline (`join(timeout)` then `terminate()`) is reported only, as is
-    a `with Pool()` block whose results are fetched after it.
+    joins with a timeout and terminates only a worker that did not stop; a join
+    that already follows is kept, never doubled. `Pool.terminate()` becomes
+    `close()` and `join()` (or only `close()` where a join follows): safe, the work
+    finishes. Terminating a worker whose code is not visible or whose loop has
+    another shape is reported only, as is a `with Pool()` block whose results are
+    fetched after it.
     """
 
     code = "MP004"
@@ -148,42 +187,368 @@ class CooperativeShutdown(Rule):
             if method_name(call) != "terminate" or call.args:
                 continue
             kind = self.analysis.receiver_kind(call)
+            if kind not in (Kind.POOL, Kind.PROCESS) or self._accepted(call):
+                continue
             if kind is Kind.POOL:
-                yield self._pool_terminate(call)
-            elif kind is Kind.PROCESS:
-                found = self._shutdown(call)
-                if isinstance(found, Shutdown):
-                    shutdowns.append(found)
-                elif found is not None:
-                    yield Violation(call, found)
+                violation = self._pool_terminate(call)
+                if violation is not None:
+                    yield violation
+                continue
+            found = self._shutdown(call)
+            if isinstance(found, Shutdown):
+                shutdowns.append(found)
+            elif found is not None:
+                yield Violation(call, found)
         yield from self._rewrites(shutdowns)
         yield from self._pool_blocks_losing_results()
 
+    # -- terminate() where the guideline has no objection -------------------------------
+
+    def _accepted(self, call: cst.Call) -> bool:
+        """A terminate() that cannot be replaced by asking: the test's own subject, a no-op
+        after a completed join, the fallback after `join(timeout)`, or a watchdog's kill
+        at a deadline."""
+        receiver = call.func.value  # type: ignore[attr-defined]
+        return enclosing_test(self.analysis, call, self.context.path) is not None \
+            or any(self._joins(s, receiver) and not self._rebound_between(receiver, s, call)
+                   for s in self._completed_before(call)) \
+            or self._at_deadline(call)
+
+    def _rebound_between(self, name: cst.BaseExpression, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+        """Whether the variable `name` reads is bound again after `first` and before `second`,
+        so that they see different objects (for a loop variable, the collection it walks)."""
+        if not isinstance(name, cst.Name):
+            return False
+        loop = self.analysis.enclosing_loop_over(name)
+        if loop is not None and _before(self.analysis, first, loop):
+            return self._rebound_between(loop.iter, first, second)
+        return any(_before(self.analysis, first, b.node) and _before(self.analysis, b.node, second)
+                   for b in self.analysis.assignments(name))
+
+    def _completed_before(self, node: cst.CSTNode) -> Iterator[cst.BaseStatement]:
+        """The statements of `node`'s function that have run to their end whenever `node`
+        runs: the earlier ones of each block around it (never a `try` body seen from its
+        handlers, which may have left it half-way)."""
+        child = node
+        for ancestor in self.analysis.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return
+            if isinstance(ancestor, (cst.IndentedBlock, cst.Module)):
+                yield from ancestor.body[:_index(list(ancestor.body), child)]
+            child = ancestor
+
+    def _runs_after(self, node: cst.CSTNode) -> Iterator[cst.BaseStatement]:
+        """The statements of `node`'s function that run after it when nothing raises."""
+        child = node
+        for ancestor in self.analysis.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return
+            if isinstance(ancestor, (cst.IndentedBlock, cst.Module)):
+                yield from ancestor.body[_index(list(ancestor.body), child) + 1:]
+            child = ancestor
+
+    def _joins(self, statement: cst.CSTNode, receiver: cst.BaseExpression,
+               timed: Optional[bool] = None) -> bool:
+        """Whether `statement` joins the process(es) or pool `receiver` names: a `.join()`
+        line, or a `for` loop joining each element of the collection `receiver` iterates.
+        `timed`: only joins with (True) or without (False) a timeout."""
+        if isinstance(statement, cst.For) and isinstance(statement.target, cst.Name) \
+                and isinstance(statement.body, cst.IndentedBlock) and isinstance(receiver, cst.Name):
+            loop = self.analysis.enclosing_loop_over(receiver)
+            return loop is not None and loop is not statement \
+                and self._same_object(loop.iter, statement.iter) \
+                and any(self._joins(s, statement.target, timed) for s in statement.body.body)
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            call = small.value if isinstance(small, cst.Expr) else None
+            if isinstance(call, cst.Call) and method_name(call) == "join" \
+                    and (timed is None or bool(call.args) == timed) \
+                    and self._same_processes(call.func.value, receiver):  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _same_processes(self, left: cst.BaseExpression, right: cst.BaseExpression) -> bool:
+        """The same object, or loop variables over the same collection."""
+        if self._same_object(left, right):
+            return True
+        if isinstance(left, cst.Name) and isinstance(right, cst.Name):
+            first = self.analysis.enclosing_loop_over(left)
+            second = self.analysis.enclosing_loop_over(right)
+            return first is not None and second is not None and self._same_object(first.iter, second.iter)
+        return False
+
+    def _at_deadline(self, call: cst.Call) -> bool:
+        """A watchdog's kill: the terminate() runs once a clock passed a limit or a wait ran
+        out of time (under such a test, or in the handler of a timeout error)."""
+        for ancestor in self.analysis.ancestors(call):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+                return False
+            if isinstance(ancestor, cst.ExceptHandler) and self._catches_timeout(ancestor):
+                return True
+            if isinstance(ancestor, (cst.If, cst.While)) and self._waited_or_timed(ancestor.test):
+                return True
+        return False
+
+    def _catches_timeout(self, handler: cst.ExceptHandler) -> bool:
+        caught = handler.type
+        types = [e.value for e in caught.elements] if isinstance(caught, cst.Tuple) else [caught]
+        return any(self.analysis.qualified_names(t) & TIMEOUT_ERRORS for t in types if t is not None)
+
+    def _waited_or_timed(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """Whether `expr` reads a clock or the outcome of a wait with a timeout, directly or
+        through local variables bound to such expressions."""
+        names = self.analysis.names
+        for call in names.within(self.analysis.calls, expr):
+            if self.analysis.qualified_names(call.func) & CLOCKS or self._is_timed_wait(call):
+                return True
+        if depth >= 3:
+            return False
+        for name in names.loads_in(expr):
+            for binding in self.analysis.assignments(name):
+                value = self.analysis.assigned_value(binding.node)
+                if value is not None and value is not expr and self._waited_or_timed(value, depth + 1):
+                    return True
+        return False
+
+    def _is_timed_wait(self, call: cst.Call) -> bool:
+        """`p.join(5)`, `event.wait(timeout=t)`, `conn.poll(1)`, `q.get(True, 5)`: a wait on
+        another process that gives up after a while (never `", ".join(parts)`)."""
+        method = method_name(call)
+        if method not in TIMED_WAITS:
+            return False
+        if method == "join" and self.analysis.receiver_kind(call) is not Kind.PROCESS:
+            return False
+        timeout = keyword(call, "timeout")
+        if timeout is None:
+            arguments = _positional_args(call)
+            position = TIMED_WAITS[method]
+            blocking = arguments[0].value if position and arguments else None
+            if position and not (isinstance(blocking, cst.Name) and blocking.value in ("True", "False")):
+                return False  # `d.get(key, default)` is no wait
+            timeout = arguments[position] if position < len(arguments) else None
+        return timeout is not None and not (isinstance(timeout.value, cst.Name) and timeout.value.value == "None")
+
+    # -- what the killed process holds -----------------------------------------------------
+
+    def _endangers(self, creation: cst.Call, terminate: cst.Call) -> bool:
+        """The guideline's hazard, and a worker that could have been asked to stop: it loops
+        reading a queue or pipe, or it was handed a shared resource others still use after
+        `terminate`; and its code (as far as it can be read) has a loop where it could
+        check a stop signal. A worker that runs straight through (a call into C, an external
+        program) cannot."""
+        code, use = self._worker_code(creation)
+        if isinstance(code, cst.Lambda) or (code is not None and not self._loops_in(code)):
+            return False
+        resources = self._handed_resources(creation, use, code)
+        if code is None:  # unreadable code may be blocked reading a queue or pipe it was given
+            if any(self._kind(r) in CHANNEL_KINDS for r, _ in resources):
+                return True
+        elif self._consumes(code, use):
+            return True
+        return any(global_read or self._still_used(r, creation, terminate) for r, global_read in resources)
+
+    def _kind(self, name: cst.Name) -> Optional[Kind]:
+        return self.analysis.kind_of(name) or self.analysis.element_kind(name)
+
+    def _worker_code(self, creation: cst.Call) -> tuple[Union[cst.FunctionDef, cst.Lambda, None],
+                                                          Optional[CallableUse]]:
+        """What the process runs: the run() of a Process subclass that overrides it, else the
+        target function (or lambda), with the use that hands it over; None when mpfix cannot
+        read the code."""
+        cls = self.analysis.process_class(creation.func)
+        while cls is not None:
+            run = next((s for s in cls.body.body
+                        if isinstance(s, cst.FunctionDef) and s.name.value == "run"), None)
+            if run is not None:
+                return run, None
+            cls = next((b for b in (self.analysis.process_class(base.value) for base in cls.bases)
+                        if b is not None), None)
+        use = next((u for u in self._uses if u.call is creation and u.role == "target"), None)
+        if use is None:
+            return None, None
+        definition = self.analysis.definition_of(self.analysis.unwrap_partial(use.callable_arg.value))
+        return (definition if isinstance(definition, (cst.FunctionDef, cst.Lambda)) else None), use
+
+    def _worker_functions(self, code: cst.FunctionDef) -> list[cst.FunctionDef]:
+        return [code, *self.analysis.helpers_called(code)]
+
+    def _loops_in(self, code: cst.FunctionDef) -> bool:
+        return any(_own_loops(function) for function in self._worker_functions(code))
+
+    def _consumes(self, code: cst.FunctionDef, use: Optional[CallableUse]) -> bool:
+        """A loop that reads a queue or pipe the worker was handed: `x = q.get()` in its body
+        or `for x in iter(q.get, STOP)` (where mpfix cannot see what it was handed, a
+        `.get()` / `.recv()` with no arguments)."""
+        params = {p.name.value for p in (*code.params.posonly_params, *code.params.params,
+                                         *code.params.kwonly_params)}
+        for function in self._worker_functions(code):
+            own = params if function is code else set()
+            for loop in _own_loops(function):
+                reads = [(c.func, bool(_positional_args(c))) for c in
+                         self.analysis.names.within(self.analysis.calls, loop.body)]
+                getter = _iterated_getter(loop) if isinstance(loop, cst.For) else None
+                if getter is not None and "builtins.iter" in self.analysis.qualified_names(
+                        loop.iter.func):  # type: ignore[attr-defined]
+                    reads.append((getter, False))
+                if any(isinstance(read, cst.Attribute) and read.attr.value in CONSUMING_METHODS
+                       and self._is_channel(read.value, own, use, has_arguments)
+                       for read, has_arguments in reads):
+                    return True
+        return False
+
+    def _is_channel(self, receiver: cst.BaseExpression, params: set[str], use: Optional[CallableUse],
+                    has_arguments: bool) -> bool:
+        """Whether the object read is a queue or pipe (by what the parent passes for a
+        parameter, or by its own kind); when that cannot be seen, whether it is read the way
+        only queues and pipes are: `.get()` / `.recv()` with no arguments."""
+        if isinstance(receiver, cst.Name) and receiver.value in params:
+            passed = self.analysis.argument_for(use, receiver.value) if use is not None else None
+            if passed is not None:
+                return self.analysis.kind_of(passed) in CHANNEL_KINDS
+        elif isinstance(receiver, cst.Name):
+            return self.analysis.kind_of(receiver) in CHANNEL_KINDS
+        return not has_arguments
+
+    def _handed_resources(self, creation: cst.Call, use: Optional[CallableUse],
+                          code: Optional[cst.FunctionDef]) -> list[tuple[cst.Name, bool]]:
+        """The queues, pipes, locks, semaphores, events, shared values and proxies the
+        process receives: its arguments, and the module-level ones its code reads (flagged
+        True: any code of the module can reach those)."""
+        passed = self.analysis.passed_arguments(use) if use is not None else None
+        if passed is not None:
+            candidates: list[cst.CSTNode] = [*passed[0], *passed[1].values()]
+        else:  # `args=(*rest, q)`, `args=computed`, a Process subclass: every name handed over
+            candidates = [n for a in creation.args for n in self.analysis.names.loads_in(a.value)]
+        found = [(n, False) for n in candidates
+                 if isinstance(n, cst.Name) and self._kind(n) in RESOURCE_KINDS]
+        for function in self._worker_functions(code) if code is not None else ():
+            for reads in self.analysis.global_reads(function).values():
+                if self.analysis.kind_of(reads[0]) in RESOURCE_KINDS:
+                    found.append((reads[0], True))
+        return found
+
+    def _still_used(self, resource: cst.Name, creation: cst.Call, terminate: cst.Call) -> bool:
+        """Whether something besides the killed process uses `resource` (a value handed to
+        it) after `terminate`: another process that still holds it, or the parent reading it
+        afterwards (for a pipe, through either end)."""
+        if self._held_by_other_processes(resource, creation, terminate):
+            return True
+        return any(_before(self.analysis, terminate, read) and read is not resource
+                   and not self.analysis.names.contains(creation, read)
+                   for variable in (resource, *self._other_pipe_ends(resource))
+                   for read in self.analysis.reads_of(variable))
+
+    def _held_by_other_processes(self, resource: cst.Name, creation: cst.Call,
+                                 terminate: cst.Call) -> bool:
+        """Another Process is handed it, or every process a loop creates gets the same one
+        while `terminate` stops only one of them."""
+        if any(use.call is not creation for use, _ in self.analysis.processes_sharing(resource)):
+            return True
+        loop = next((a for a in self.analysis.ancestors(creation)
+                     if isinstance(a, (cst.For, cst.While, cst.CompFor))), None)
+        if loop is None or not self.analysis.in_loop(creation):
+            return False
+        per_process = all(self.analysis.names.contains(loop, b.node)
+                          for b in self.analysis.assignments(resource))
+        receiver = terminate.func.value  # type: ignore[attr-defined]
+        stops_all = isinstance(receiver, cst.Name) and self.analysis.enclosing_loop_over(receiver) is not None
+        return not per_process and not stops_all
+
+    def _other_pipe_ends(self, resource: cst.Name) -> list[cst.Name]:
+        """`parent_end` for `child_end` in `parent_end, child_end = Pipe()`."""
+        ends: list[cst.Name] = []
+        for binding in self.analysis.assignments(resource):
+            element = self.analysis.parent(binding.node)
+            pair = self.analysis.parent(element) if isinstance(element, cst.Element) else None
+            value = self.analysis.assigned_value(pair) if isinstance(pair, (cst.Tuple, cst.List)) else None
+            if value is not None and self.analysis.kind_of(value) is Kind.PIPE:
+                ends.extend(e.value for e in pair.elements  # type: ignore[union-attr]
+                            if isinstance(e.value, cst.Name) and e.value is not binding.node)
+        return ends
+
     # -- Pool -------------------------------------------------------------------------
 
-    def _pool_terminate(self, call: cst.Call) -> Violation:
+    def _pool_terminate(self, call: cst.Call) -> Optional[Violation]:
         receiver = call.func.value  # type: ignore[attr-defined]
-        message = (f"`{_code(receiver)}.terminate()` discards the pool's outstanding work and kills "
-                   "its workers mid-task: close() the pool and join() it")
+        lost = self._lost_work(call, receiver)
+        if lost is None:
+            return None
+        message = (f"`{_code(receiver)}.terminate()` discards the pool's outstanding work "
+                   f"(`{lost}`) and kills its workers mid-task: close() the pool and join() it")
         line = self._sole_statement_line(call)
-        if line is None:
-            return Violation(call, message)
-        following = _next_sibling(self.analysis, line)
-        joined_after = following is not None and self._is_join(following, receiver, timed=False)
+        fix = self._pool_fix(call, line, receiver) if line is not None else None
+        return Violation(call, message, fix)
+
+    def _pool_fix(self, call: cst.Call, line: cst.SimpleStatementLine,
+                  receiver: cst.BaseExpression) -> Optional[Fix]:
+        """close() then join(), with no second join where one already follows."""
+        joined_after = any(self._joins(s, receiver, timed=False) and not self._rebound_between(receiver, line, s)
+                           for s in self._runs_after(line))
         closed_before = any(self._is_call_line(s, receiver, "close")
-                            for s in _previous_siblings(self.analysis, line))
+                            and not self._rebound_between(receiver, s, line)
+                            for s in self._completed_before(line))
         close = call.func.with_changes(attr=cst.Name("close"))  # type: ignore[attr-defined]
         join = _statement(f"{_code(receiver)}.join()")
         replacement: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
-        if closed_before:
-            node, replacement = line, (cst.RemovalSentinel.REMOVE if joined_after
-                                       else join.with_changes(leading_lines=line.leading_lines))
+        if closed_before and joined_after:
+            if len(_siblings(self.analysis, line)) == 1:
+                return None  # removing the line would leave its block empty
+            node, replacement = line, cst.RemovalSentinel.REMOVE
+        elif closed_before:
+            node, replacement = line, join.with_changes(leading_lines=line.leading_lines)
         elif joined_after:
             node, replacement = call.func.attr, close.attr  # type: ignore[attr-defined]
         else:
             closed = line.with_changes(body=[cst.Expr(call.with_changes(func=close))])
             node, replacement = line, cst.FlattenSentinel([closed, join])
-        return Violation(call, message, Fix({node: replacement}, Safety.SAFE))
+        return Fix({node: replacement}, Safety.SAFE)
+
+    def _lost_work(self, call: cst.Call, pool: cst.BaseExpression) -> Optional[str]:
+        """The async work submitted to `pool` before `call` and not yet waited for, which
+        terminate() throws away; None when every submission was waited for (or ran
+        synchronously: map, apply, starmap)."""
+        if not isinstance(pool, cst.Name):
+            return None
+        function = self.analysis.enclosing_function(call)
+        for submit in self.analysis.calls:
+            if method_name(submit) in ASYNC_METHODS \
+                    and self.analysis.same_variable(submit.func.value, pool) \
+                    and self.analysis.enclosing_function(submit) is function \
+                    and _before(self.analysis, submit, call) \
+                    and not self._rebound_between(pool, submit, call):
+                pending = self._unfetched(submit, call)
+                if pending is not None:
+                    return pending
+        return None
+
+    def _unfetched(self, submit: cst.Call, terminate: cst.Call) -> Optional[str]:
+        """What names the result of `submit` when nothing has waited for it by `terminate`:
+        a result read only afterwards, or (for the side effects of the project's own task
+        code) work whose result is never read. A library call nobody reads the result of
+        (`time.sleep`) is work nobody wants."""
+        parent = self.analysis.parent(submit)
+        holder = None if isinstance(parent, cst.Expr) else self._result_variable(submit)
+        if holder is None and not isinstance(parent, cst.Expr):
+            return None  # iterated, .get() at once, or handed on: consumed where it is used
+        read_later = False
+        if holder is not None:
+            statement = self.analysis.enclosing_statement(submit)
+            reads = [r for r in self.analysis.reads_of(holder)
+                     if _before(self.analysis, submit, r) and not self._rebound_between(holder, submit, r)
+                     and not (statement is not None and self.analysis.names.contains(statement, r))]
+            if any(_before(self.analysis, r, terminate) for r in reads):
+                return None
+            read_later = bool(reads)
+        if read_later or self._runs_project_code(submit):
+            return holder.value if holder is not None else _code(submit.func)
+        return None
+
+    def _runs_project_code(self, submit: cst.Call) -> bool:
+        """Whether the task a pool call submits is a function or lambda of this module."""
+        return any(isinstance(self.analysis.definition_of(self.analysis.unwrap_partial(u.callable_arg.value)),
+                              (cst.FunctionDef, cst.Lambda))
+                   for u in self._uses if u.call is submit)
 
     def _pool_blocks_losing_results(self) -> Iterator[Violation]:
         for call in self.analysis.calls:
@@ -218,7 +583,8 @@ class CooperativeShutdown(Rule):
         return None
 
     def _result_variable(self, call: cst.Call) -> Optional[cst.Name]:
-        """`r` in `r = pool.map_async(...)` or `rs = [pool.apply_async(...) for ...]`."""
+        """`r` in `r = pool.map_async(...)`, `rs = [pool.apply_async(...) for ...]` or
+        `rs.append(pool.apply_async(...))`."""
         node: cst.CSTNode = call
         parent = self.analysis.parent(node)
         while isinstance(parent, (cst.ListComp, cst.Element, cst.List, cst.Tuple)):
@@ -228,27 +594,27 @@ class CooperativeShutdown(Rule):
         if isinstance(parent, cst.Assign) and len(parent.targets) == 1 \
                 and isinstance(parent.targets[0].target, cst.Name):
             return parent.targets[0].target
+        appending = self.analysis.parent(parent) if isinstance(parent, cst.Arg) else None
+        if isinstance(appending, cst.Call) and method_name(appending) == "append" \
+                and isinstance(appending.func.value, cst.Name):  # type: ignore[attr-defined]
+            return appending.func.value  # type: ignore[attr-defined]
         return None
 
     # -- Process: which terminate() can become a cooperative stop ---------------------
 
     def _shutdown(self, call: cst.Call) -> Union[Shutdown, str, None]:
-        """The rewrite for a Process's terminate(), a report message, or None if accepted."""
+        """The rewrite for a Process's terminate(), a report message, or None when the
+        process it kills holds nothing another process needs, or could not have been asked."""
         analysis = self.analysis
         receiver = call.func.value  # type: ignore[attr-defined]
+        creations = [c for c in analysis.creation_calls(receiver) if analysis.call_kind(c) is Kind.PROCESS]
+        if not any(self._endangers(c, call) for c in creations):
+            return None
         kills = KILLS.format(receiver=_code(receiver))
         line = self._sole_statement_line(call)
         if line is None or not isinstance(receiver, cst.Name):
             return f"{kills}: {COOPERATIVE}"
-        if self._is_last_resort(line, receiver):
-            return None
-        if any(self._is_join(s, receiver, timed=True) for s in _previous_siblings(analysis, line)):
-            return (f"`{receiver.value}.terminate()` after `{receiver.value}.join(timeout)` kills the "
-                    "worker at a deadline, whatever it holds: have it check a multiprocessing.Event "
-                    "(or its own deadline) and stop by itself; keep terminate() only as the last resort "
-                    f"under `if {receiver.value}.is_alive():` after the stop signal")
         loop = self._loop_over(line, receiver)
-        creations = [c for c in analysis.creation_calls(receiver) if analysis.call_kind(c) is Kind.PROCESS]
         if len(creations) != 1 or (loop is None and analysis.in_loop(creations[0])) \
                 or analysis.enclosing_function(creations[0]) is not analysis.enclosing_function(call):
             return f"{kills}, and mpfix cannot tell which Process object it is: {COOPERATIVE}"
@@ -292,10 +658,6 @@ class CooperativeShutdown(Rule):
             return line
         return None
 
-    def _is_join(self, statement: cst.CSTNode, receiver: cst.BaseExpression, *, timed: bool) -> bool:
-        """`receiver.join(timeout)` (timed) or `receiver.join()` as a statement line."""
-        return self._is_call_line(statement, receiver, "join", with_arguments=timed)
-
     def _is_call_line(self, statement: cst.CSTNode, receiver: cst.BaseExpression, method: str,
                       with_arguments: bool = False) -> bool:
         """A statement line calling `receiver.method(...)`, with or without arguments."""
@@ -313,18 +675,6 @@ class CooperativeShutdown(Rule):
         if isinstance(left, cst.Name):
             return self.analysis.same_variable(left, right)
         return _code(left) == _code(right)
-
-    def _is_last_resort(self, line: cst.SimpleStatementLine, receiver: cst.Name) -> bool:
-        """`p.join(timeout)` ... `if p.is_alive(): p.terminate()`: the accepted fallback."""
-        block = self.analysis.parent(line)
-        guard = self.analysis.parent(block) if block is not None else None
-        if not (isinstance(guard, cst.If) and guard.body is block):
-            return False
-        test = guard.test
-        if not (isinstance(test, cst.Call) and method_name(test) == "is_alive" and not test.args
-                and self._same_object(test.func.value, receiver)):  # type: ignore[attr-defined]
-            return False
-        return any(self._is_join(s, receiver, timed=True) for s in _previous_siblings(self.analysis, guard))
 
     def _loop_over(self, line: cst.SimpleStatementLine, receiver: cst.Name) -> Optional[cst.For]:
         """The `for receiver in ...:` loop whose body holds `line`."""
@@ -354,7 +704,7 @@ class CooperativeShutdown(Rule):
                 if consumer is not None:
                     shapes.append(consumer)
         if not shapes:
-            return "has no loop that runs until stopped"
+            return "runs no loop at its top level that mpfix can rewrite"
         if len(shapes) > 1:
             return "has several loops, and mpfix cannot tell which one the stop should end"
         shape = shapes[0]
@@ -533,8 +883,11 @@ class CooperativeShutdown(Rule):
     def _last_resort_replacer(self, shutdown: Shutdown) -> Callable[[cst.CSTNode], list[cst.BaseStatement]]:
         """`p.terminate()` -> `p.join(timeout)`, then terminate only a worker still alive."""
         receiver = shutdown.receiver.value
-        following = _next_sibling(self.analysis, shutdown.line)
-        joined_after = following is not None and self._is_join(following, shutdown.receiver, timed=False)
+        # A join that already follows (`p.join()` next, or a later loop joining every
+        # worker) waits for a terminated worker; a second one would be redundant.
+        joined_after = any(self._joins(s, shutdown.receiver, timed=False)
+                           and not self._rebound_between(shutdown.receiver, shutdown.line, s)
+                           for s in self._runs_after(shutdown.line))
 
         def replace(updated: cst.CSTNode) -> list[cst.BaseStatement]:
             assert isinstance(updated, cst.SimpleStatementLine)
@@ -899,15 +1252,47 @@ def _index(siblings: list[cst.CSTNode], statement: cst.CSTNode) -> int:
     return next((i for i, s in enumerate(siblings) if s is statement), len(siblings))
 
 
-def _previous_siblings(analysis: ModuleAnalysis, statement: cst.CSTNode) -> list[cst.CSTNode]:
-    siblings = _siblings(analysis, statement)
-    return siblings[:_index(siblings, statement)]
+def _before(analysis: ModuleAnalysis, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+    """Whether `first` starts before `second` in the source."""
+    start, other = analysis.position(first).start, analysis.position(second).start
+    return (start.line, start.column) < (other.line, other.column)
 
 
-def _next_sibling(analysis: ModuleAnalysis, statement: cst.CSTNode) -> Optional[cst.CSTNode]:
-    siblings = _siblings(analysis, statement)
-    index = _index(siblings, statement)
-    return siblings[index + 1] if index + 1 < len(siblings) else None
+def _own_loops(function: cst.FunctionDef) -> list[Union[cst.While, cst.For]]:
+    """The `while` and `for` loops of a function's own body (not of functions or classes
+    defined in it): the places where its code comes back and could check a stop signal."""
+    loops: list[Union[cst.While, cst.For]] = []
+
+    class Loops(cst.CSTVisitor):
+        def visit_While(self, node: cst.While) -> None:
+            loops.append(node)
+
+        def visit_For(self, node: cst.For) -> None:
+            loops.append(node)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+    function.body.visit(Loops())
+    return loops
+
+
+def _positional_args(call: cst.Call) -> list[cst.Arg]:
+    return [a for a in call.args if a.keyword is None]
+
+
+def _iterated_getter(loop: cst.For) -> Optional[cst.BaseExpression]:
+    """`q.get` in `for item in iter(q.get, STOP):`."""
+    source = loop.iter
+    if isinstance(source, cst.Call) and isinstance(source.func, cst.Name) and len(source.args) == 2:
+        return source.args[0].value
+    return None
 
 
 def _statement(code: str) -> cst.SimpleStatementLine:
