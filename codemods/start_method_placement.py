@@ -216,6 +216,12 @@ class StartMethodPlacement(Rule):
         earlier = [use for use in self.analysis.default_context_calls(region, family)
                    if use is not call and _starts_before(self.analysis, use, call)
                    and not self.analysis.exclusive_branches(use, call)]
+        resets = [use for use in earlier if self.analysis.call_kind(use) is Kind.SET_START_METHOD
+                  and _unsets(use)]
+        if resets:
+            # `set_start_method(None, force=True)` unsettles the default: only what follows counts.
+            last = max(resets, key=lambda use: _start(self.analysis, use))
+            earlier = [use for use in earlier if _starts_before(self.analysis, last, use)]
         if _forced(call):
             # Re-setting with force=True after another set is harmless; after objects, not.
             earlier = [use for use in earlier if self.analysis.call_kind(use)
@@ -234,12 +240,14 @@ class StartMethodPlacement(Rule):
         fix, detail = self._module_context_fix(call, method)
         return Violation(call, f"{message}; {detail}", fix)
 
-    def _check_in_function(self, call: cst.Call, function: cst.FunctionDef) -> Optional[Violation]:
+    def _check_in_function(self, call: cst.Call, function: cst.FunctionDef, *,
+                           guessing: bool = True) -> Optional[Violation]:
+        """`guessing`: see _why_repeated; test code is no library's API."""
         if _forced(call):
             return self._check_forced_in_function(call, function)
         if self._tolerates_repeat(call):
             return None
-        reason = self._why_repeated(call, function)
+        reason = self._why_repeated(call, function, guessing=guessing)
         if reason is None:
             return None
         message = (f"set_start_method() in `{function.name.value}()`, which {reason}: "
@@ -255,8 +263,9 @@ class StartMethodPlacement(Rule):
     def _check_forced_in_function(self, call: cst.Call,
                                   function: cst.FunctionDef) -> Optional[Violation]:
         """force=True raises nothing, so only a function shown to run again is reported:
-        each run replaces the process-wide default behind the entry point's back."""
-        reason = self._why_repeated(call, function, guessing=False)
+        each run replaces the process-wide default behind the entry point's back. A reset
+        to no method (None) is what a clean-up does, not a choice."""
+        reason = None if _unsets(call) else self._why_repeated(call, function, guessing=False)
         if reason is None:
             return None
         message = (f"{FORCED} in `{function.name.value}()`, which {reason}: every run "
@@ -294,7 +303,7 @@ class StartMethodPlacement(Rule):
         if self._session_setting(function, frozenset()):
             return self._pinned_session(call) if method == "fork" else None
         if not _forced(call):
-            return self._check_in_function(call, function)
+            return self._check_in_function(call, function, guessing=False)
         if self._restores_previous_method(call):
             return None  # saved with get_start_method() and set back: scoped to its tests
         message = (f"{FORCED} in `{function.name.value}()`, {self._test_role(function)}: "
@@ -348,9 +357,9 @@ class StartMethodPlacement(Rule):
         return "a helper of the test suite"
 
     def _restores_previous_method(self, call: cst.Call) -> bool:
-        """Whether the module saves the method with get_start_method() and sets the saved
-        value back with force=True (a fixture's teardown, tearDownModule): the forced
-        calls between are scoped to the tests they wrap."""
+        """Whether the module puts the default back with force=True (a fixture's teardown,
+        a `finally:`, tearDownModule): the method saved with get_start_method(), or None,
+        which unsets it. The forced calls between are scoped to the tests they wrap."""
         analysis = self.analysis
         family = analysis.default_context_family(call)
         saved = _saved_method_names(analysis)
@@ -359,7 +368,7 @@ class StartMethodPlacement(Rule):
                     or analysis.default_context_family(other) != family:
                 continue
             method = argument(other, "method", 0)
-            if method is not None and _root_name(method.value) in saved:
+            if _unsets(other) or (method is not None and _root_name(method.value) in saved):
                 return True
         return False
 
@@ -391,6 +400,7 @@ class StartMethodPlacement(Rule):
         if runs is Runs.REPEATEDLY:
             return reason
         if guessing and self.context.is_library() \
+                and not _is_program_main(self.analysis, function) \
                 and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
             return "any module that imports this library may call more than once"
         return None
@@ -555,11 +565,21 @@ class StartMethodPlacement(Rule):
             return wrapper
         return None
 
+    def _get_context_binding(self, call: cst.Call,
+                             family: str) -> tuple[str, tuple[ImportSpec, ...]]:
+        """How to spell `get_context`: through the module the call itself goes through
+        (`mp.set_start_method` gives `mp.get_context`, even where `mp` is a function's own
+        lazy import), else as the module's imports allow."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and family in self.analysis.qualified_names(func.value):
+            return f"{self.analysis.module.code_for_node(func.value)}.get_context", ()
+        return import_binding(self.analysis, family, "get_context")
+
     def _context_fix(self, call: cst.Call, statement: cst.BaseStatement, family: str, name: str,
                      routes: "Routes") -> Fix:
         """`statement` becomes `name = get_context(m)`; the routed objects go through it."""
         analysis = self.analysis
-        binding, imports = import_binding(analysis, family, "get_context")
+        binding, imports = self._get_context_binding(call, family)
         method_arg = argument(call, "method", 0)
         assert method_arg is not None
         assign = cst.Assign(
@@ -817,6 +837,12 @@ def _saved_method_names(analysis: ModuleAnalysis) -> set[str]:
     return names
 
 
+def _unsets(call: cst.Call) -> bool:
+    """`set_start_method(None, force=True)`: the default context is unsettled again."""
+    method = argument(call, "method", 0)
+    return _forced(call) and method is not None and m.matches(method.value, m.Name("None"))
+
+
 def _forced(call: cst.Call) -> bool:
     """`force=` given and not literally False (a computed value may well be True)."""
     force = argument(call, "force", 1)
@@ -835,6 +861,12 @@ def _own_statement(analysis: ModuleAnalysis, call: cst.Call) -> Optional[cst.Sim
     if isinstance(line, cst.SimpleStatementLine) and len(line.body) == 1:
         return line
     return None
+
+
+def _is_program_main(analysis: ModuleAnalysis, function: cst.FunctionDef) -> bool:
+    """A module-level `main()`: by convention a program's entry point (what a console script,
+    a package's `__main__.py` or a main guard calls once), not API importers call again."""
+    return function.name.value == "main" and analysis.parent(function) is analysis.module
 
 
 def _owning_class(analysis: ModuleAnalysis, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
