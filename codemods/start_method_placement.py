@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import PurePath
@@ -17,6 +16,7 @@ from mpfix.names import dotted_name
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
 from mpfix.rulekit import RuleCommand, import_binding, unused_name
 from mpfix.starters import CONTEXT_API, Kind
+from mpfix.testcode import is_test_path
 
 # What a context object offers in place of the module-level API of its family.
 ROUTED_API = (frozenset(CONTEXT_API) - {"get_context", "set_start_method", "freeze_support"}) \
@@ -36,9 +36,6 @@ TEST_SETUP_HOOKS = {
 }
 # Exceptions whose handler tolerates "context has already been set".
 TOLERANT_HANDLERS = frozenset({"RuntimeError", "Exception", "BaseException"})
-# Files pytest collects or loads as test code, and the folders a test suite's helpers live in.
-TEST_FILE = re.compile(r"(test_.*|.*_test|conftest)\.py")
-TEST_FOLDERS = frozenset({"test", "tests", "testing"})
 
 ALREADY_SET = "\"context has already been set\""
 PIN_FORK = ("pinning fork is not a fix: fork is unsafe with threads, unavailable on Windows "
@@ -282,9 +279,7 @@ class StartMethodPlacement(Rule):
 
     def _in_test_code(self) -> bool:
         """A test module, conftest.py, or a module of a test suite's folder."""
-        path = PurePath(self.context.path)
-        return bool(TEST_FILE.fullmatch(path.name)) \
-            or any(part in TEST_FOLDERS for part in path.parts[:-1])
+        return is_test_path(self.context.path)
 
     def _check_test_import_time(self, call: cst.Call) -> Optional[Violation]:
         """conftest.py's import is the session's set-up; a test module's import is not."""
