@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Optional, TypeVar, Union
 
 from mpfix.findings import Finding
 from mpfix.pipeline import process_source
-from mpfix.registry import ALL_CODES, expand_codes
+from mpfix.registry import DEFAULT_CODES, expand_codes
 from mpfix.settings import FileSettings
 
 Source = TypeVar("Source", str, bytes)
@@ -25,7 +25,7 @@ def _file_settings(
     is_library: Optional[bool],
     path: str,
 ) -> FileSettings:
-    codes = expand_codes(list(select)) if select is not None else frozenset(ALL_CODES)
+    codes = expand_codes(list(select)) if select is not None else frozenset(DEFAULT_CODES)
     codes -= expand_codes(list(ignore))
     return FileSettings(
         rules=tuple(sorted(codes)),

@@ -7,7 +7,7 @@ file with no such table above it uses the defaults. `--config PATH` makes one
 file the configuration of every path, `--isolated` ignores them all.
 Command-line flags override the configuration:
 
-* `--select` replaces `select` and drops the configured `ignore` (you said
+* `--select` replaces `select` and drops the configured `extend-select` and `ignore` (you said
   exactly what to run); `--ignore` adds to `ignore`;
 * `--exclude` replaces `exclude`; `--extend-exclude` adds to `extend-exclude`;
 * `--unsafe-fixes/--no-unsafe-fixes`, `--target-start-method` and
@@ -36,13 +36,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-from mpfix.registry import ALL_CODES, UnknownRule, expand_codes
+from mpfix.registry import DEFAULT_CODES, UnknownRule, expand_codes
 from mpfix.settings import START_METHODS, FileSettings, Settings
 from mpfix.starters import Kind
 
 KNOWN_KEYS = (
-    "select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "unsafe-fixes",
-    "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
+    "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
+    "unsafe-fixes", "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
     "report-unused-noqa", "frozen-executables",
 )
 
@@ -123,6 +123,8 @@ def settings_from(config: Config) -> Settings:
     settings = Settings()
     if "select" in values:
         settings.select = _codes(where, "select", values["select"])
+    if "extend-select" in values:
+        settings.extend_select = _codes(where, "extend-select", values["extend-select"])
     if "ignore" in values:
         settings.ignore = _codes(where, "ignore", values["ignore"])
     for key in ("exclude", "extend-exclude", "library-paths"):
@@ -199,6 +201,7 @@ class Overrides:
         settings = replace(settings)
         if self.select is not None:
             settings.select = self.select
+            settings.extend_select = frozenset()
             settings.ignore = frozenset()
         settings.ignore = settings.ignore | self.ignore
         if self.unsafe_fixes is not None:
@@ -275,7 +278,8 @@ class Resolver:
     def file_settings(self, path: Path) -> FileSettings:
         scope = self.scope_for(path)
         settings, root = scope.settings, scope.config.root
-        enabled = settings.select if settings.select is not None else frozenset(ALL_CODES)
+        enabled = (settings.select if settings.select is not None else frozenset(DEFAULT_CODES)) \
+            | settings.extend_select
         codes = set(enabled - settings.ignore)
         for pattern, ignored in settings.per_file_ignores.items():
             if matches(path, root, [pattern]):

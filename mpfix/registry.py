@@ -3,12 +3,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from mpfix.codemods import REGISTRY
+from mpfix.codemods import OPT_IN, REGISTRY
 
 if TYPE_CHECKING:
     from mpfix.rule import Rule
 
 ALL_CODES: tuple[str, ...] = tuple(sorted(REGISTRY))
+# What runs when nothing is selected: every rule but the opt-in ones.
+DEFAULT_CODES: tuple[str, ...] = tuple(code for code in ALL_CODES if code not in OPT_IN)
 
 
 class UnknownRule(ValueError):

@@ -37,7 +37,8 @@ class FileSettings:
 
 @dataclass
 class Settings:
-    select: Optional[frozenset[str]] = None  # None: every rule
+    select: Optional[frozenset[str]] = None  # None: every rule that is not opt-in
+    extend_select: frozenset[str] = frozenset()  # added to `select`: opt-in rules
     ignore: frozenset[str] = frozenset()
     exclude: tuple[str, ...] = ()
     extend_exclude: tuple[str, ...] = ()
