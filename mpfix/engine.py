@@ -18,13 +18,12 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Optional
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis import ModuleAnalysis
 from mpfix.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
+from mpfix.imports import add_imports
 from mpfix.names import child_fields
 from mpfix.noqa import Suppressions
 from mpfix.positions import StatementTexts
@@ -195,7 +194,7 @@ def _apply(module: cst.Module, fixes: Iterable[Fix],
     else:
         module = module.visit(_ApplyReplacements(replacements))
     if imports:
-        module = _add_imports(module, imports)
+        module = add_imports(module, imports)
     return module
 
 
@@ -246,57 +245,6 @@ def _replace_along_paths(module: cst.Module, replacements: dict,
 
 class _NeedsTransformer(Exception):
     """A sentinel stands where a sequence is not: let libcst's transformer decide."""
-
-
-def _add_imports(module: cst.Module, imports: list) -> cst.Module:
-    """libcst's AddImportsVisitor, run on the module's top-level import lines only.
-
-    It only ever edits top-level import lines and the spacing of the first
-    statement after them, but it walks the whole tree (seconds on a large
-    file). Every run of other statements is swapped for a one-line stand-in
-    that carries the run's leading lines, and put back afterwards.
-    """
-    runs: dict[str, list[cst.BaseStatement]] = {}
-    shallow: list[cst.BaseStatement] = []
-    for index, statement in enumerate(module.body):
-        if index == 0 or _is_import_line(statement):
-            shallow.append(statement)
-            continue
-        previous = shallow[-1]
-        marker = _stand_in_marker(previous)
-        if marker in runs:
-            runs[marker].append(statement)
-            continue
-        marker = f"__mpfix_stand_in_{index}__"
-        runs[marker] = [statement]
-        shallow.append(cst.SimpleStatementLine(body=[cst.Expr(cst.Name(marker))],
-                                               leading_lines=statement.leading_lines))
-    context = CodemodContext()
-    for module_name, obj, alias in imports:
-        AddImportsVisitor.add_needed_import(context, module_name, obj, alias)
-    result = AddImportsVisitor(context).transform_module(module.with_changes(body=shallow))
-    body: list[cst.BaseStatement] = []
-    for statement in result.body:
-        run = runs.get(_stand_in_marker(statement) or "")
-        if run is None:
-            body.append(statement)
-        else:
-            body.append(run[0].with_changes(leading_lines=statement.leading_lines))
-            body.extend(run[1:])
-    return result.with_changes(body=body)
-
-
-def _is_import_line(statement: cst.BaseStatement) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and any(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body)
-
-
-def _stand_in_marker(statement: cst.BaseStatement) -> Optional[str]:
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        small = statement.body[0]
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Name):
-            return small.value.value
-    return None
 
 
 def _conflicts(analysis: ModuleAnalysis, claimed: set[int], fix: Fix) -> bool:
