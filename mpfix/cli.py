@@ -201,9 +201,10 @@ def _execute(options: Options) -> int:
                          resolver.respect_gitignore(options.paths))
         files = [path for path in found.files if not resolver.excluded(path)]
         settings = {path: resolver.file_settings(path) for path in files}
+        cache_directory = resolver.cache_directory()
     except (DiscoveryError, ConfigError) as error:
         raise UsageError(str(error)) from None
-    report = _run(options, files, settings)
+    report = _run(options, files, settings, cache_directory)
     if options.add_noqa:
         return _finish_add_noqa(options, report)
     unwritten: dict[str, int] = {}
@@ -216,8 +217,8 @@ def _execute(options: Options) -> int:
     return _finish(options, report, settings, unwritten)
 
 
-def _run(options: Options, files: list[Path],
-         settings: dict[Path, FileSettings]) -> runner.RunReport:
+def _run(options: Options, files: list[Path], settings: dict[Path, FileSettings],
+         cache_directory: Path) -> runner.RunReport:
     from mpfix.progress import Progress
 
     approve = None
@@ -227,7 +228,8 @@ def _run(options: Options, files: list[Path],
 
         approve = Reviewer(color=should_color(sys.stderr, options.color))
     # An interactive run's results depend on the answers: never cache them.
-    cache = None if options.no_cache or options.interactive else Cache(Path.cwd(), __version__)
+    cache = None if options.no_cache or options.interactive \
+        else Cache(cache_directory, __version__)
     progress = Progress.for_stderr(sys.stderr, allowed=not options.interactive)
     try:
         return runner.run(files, settings.__getitem__, fix=options.mode != "check",
@@ -403,9 +405,14 @@ def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
 
 @main.command()
 def clean() -> None:
-    """Remove the result cache (.mpfix_cache) of the current directory."""
-    removed = Cache(Path.cwd(), __version__).clear()
-    click.echo("removed .mpfix_cache" if removed else "no cache to remove", err=True)
+    """Remove the result cache (.mpfix_cache at the project root, or `cache-dir`)."""
+    try:
+        directory = Resolver(Overrides()).cache_directory()
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    removed = Cache(directory, __version__, code="").clear()
+    click.echo(f"removed {directory}" if removed else f"no cache to remove at {directory}",
+               err=True)
 
 
 main.add_command(run_command)

@@ -36,6 +36,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
+from mpfix.cache import CACHE_DIR, project_root
 from mpfix.registry import DEFAULT_CODES, UnknownRule, expand_codes
 from mpfix.settings import START_METHODS, FileSettings, Settings
 from mpfix.starters import Kind
@@ -43,7 +44,7 @@ from mpfix.starters import Kind
 KNOWN_KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "unsafe-fixes", "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
-    "report-unused-noqa", "frozen-executables",
+    "report-unused-noqa", "frozen-executables", "cache-dir",
 )
 
 
@@ -152,7 +153,16 @@ def settings_from(config: Config) -> Settings:
         settings.target_start_method = method
     if "extra-starters" in values:
         settings.extra_starters = _starters(where, values["extra-starters"])
+    if "cache-dir" in values:
+        settings.cache_dir = _cache_dir(config, values["cache-dir"])
     return settings
+
+
+def _cache_dir(config: Config, value: Any) -> str:
+    """A path relative to the pyproject.toml that names it; `~` is the home directory."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{config.path}: cache-dir must be a path (a non-empty string)")
+    return str(config.root / Path(value).expanduser())
 
 
 def _starters(where: Optional[Path], table: Any) -> dict[str, str]:
@@ -265,6 +275,13 @@ class Resolver:
 
     def settings_for(self, path: Path) -> Settings:
         return self.scope_for(path).settings
+
+    def cache_directory(self) -> Path:
+        """The configured `cache-dir` of the project root's configuration, else
+        `.mpfix_cache` at the project root (see mpfix.cache)."""
+        root = project_root(Path.cwd())
+        configured = self._scope_in(root).settings.cache_dir
+        return Path(configured) if configured else root / CACHE_DIR
 
     def excluded(self, path: Path) -> bool:
         return any(matches(path, root, patterns) for root, patterns in self.scope_for(path).excludes)

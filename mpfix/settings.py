@@ -50,3 +50,4 @@ class Settings:
     respect_gitignore: bool = True
     report_unused_noqa: bool = False
     frozen_executables: bool = False
+    cache_dir: Optional[str] = None  # absolute; None: .mpfix_cache at the project root

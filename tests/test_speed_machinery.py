@@ -12,7 +12,7 @@ import pytest
 
 from fixture_cases import ROOT
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.cache import Cache
+from mpfix.cache import Cache, code_digest, project_root, source_digest
 from mpfix.settings import FileSettings
 from mpfix.starters import Prefilter
 
@@ -51,18 +51,56 @@ def test_prefilter_knows_configured_starters() -> None:
 
 
 def test_cache_key_covers_content_settings_and_mode(tmp_path: Path) -> None:
-    cache = Cache(tmp_path, "1.0")
+    cache = Cache(tmp_path, "1.0", code="a")
     base = FileSettings(rules=("MP001",))
     key = cache.key(b"x", base.fingerprint(), "check")
     assert key != cache.key(b"y", base.fingerprint(), "check")
     assert key != cache.key(b"x", FileSettings(rules=("MP001", "MP002")).fingerprint(), "check")
     assert key != cache.key(b"x", FileSettings(rules=("MP001",), unsafe_fixes=True).fingerprint(), "check")
     assert key != cache.key(b"x", base.fingerprint(), "fix")
-    assert key != Cache(tmp_path, "1.1").key(b"x", base.fingerprint(), "check")
+    assert key != Cache(tmp_path, "1.1", code="a").key(b"x", base.fingerprint(), "check")
+    assert key != Cache(tmp_path, "1.0", code="b").key(b"x", base.fingerprint(), "check")
+
+
+def test_code_digest_changes_when_a_source_file_is_edited(tmp_path: Path) -> None:
+    rules = tmp_path / "codemods"
+    rules.mkdir()
+    rule = rules / "rule.py"
+    rule.write_text("CODE = 1\n")
+    before = source_digest([rules])
+    rule.write_text("CODE = 22\n")
+    assert source_digest([rules]) != before
+    grown = source_digest([rules])
+    (rules / "other.py").write_text("")
+    assert source_digest([rules]) != grown
+    assert len(code_digest()) == 64 and code_digest() == code_digest()
+
+
+def test_edited_mpfix_code_is_not_answered_from_the_cache(tmp_path: Path) -> None:
+    """A development checkout: after its code is edited, no answer comes from before the edit."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for package in ("mpfix", "codemods"):
+        subprocess.run(["cp", "-r", str(ROOT / package), str(checkout / package)], check=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "script.py").write_text(UNGUARDED)
+    command = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+               "from mpfix.cli import main; main()", str(checkout), "check", "script.py"]
+
+    def entries() -> int:
+        assert subprocess.run(command, cwd=project, capture_output=True, timeout=300).returncode == 1
+        return len(list((project / ".mpfix_cache").rglob("*.json")))
+
+    assert entries() == 1
+    assert entries() == 1  # unchanged code: answered from the cache
+    engine = checkout / "mpfix" / "rulekit.py"
+    engine.write_text(engine.read_text() + "\n# edited\n")
+    assert entries() == 2
 
 
 def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
-    cache = Cache(tmp_path, "1.0")
+    cache = Cache(tmp_path / ".mpfix_cache", "1.0")
     finding = Finding(line=1, col=1, code="MP001", message="m", fix_safety=Safety.SAFE)
     cache.put("ab" * 32, FileResult(path="a.py", findings=[finding]))
     entry = next((tmp_path / ".mpfix_cache").rglob("*.json"))
@@ -95,6 +133,54 @@ def test_clean_removes_the_cache(tmp_path: Path) -> None:
     assert (tmp_path / ".mpfix_cache").is_dir()
     assert mpfix("clean", cwd=tmp_path).returncode == 0
     assert not (tmp_path / ".mpfix_cache").exists()
+
+
+def test_project_root_is_the_nearest_pyproject_else_the_git_root(tmp_path: Path) -> None:
+    repository = tmp_path / "repo"
+    (repository / ".git").mkdir(parents=True)
+    (repository / "app" / "pkg").mkdir(parents=True)
+    assert project_root(repository / "app" / "pkg") == repository
+    (repository / "app" / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    assert project_root(repository / "app" / "pkg") == repository / "app"
+    assert project_root(repository / "app") == repository / "app"
+
+
+def test_cache_lives_at_the_project_root_not_the_working_directory(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    package = project / "src" / "pkg"
+    package.mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (package / "script.py").write_text(UNGUARDED)
+    assert mpfix("check", "script.py", cwd=package).returncode == 1
+    assert any((project / ".mpfix_cache").rglob("*.json"))
+    assert not (package / ".mpfix_cache").exists()
+    cleaned = mpfix("clean", cwd=package)
+    assert cleaned.returncode == 0 and str(project / ".mpfix_cache") in cleaned.stderr
+    assert not (project / ".mpfix_cache").exists()
+
+
+def test_cache_dir_is_configurable_relative_to_its_pyproject(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "tools").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.mpfix]\ncache-dir = "build/mpfix"\n')
+    (project / "tools" / "script.py").write_text(UNGUARDED)
+    assert mpfix("check", "script.py", cwd=project / "tools").returncode == 1
+    assert (project / "build" / "mpfix" / "CACHEDIR.TAG").is_file()
+    assert not (project / ".mpfix_cache").exists()
+    assert not (project / "tools" / ".mpfix_cache").exists()
+    assert mpfix("clean", cwd=project / "tools").returncode == 0
+    assert not (project / "build" / "mpfix").exists()
+
+
+@pytest.mark.parametrize("value", ["3", '""', "[\"a\"]"])
+def test_cache_dir_that_is_not_a_path_is_a_config_error(tmp_path: Path, value: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.mpfix]\ncache-dir = {value}\n")
+    (tmp_path / "script.py").write_text(UNGUARDED)
+    for args in (("check", "script.py"), ("clean",)):
+        result = mpfix(*args, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"mpfix: error: {tmp_path / 'pyproject.toml'}: cache-dir must be a path (a non-empty string)"]
 
 
 def test_parallel_and_in_process_runs_agree(tmp_path: Path) -> None:
