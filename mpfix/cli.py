@@ -147,8 +147,8 @@ def check(**values: Any) -> None:
 @click.option("--diff", is_flag=True,
               help="Write nothing; print a unified diff `git apply` accepts.")
 @click.option("-i", "--interactive", is_flag=True,
-              help="Review each fix (y apply, n skip, a all in this file, q quit); needs a "
-                   "terminal.")
+              help="Review each fix (y apply, n skip, a all in this file, s skip the rest "
+                   "of this file, r skip this rule everywhere, q quit); needs a terminal.")
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None,
               help="Also apply fixes that change signatures or control flow.")
 @click.option("--color/--no-color", default=None,
@@ -221,24 +221,56 @@ def _run(options: Options, files: list[Path], settings: dict[Path, FileSettings]
          cache_directory: Path) -> runner.RunReport:
     from mpfix.progress import Progress
 
-    approve = None
+    cache = None if options.no_cache else Cache(cache_directory, __version__)
     if options.interactive:
-        from mpfix.diff import should_color
-        from mpfix.interactive import Reviewer
-
-        approve = Reviewer(color=should_color(sys.stderr, options.color))
-    # An interactive run's results depend on the answers: never cache them.
-    cache = None if options.no_cache or options.interactive \
-        else Cache(cache_directory, __version__)
-    progress = Progress.for_stderr(sys.stderr, allowed=not options.interactive)
+        return _review(options, files, settings, cache)
+    progress = Progress.for_stderr(sys.stderr, allowed=True)
     try:
         return runner.run(files, settings.__getitem__, fix=options.mode != "check",
                           jobs=options.jobs or runner.default_jobs(), cache=cache,
-                          approve=approve, progress=progress)
-    except click.Abort:
-        raise UsageError("review aborted; nothing was written") from None
+                          progress=progress)
     finally:
         progress.close()
+
+
+def _review(options: Options, files: list[Path], settings: dict[Path, FileSettings],
+            cache: Optional[Cache]) -> runner.RunReport:
+    """`fix -i`: a check counts the fixes to decide, then the fix run asks about each.
+    Stopped by Ctrl-C or the end of input, it writes the files whose review was complete
+    and says which (see mpfix.interactive)."""
+    from mpfix.diff import should_color
+    from mpfix.interactive import Reviewer, ReviewStopped, planned_fixes
+
+    jobs = options.jobs or runner.default_jobs()
+    reviewed: list[tuple[FileResult, bytes]] = []
+    try:
+        check = runner.run(files, settings.__getitem__, fix=False, jobs=jobs, cache=cache)
+        unsafe = {str(path): file.unsafe_fixes for path, file in settings.items()}
+        reviewer = Reviewer(color=should_color(sys.stderr, options.color),
+                            planned=planned_fixes(check.results, unsafe.__getitem__))
+        # The fix run's results depend on the answers: never cached.
+        return runner.run(files, settings.__getitem__, fix=True, jobs=1, cache=None,
+                          approve=reviewer, on_result=lambda *done: reviewed.append(done))
+    except (click.Abort, KeyboardInterrupt) as stop:
+        written, failed = _write_reviewed(reviewed) if options.mode == "fix" else ([], [])
+        raise ReviewStopped(written, failed,
+                            interrupted=isinstance(stop, KeyboardInterrupt)) from None
+
+
+def _write_reviewed(reviewed: list[tuple[FileResult, bytes]]) -> tuple[list[str], list[str]]:
+    """Write the files a stopped review had finished; returns those written and those
+    that could not be, with the reason."""
+    written: list[str] = []
+    failed: list[str] = []
+    for result, source in reviewed:
+        if result.new_source is None:
+            continue
+        try:
+            write_atomically(Path(result.path), source, result.new_source)
+            written.append(result.path)
+        except WriteError as error:
+            failed.append(f"{result.path} ({error})")
+    return written, failed
 
 
 def _write_patch(path: str, old: bytes, new: bytes, color: Optional[bool]) -> None:

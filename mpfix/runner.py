@@ -96,7 +96,10 @@ def run(
     cache: Optional[Cache],
     approve=None,  # type: ignore[no-untyped-def]
     progress: Optional[ProgressSink] = None,
+    on_result: Optional[Callable[[FileResult, bytes], None]] = None,
 ) -> RunReport:
+    """`on_result(result, source)` is told about each file as it is computed (not about
+    cache hits), so a run that is stopped part way can still act on the files done."""
     report = RunReport()
     pending: list[Work] = []
     mode = "fix" if fix else "check"
@@ -144,6 +147,8 @@ def run(
         work = by_index[index]
         if cache and work.cache_key:
             cache.put(work.cache_key, result)
+        if on_result is not None:
+            on_result(result, work.source)
     return report
 
 

@@ -136,13 +136,14 @@ def test_interactive_refuses_without_a_terminal(tmp_path):
 
 def test_interactive_yes_and_no(tmp_path, review):
     result = mpfix("fix", "--interactive", "a.py", "b.py", input="maybe\ny\nn\ny\ny\n")
-    assert "Please answer y, n, a or q." in result.stderr
+    assert "Please answer y, n, a, s, r or q." in result.stderr
     assert _values(tmp_path / "a.py") == ["2", "1", "2"]
     assert _values(tmp_path / "b.py") == ["2"]
     # A declined fix is not asked about again in the engine's next round.
     assert result.stderr.count("Apply this fix?") == 5  # one repeated after "maybe"
     assert sorted(review) == ["a.py", "b.py"], "each file is written once"
-    assert "[1] MP901 bump at a.py:2:5" in result.stderr
+    assert "[1/4] MP901 bump at a.py:2:5" in result.stderr
+    assert [f"[{n}/4] MP901" in result.stderr for n in range(1, 5)] == [True] * 4
     assert "-a = 1\n+a = 2\n" in result.stderr
     assert result.exit_code == 1
 
@@ -166,9 +167,99 @@ def test_interactive_quit_keeps_accepted_fixes_only(tmp_path, review):
 def test_interactive_end_of_input_writes_nothing(tmp_path, review):
     result = mpfix("fix", "-i", "a.py", "b.py", input="y\n")
     assert result.exit_code == 2
-    assert "nothing was written" in result.stderr
+    assert result.stderr.endswith("mpfix: review aborted (end of input); nothing was written\n")
     assert (tmp_path / "a.py").read_text() == THREE
     assert review == []
+
+
+def test_interactive_end_of_input_writes_the_files_already_decided(tmp_path, review):
+    result = mpfix("fix", "-i", "a.py", "b.py", input="y\nn\ny\n")
+    assert result.exit_code == 2
+    assert _values(tmp_path / "a.py") == ["2", "1", "2"]
+    assert (tmp_path / "b.py").read_text() == ONE
+    assert review == ["a.py"]
+    assert "wrote a.py with the fixes decided in them" in result.stderr
+
+
+def _answers(monkeypatch, *lines: str) -> None:
+    """Answers typed at the prompt, then Ctrl-C."""
+    script = iter(lines)
+
+    def read_line() -> str:
+        line = next(script, None)
+        if line is None:
+            raise KeyboardInterrupt
+        return line + "\n"
+
+    monkeypatch.setattr(interactive, "_read_line", read_line)
+
+
+def test_ctrl_c_writes_the_files_already_decided_and_says_which(tmp_path, review,
+                                                                 monkeypatch):
+    _answers(monkeypatch, "y", "n", "y")
+    result = mpfix("fix", "-i", "a.py", "b.py")
+    assert result.exit_code == 130
+    assert _values(tmp_path / "a.py") == ["2", "1", "2"], "the answered fixes are kept"
+    assert (tmp_path / "b.py").read_text() == ONE, "the file under review is untouched"
+    assert review == ["a.py"]
+    assert result.stderr.splitlines()[-1] == (
+        "mpfix: interrupted; wrote a.py with the fixes decided in them; the file under "
+        "review and the files after it are unchanged")
+    assert "fully fixed" not in result.stderr
+
+
+def test_ctrl_c_in_the_first_file_writes_nothing_and_says_so(tmp_path, review, monkeypatch):
+    _answers(monkeypatch, "y")
+    result = mpfix("fix", "-i", "a.py", "b.py")
+    assert result.exit_code == 130
+    assert (tmp_path / "a.py").read_text() == THREE and (tmp_path / "b.py").read_text() == ONE
+    assert review == []
+    assert result.stderr.splitlines()[-1] == "mpfix: interrupted; nothing was written"
+
+
+def test_ctrl_c_with_diff_writes_nothing(tmp_path, review, monkeypatch):
+    _answers(monkeypatch, "y", "y", "y")
+    result = mpfix("fix", "-i", "--diff", "a.py", "b.py")
+    assert result.exit_code == 130 and review == []
+    assert result.stderr.splitlines()[-1] == "mpfix: interrupted; nothing was written"
+
+
+def test_interactive_skip_the_rest_of_this_file(tmp_path, review):
+    result = mpfix("fix", "-i", "a.py", "b.py", input="y\ns\ny\n")
+    assert _values(tmp_path / "a.py") == ["2", "1", "1"]
+    assert _values(tmp_path / "b.py") == ["2"]
+    assert result.stderr.count("Apply this fix?") == 3
+    # Skipping a.py's last fix unasked shrinks the total.
+    assert "[1/4] MP901 bump at a.py:2:5" in result.stderr
+    assert "[2/4] MP901 bump at a.py:3:5" in result.stderr
+    assert "[3/3] MP901 bump at b.py:2:5" in result.stderr
+    assert sorted(review) == ["a.py", "b.py"]
+
+
+class Five(Rule):
+    """Turns each literal `5` into `6` (a second test rule)."""
+
+    code = "MP902"
+    name = "five"
+    fix_safety = "safe"
+
+    def check(self) -> Iterable[Violation]:
+        for node in m.findall(self.context.module, m.Integer(value="5")):
+            assert isinstance(node, cst.Integer)
+            yield Violation(node, "five is odd", Fix({node: node.with_changes(value="6")}))
+
+
+def test_interactive_skip_this_rule_everywhere(tmp_path, review, monkeypatch):
+    monkeypatch.setattr(engine, "rule_classes", lambda codes: [Bump, Five])
+    write(tmp_path / "c.py", PREFILTER + "x = 1\ny = 5\n")
+    write(tmp_path / "d.py", PREFILTER + "z = 1\nw = 5\n")
+    result = mpfix("fix", "-i", "c.py", "d.py", input="r\ny\ny\n")
+    assert _values(tmp_path / "c.py") == ["1", "6"]
+    assert _values(tmp_path / "d.py") == ["1", "6"]
+    assert result.stderr.count("Apply this fix?") == 3, "MP901 is asked about once"
+    assert "[1/4] MP901 bump at c.py:2:5" in result.stderr
+    assert "[2/3] MP902 five at c.py:3:5" in result.stderr
+    assert "[3/3] MP902 five at d.py:3:5" in result.stderr
 
 
 def test_interactive_with_diff_prints_the_accepted_fixes(tmp_path, review):
