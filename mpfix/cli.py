@@ -22,7 +22,10 @@ from mpfix.config import ConfigError, Overrides, Resolver
 from mpfix.discovery import DiscoveryError, discover
 from mpfix.findings import FileResult
 from mpfix.registry import UnknownRule, expand_codes
-from mpfix.report import FORMATS, FORMATS_WITH_EDITS, summary, write_findings
+from mpfix.report import (
+    FIX_REPORT_FORMATS, FORMATS, FORMATS_WITH_EDITS, STATISTICS_FORMATS, fixes_text, summary,
+    write_findings, write_fix_report, write_statistics,
+)
 from mpfix.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
 from mpfix.writer import WriteError, write_atomically
@@ -42,7 +45,7 @@ class Options:
     extend_exclude: tuple[str, ...] = ()
     jobs: Optional[int] = None
     no_cache: bool = False
-    output_format: str = "text"
+    output_format: Optional[str] = None  # None: `full` on a terminal, else `text`
     target_start_method: Optional[str] = None
     config_path: Optional[str] = None
     isolated: bool = False
@@ -54,6 +57,9 @@ class Options:
     unsafe_fixes: Optional[bool] = None
     interactive: bool = False
     color: Optional[bool] = None
+    statistics: bool = False
+    show_fixes: bool = False
+    fix: bool = False  # `check --fix`, answered with a usage error
 
     @property
     def reads_stdin(self) -> bool:
@@ -67,12 +73,12 @@ def _codes(values: tuple[str, ...], option: str) -> Optional[frozenset[str]]:
     try:
         return expand_codes(codes)
     except UnknownRule as error:
-        raise UsageError(f"{option}: unknown rule code {error}") from None
+        raise UsageError(f"{option}: unknown rule code or name {error}") from None
 
 
 def _resolver(options: Options) -> Resolver:
     edits = options.output_format in FORMATS_WITH_EDITS and options.mode != "diff" \
-        and not (options.reads_stdin and options.mode != "check")
+        and not options.statistics and not (options.reads_stdin and options.mode != "check")
     overrides = Overrides(
         select=_codes(options.select, "--select"),
         ignore=_codes(options.ignore, "--ignore") or frozenset(),
@@ -104,8 +110,9 @@ def common_options(function: Callable) -> Callable:
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes (default: the machine's cores)."),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
-        click.option("--output-format", type=click.Choice(FORMATS), default="text",
-                     show_default=True, help="How findings are printed on stdout."),
+        click.option("--output-format", type=click.Choice(FORMATS), default=None,
+                     help="How findings are printed on stdout (default: full on a "
+                          "terminal, else text)."),
         click.option("--target-start-method", type=click.Choice(START_METHODS), default=None,
                      help="The start method you are moving to (default: report for spawn "
                           "and forkserver)."),
@@ -137,9 +144,16 @@ def main() -> None:
                    "gradually); idempotent.")
 @click.option("--report-unused-noqa/--no-report-unused-noqa", default=None,
               help="Report `# noqa` codes that suppress nothing, as MP100.")
+@click.option("--statistics", is_flag=True,
+              help="Print the number of findings per rule, and how many are fixable, "
+                   "instead of the findings.")
+@click.option("--fix", is_flag=True, hidden=True)  # answered with "use `mpfix fix`"
 def check(**values: Any) -> None:
-    """Report findings; exit 1 if there are any."""
-    sys.exit(_execute_interruptible(Options(mode="check", **values)))
+    """Report findings (in `.` when no path is given); exit 1 if there are any."""
+    options = Options(mode="check", **values)
+    if not options.paths and not options.reads_stdin:
+        options.paths = (".",)
+    sys.exit(_execute_interruptible(options))
 
 
 @main.command()
@@ -152,13 +166,25 @@ def check(**values: Any) -> None:
 @click.option("--unsafe-fixes/--no-unsafe-fixes", default=None,
               help="Also apply fixes that change signatures or control flow.")
 @click.option("--color/--no-color", default=None,
-              help="Colour the diff (default: when stdout is a terminal).")
+              help="Colour the diff and the full output (default: when stdout is a "
+                   "terminal and NO_COLOR is not set).")
+@click.option("--show-fixes", is_flag=True,
+              help="List the fixes applied (or, with --diff, that would be), per file "
+                   "and rule.")
 def fix(diff: bool, **values: Any) -> None:
     """Rewrite files; exit 1 if a file changed or findings remain."""
     sys.exit(_execute_interruptible(Options(mode="diff" if diff else "fix", **values)))
 
 
+NON_TEXT_FORMATS = ("json", "sarif", "github")
+
+
 def _validate(options: Options) -> None:
+    if options.fix:
+        raise UsageError("`mpfix check` only reports; use `mpfix fix` to apply fixes")
+    if options.mode == "diff" and options.output_format in NON_TEXT_FORMATS:
+        raise UsageError(f"--diff prints a patch; it cannot be combined with "
+                         f"--output-format {options.output_format}")
     if options.reads_stdin:
         if options.paths not in ((), ("-",)):
             raise UsageError("--stdin-filename reads the source from stdin; give no paths")
@@ -174,6 +200,9 @@ def _validate(options: Options) -> None:
         if not stdin_is_terminal():
             raise UsageError("--interactive needs a terminal on stdin and never reads answers "
                              "from a pipe; use `mpfix fix --diff` to review without one")
+    if options.statistics and options.output_format not in (None, *STATISTICS_FORMATS):
+        raise UsageError(f"--statistics prints text or JSON, not "
+                         f"--output-format {options.output_format}")
     if options.add_noqa and options.report_unused_noqa:
         raise UsageError("--add-noqa and --report-unused-noqa cannot be combined")
 
@@ -191,8 +220,16 @@ def _execute_interruptible(options: Options) -> int:
         return EXIT_INTERRUPTED
 
 
+def _default_format() -> str:
+    try:
+        return "full" if sys.stdout.isatty() else "text"
+    except (AttributeError, ValueError):
+        return "text"
+
+
 def _execute(options: Options) -> int:
     _validate(options)
+    options.output_format = options.output_format or _default_format()
     resolver = _resolver(options)
     if options.reads_stdin:
         return _execute_stdin(options, resolver)
@@ -213,8 +250,34 @@ def _execute(options: Options) -> int:
     else:
         if options.mode == "fix":
             unwritten = _write_changes(report, settings)
-        write_findings(options.output_format, report.results, sys.stdout)
+        _print_results(options, report)
+    if options.show_fixes:
+        _print_fixes(options, report)
     return _finish(options, report, settings, unwritten)
+
+
+def _print_results(options: Options, report: runner.RunReport) -> None:
+    fmt = options.output_format or "text"
+    if options.statistics:
+        write_statistics(fmt, report.results, sys.stdout)
+    elif options.mode == "fix" and fmt in FIX_REPORT_FORMATS:
+        write_fix_report(fmt, report.results, sys.stdout)
+    else:
+        from mpfix.diff import should_color
+
+        # A fixed file's findings point into its new text.
+        sources = {r.path: r.new_source if r.new_source is not None
+                   else report.sources.get(r.path, b"") for r in report.results}
+        write_findings(fmt, report.results, sys.stdout, sources=sources,
+                       color=should_color(sys.stdout, options.color))
+
+
+def _print_fixes(options: Options, report: runner.RunReport) -> None:
+    """--show-fixes: on stdout beside text findings, else on stderr (a patch or JSON
+    owns stdout)."""
+    to_stdout = options.mode == "fix" and options.output_format in ("text", "full")
+    lines = fixes_text(report.results, would=options.mode == "diff")
+    click.echo(lines, nl=False, err=not to_stdout)
 
 
 def _run(options: Options, files: list[Path], settings: dict[Path, FileSettings],
@@ -388,7 +451,13 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
         source, settings, path=name, fix=fixing)
     _echo_errors([result])
     if options.mode == "check":
-        write_findings(options.output_format, [result], sys.stdout)
+        if options.statistics:
+            write_statistics(options.output_format or "text", [result], sys.stdout)
+        else:
+            from mpfix.diff import should_color
+
+            write_findings(options.output_format or "text", [result], sys.stdout,
+                           sources={name: source}, color=should_color(sys.stdout, None))
         if result.error:
             return EXIT_ERROR
         return EXIT_FOUND if result.findings and not options.exit_zero else EXIT_CLEAN
@@ -410,14 +479,15 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
 
 @main.command()
 @click.argument("code", required=False)
-@click.option("--all", "show_all", is_flag=True, help="Every rule.")
+@click.option("--all", "show_all", is_flag=True, help="Every rule's full documentation.")
 @click.option("--output-format", type=click.Choice(("text", "json")), default="text",
               show_default=True)
 def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
-    """Show a rule's documentation (what, why, example, fix, fix safety)."""
+    """Show a rule's documentation (CODE is a code or a name, e.g. MP001 or main-guard);
+    without one, list every rule: code, name, fix safety, on by default or opt-in."""
     import json
 
-    from mpfix.docs import documented_rules, rule_for, rule_record, rule_text
+    from mpfix.docs import documented_rules, rule_for, rule_line, rule_record, rule_text
 
     if show_all:
         classes = documented_rules()
@@ -427,10 +497,14 @@ def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
         except UnknownRule:
             raise UsageError(f"unknown rule code: {code}") from None
     else:
-        raise UsageError("give a rule code (e.g. `mpfix rule MP001`) or --all")
+        classes = documented_rules()
+        if output_format == "text":
+            click.echo("\n".join(rule_line(cls) for cls in classes))
+            return
     if output_format == "json":
         records = [rule_record(cls) for cls in classes]
-        click.echo(json.dumps(records if show_all else records[0], indent=2, ensure_ascii=False))
+        one = code and not show_all
+        click.echo(json.dumps(records[0] if one else records, indent=2, ensure_ascii=False))
         return
     click.echo("\n".join(rule_text(cls) for cls in classes), nl=False)
 

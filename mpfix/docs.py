@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from mpfix.noqa import UNUSED_NOQA, UNUSED_NOQA_DOC, UNUSED_NOQA_NAME
-from mpfix.registry import ALL_CODES, UnknownRule, rule_class
+from mpfix.registry import ALL_CODES, OPT_IN, UnknownRule, code_for, rule_class
 from mpfix.rule import Rule, Violation
 
 TABLE_START = "<!-- rules-table-start -->"
@@ -45,7 +45,10 @@ class UnusedNoqa(Rule):
 
 
 def rule_for(code: str) -> type[Rule]:
-    code = code.strip().upper()
+    """The rule of a code (`MP001`) or a name (`main-guard`)."""
+    if code.strip().lower() == UNUSED_NOQA_NAME:
+        return UnusedNoqa
+    code = code_for(code)
     if code == UNUSED_NOQA:
         return UnusedNoqa
     return rule_class(code)
@@ -75,6 +78,13 @@ def _ordered_sections(cls: type[Rule]) -> list[tuple[str, str]]:
 
 def _is_code(name: str) -> bool:
     return name in ("example", "fixed")
+
+
+def rule_line(cls: type[Rule]) -> str:
+    """One line of `mpfix rule`'s list: code, name, fix safety, on or off by default."""
+    default = ("opt-in" if cls.code in OPT_IN
+               else "off (--report-unused-noqa)" if cls is UnusedNoqa else "on")
+    return f"{cls.code}  {cls.name:<26}  fix: {safety_label(cls):<14}  {default}"
 
 
 def rule_text(cls: type[Rule]) -> str:

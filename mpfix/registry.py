@@ -13,8 +13,22 @@ ALL_CODES: tuple[str, ...] = tuple(sorted(REGISTRY))
 DEFAULT_CODES: tuple[str, ...] = tuple(code for code in ALL_CODES if code not in OPT_IN)
 
 
+# A rule's name (`main-guard`) is its module's name with dashes: read from the
+# registry's strings so that resolving a name never imports libcst (a test holds every
+# rule class's `name` to it).
+CODES_BY_NAME: dict[str, str] = {
+    location.split(".")[0].replace("_", "-"): code for code, location in REGISTRY.items()
+}
+
+
 class UnknownRule(ValueError):
     pass
+
+
+def code_for(name_or_code: str) -> str:
+    """`main-guard` -> `MP001`; anything else comes back upper-cased."""
+    text = name_or_code.strip()
+    return CODES_BY_NAME.get(text.lower(), text.upper())
 
 
 def rule_class(code: str) -> "type[Rule]":
@@ -32,10 +46,11 @@ def rule_classes(codes: "tuple[str, ...] | list[str]") -> "list[type[Rule]]":
 
 
 def expand_codes(patterns: "list[str] | tuple[str, ...]") -> frozenset[str]:
-    """Turn `MP001`, `MP00` (a prefix), or `ALL` into codes; unknown ones raise."""
+    """Turn `MP001`, `main-guard` (a name), `MP00` (a prefix), or `ALL` into codes;
+    unknown ones raise."""
     codes: set[str] = set()
-    for pattern in patterns:
-        pattern = pattern.strip().upper()
+    for given in patterns:
+        pattern = code_for(given)
         if not pattern:
             continue
         if pattern == "ALL":
@@ -43,6 +58,6 @@ def expand_codes(patterns: "list[str] | tuple[str, ...]") -> frozenset[str]:
             continue
         matching = [code for code in ALL_CODES if code.startswith(pattern)]
         if not matching:
-            raise UnknownRule(pattern)
+            raise UnknownRule(given.strip())
         codes.update(matching)
     return frozenset(codes)

@@ -2,7 +2,12 @@
 
 Formats (`--output-format`):
 
-* `text`: `path:line:col: CODE message`, one finding a line.
+* `text`: `path:line:col: CODE [*] message`, one finding a line; the marker
+  says what `mpfix fix` can do: `[*]` a safe fix, `[U]` only an unsafe fix
+  (applied with `--unsafe-fixes`), none: report only.
+* `full`: the `text` line, then the source lines it points at with a caret
+  under the reported code and, where a fix exists, the fix as a diff hunk
+  (the default when stdout is a terminal; coloured there, `NO_COLOR` honoured).
 * `json`: a list of objects, one per finding: `path`, `code`, `name`,
   `message`, `line`, `column`, `end_line`, `end_column` (1-based; columns count
   characters; the end is exclusive), `fixable`, and `fix`: null, or
@@ -22,9 +27,11 @@ from typing import IO, Any, Callable, Iterable, Mapping, Optional
 
 from mpfix.findings import FileResult, Finding, Safety
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "full", "json", "sarif", "github")
 # Formats whose consumers want each fix's edits (they cost a preview per fix).
-FORMATS_WITH_EDITS = frozenset({"json", "sarif"})
+FORMATS_WITH_EDITS = frozenset({"full", "json", "sarif"})
+# Between the code and the message in `text` and `full`: the fix `mpfix fix` offers.
+FIX_MARKERS = {Safety.SAFE: "[*] ", Safety.UNSAFE: "[U] ", Safety.NONE: ""}
 
 
 def rule_name(code: str) -> str:
@@ -33,9 +40,13 @@ def rule_name(code: str) -> str:
     return name_of(code)
 
 
+def finding_line(f: Finding) -> str:
+    return f"{f.path}:{f.line}:{f.col}: {f.code} {FIX_MARKERS[f.fix_safety]}{f.message}"
+
+
 def _text(results: list[FileResult], out: IO[str]) -> None:
     for f in _findings(results):
-        out.write(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n")
+        out.write(finding_line(f) + "\n")
 
 
 def finding_record(f: Finding) -> dict[str, Any]:
@@ -97,7 +108,96 @@ def _findings(results: Iterable[FileResult]) -> list[Finding]:
     return [f for r in results for f in r.findings]
 
 
-def write_findings(fmt: str, results: list[FileResult], out: IO[str]) -> None:
+# `fix` -------------------------------------------------------------------------------
+
+# Formats in which `fix` reports the fixes it applied beside the findings that remain.
+FIX_REPORT_FORMATS = ("json", "sarif")
+
+
+def applied_fixes(results: list[FileResult]) -> list[dict[str, Any]]:
+    """What a fix run changed: one record per file and rule."""
+    return [{"path": r.path, "code": code, "name": rule_name(code), "count": count}
+            for r in results for code, count in sorted(r.fixed.items()) if count]
+
+
+def write_fix_report(fmt: str, results: list[FileResult], out: IO[str]) -> None:
+    """`fix --output-format json`: `{"fixes": [...], "findings": [...]}`, each fix record
+    a file, a rule and how many of its findings were fixed there, the findings those
+    left (records as `check` prints them). `sarif`: the log of the findings that remain,
+    the fixes in its invocation's `properties.fixesApplied`."""
+    if fmt == "json":
+        document: Any = {"fixes": applied_fixes(results),
+                         "findings": [finding_record(f) for f in _findings(results)]}
+    else:
+        from mpfix.sarif import sarif_log
+
+        document = sarif_log(results, fixes=applied_fixes(results))
+    json.dump(document, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def fixes_text(results: list[FileResult], *, would: bool) -> str:
+    """--show-fixes: the fixes per file and rule, or a line saying there were none."""
+    records = applied_fixes(results)
+    total = sum(record["count"] for record in records)
+    verb = "Would fix" if would else "Fixed"
+    if not total:
+        return f"No fixes {'would be ' if would else ''}applied.\n"
+    lines = [f"{verb} {_plural(total, 'finding')}:"]
+    path = None
+    for record in records:
+        if record["path"] != path:
+            path = record["path"]
+            lines.append(f"- {path}:")
+        lines.append(f"    {record['count']} × {record['code']} ({record['name']})")
+    return "\n".join(lines) + "\n"
+
+
+# --statistics ------------------------------------------------------------------------
+
+STATISTICS_FORMATS = ("text", "full", "json")
+
+
+def statistics(results: list[FileResult]) -> list[dict[str, Any]]:
+    """Findings per rule, the most frequent first: how many, and how many `mpfix fix`
+    fixes as it is (`fixable`) or with --unsafe-fixes (`unsafe_fixable`)."""
+    counts: dict[str, dict[str, Any]] = {}
+    for f in _findings(results):
+        record = counts.setdefault(f.code, {"code": f.code, "name": rule_name(f.code),
+                                            "count": 0, "fixable": 0, "unsafe_fixable": 0})
+        record["count"] += 1
+        if f.fix_safety is Safety.SAFE:
+            record["fixable"] += 1
+        elif f.fix_safety is Safety.UNSAFE:
+            record["unsafe_fixable"] += 1
+    return sorted(counts.values(), key=lambda record: (-record["count"], record["code"]))
+
+
+def write_statistics(fmt: str, results: list[FileResult], out: IO[str]) -> None:
+    records = statistics(results)
+    if fmt == "json":
+        json.dump(records, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    count_width = max((len(str(r["count"])) for r in records), default=1)
+    name_width = max((len(r["name"]) for r in records), default=0)
+    for r in records:
+        fixable = [f"{r['fixable']} fixable"] if r["fixable"] else []
+        if r["unsafe_fixable"]:
+            fixable.append(f"{r['unsafe_fixable']} fixable with --unsafe-fixes")
+        line = (f"{str(r['count']).rjust(count_width)}  {r['code']}  "
+                f"{r['name'].ljust(name_width)}  {', '.join(fixable)}")
+        out.write(line.rstrip() + "\n")
+
+
+def write_findings(fmt: str, results: list[FileResult], out: IO[str], *,
+                   sources: Optional[Mapping[str, bytes]] = None, color: bool = False) -> None:
+    """`sources`: each file's text as the findings' positions refer to it (for `full`)."""
+    if fmt == "full":
+        from mpfix.fulloutput import write_full
+
+        write_full(results, out, sources or {}, color=color)
+        return
     WRITERS[fmt](results, out)
 
 

@@ -10,7 +10,7 @@ it). Files that could not be processed are tool execution notifications.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import quote
 
 from mpfix import __version__
@@ -80,7 +80,15 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     return result
 
 
-def sarif_log(results: list[FileResult]) -> dict[str, Any]:
+def _fixes_applied(fixes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"uri": _uri(fix["path"]), "ruleId": fix["code"], "count": fix["count"]}
+            for fix in fixes]
+
+
+def sarif_log(results: list[FileResult],
+              fixes: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+    """`fixes`, after `mpfix fix`: what it applied (mpfix.report.applied_fixes), kept in
+    the invocation's `properties.fixesApplied`; the results are the findings left."""
     rules = documented_rules()
     index = {cls.code: position for position, cls in enumerate(rules)}
     notifications = [
@@ -88,6 +96,12 @@ def sarif_log(results: list[FileResult]) -> dict[str, Any]:
          "locations": [{"physicalLocation": _location(r.path)}]}
         for r in results if r.error
     ]
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not notifications,
+        "toolExecutionNotifications": notifications,
+    }
+    if fixes is not None:
+        invocation["properties"] = {"fixesApplied": _fixes_applied(fixes)}
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -99,10 +113,7 @@ def sarif_log(results: list[FileResult]) -> dict[str, Any]:
                 "rules": [_descriptor(cls) for cls in rules],
             }},
             "columnKind": "unicodeCodePoints",
-            "invocations": [{
-                "executionSuccessful": not notifications,
-                "toolExecutionNotifications": notifications,
-            }],
+            "invocations": [invocation],
             "results": [_result(f, index) for r in results for f in r.findings],
         }],
     }

@@ -77,7 +77,7 @@ def test_files_the_prefilter_skips_are_not_parsed(tmp_path):
 
 
 def test_usage_errors_exit_2(tmp_path):
-    assert mpfix("check").exit_code == 2
+    assert mpfix("fix").exit_code == 2
     assert mpfix("check", "missing.py").exit_code == 2
     result = mpfix("check", "--select", "MP999", ".")
     assert result.exit_code == 2 and "MP999" in result.stderr
