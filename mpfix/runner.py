@@ -34,9 +34,9 @@ SettingsFor = Callable[[Path], FileSettings]
 
 
 class ProgressSink(Protocol):
-    def start(self, total: int) -> None: ...  # the number of files to parse
+    def start(self, files: int, size: Optional[int] = None) -> None: ...  # files to parse, bytes
 
-    def advance(self, count: int) -> None: ...
+    def advance(self, files: int, size: Optional[int] = None) -> None: ...
 
 
 @dataclass
@@ -141,7 +141,7 @@ def run(
         pending.append(Work(index, name, source, settings, key))
     by_index = {work.index: work for work in pending}
     if progress:
-        progress.start(len(pending))
+        progress.start(len(pending), sum(len(work.source) for work in pending))
     for index, result in _compute(pending, fix, jobs, approve, progress):
         report.results[index] = result
         work = by_index[index]
@@ -159,7 +159,7 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
             result = process_source(work.source, work.settings, path=work.path, fix=fix,
                                     approve=approve)
             if progress:
-                progress.advance(1)
+                progress.advance(1, len(work.source))
             yield work.index, result
         return
     context = multiprocessing.get_context("spawn")
@@ -171,10 +171,11 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
     try:
         with _working_directory(neutral), _interrupts_blocked():  # workers start with both
             futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
+        sizes = {work.index: len(work.source) for work in pending}
         for future in futures:
             for index, result in future.result():
                 if progress:
-                    progress.advance(1)
+                    progress.advance(1, sizes[index])
                 yield index, result
     except KeyboardInterrupt:
         _terminate_workers(pool)
