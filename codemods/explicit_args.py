@@ -38,13 +38,14 @@ ENTRY_ONLY = "entry-only"   # bound only by the entry code: NameError in the chi
 RESOURCE = "resource"       # a multiprocessing object: the child makes its own
 REBOUND = "rebound"         # rebound or changed by the parent after import
 
+# What a global is, and what a spawn or forkserver child (which re-imports the module)
+# gets instead: said once for every global with the same reason.
 _REASONS = {
-    ENTRY_ONLY: "`{name}` exists only when the module runs as the program, so a spawn or "
-                "forkserver child, which re-imports it, gets NameError",
-    RESOURCE: "`{name}` is a multiprocessing {kind}, and a spawn or forkserver child re-imports "
-              "the module and makes its own",
-    REBOUND: "`{name}` is set by the parent after import, and a spawn or forkserver child "
-             "re-imports the module and sees the import-time value",
+    ENTRY_ONLY: ("`{name}` exists only when the module runs as the program",
+                 "a spawn or forkserver child gets NameError"),
+    RESOURCE: ("`{name}` is a multiprocessing {kind}", "a spawn or forkserver child makes its own"),
+    REBOUND: ("`{name}` is set by the parent after import",
+              "a spawn or forkserver child sees the import-time value"),
 }
 
 
@@ -57,8 +58,15 @@ class Need:
     kind: Optional[Kind]
     read: cst.Name  # the first read, where the finding points
 
-    def explain(self) -> str:
-        return _REASONS[self.reason].format(name=self.name, kind=_KIND_NAMES.get(self.kind, ""))
+    def describe(self) -> str:
+        return _REASONS[self.reason][0].format(name=self.name, kind=_KIND_NAMES.get(self.kind, ""))
+
+
+def _explain(needs: list["Need"]) -> str:
+    """`a` is ..., `b` is ..., so a child ...; one clause per reason, in order of appearance."""
+    reasons = list(dict.fromkeys(n.reason for n in needs))
+    return "; ".join(", ".join(n.describe() for n in needs if n.reason == reason)
+                     + ", so " + _REASONS[reason][1] for reason in reasons)
 
 
 @dataclass
@@ -303,10 +311,9 @@ class ExplicitArgs(Rule):
             worker = analysis.enclosing_function(write)
             who = f"`{worker.name.value}`" if worker is not None else "a worker"
             yield Violation(write, (
-                f"{who} runs in a child process and changes the module global `{name}`, which the "
-                f"parent reads as if it were shared; a child has its own copy under every start "
-                f"method, so the parent never sees the change: return the result from the worker "
-                f"or send it back through a multiprocessing Queue, Value or Manager"))
+                f"{who} changes the module global `{name}` in a child process; the parent, which "
+                f"reads it, never sees the change: return the result, or send it back through a "
+                f"multiprocessing Queue, Value or Manager"))
 
     def _process_subclass_reports(self) -> Iterator[Violation]:
         analysis = self.analysis
@@ -319,7 +326,7 @@ class ExplicitArgs(Rule):
                 it = "them" if len(needs) > 1 else "it"
                 yield Violation(needs[0].read, (
                     f"`{owner.name.value}.run` runs in the child process and reads {_names(needs)}; "
-                    f"{'; '.join(n.explain() for n in needs)}: pass {it} to the constructor, keep "
+                    f"{_explain(needs)}: pass {it} to the constructor, keep "
                     f"{it} on `self` and read {it} from there"))
 
     # -- workers: one fix per group of functions whose signatures change together ---
@@ -346,7 +353,7 @@ class ExplicitArgs(Rule):
         else:
             subject = f"`{function.name.value}`, called by the worker `{target.name.value}`,"
         what_to_do = problem or action[len(needs) > 1]
-        return f"{subject} reads {_names(needs)}; {'; '.join(n.explain() for n in needs)}: {what_to_do}"
+        return f"{subject} reads {_names(needs)}; {_explain(needs)}: {what_to_do}"
 
     def _plans(self) -> list[tuple[list[cst.FunctionDef], Edits, tuple[str, str]]]:
         """(targets, edits, what the fix does) for each group that can be fixed together."""
