@@ -123,6 +123,15 @@ def test_precision_counts_debatable_apart() -> None:
     assert "| overall | 6 | 3 | 1 | 2 | 75.0% |" in table
 
 
+def test_prune_drops_vanished_rows_of_the_checked_repositories_only() -> None:
+    ledger = [_row(20, "FP", source="p.join()"), _row(40, "TP", source="gone()"),
+              _row(7, "FP", repo="x/y")]
+    comparison = run.compare([_finding(25, source="p.join()")], ledger[:2])
+    pruned = run.pruned_ledger(ledger, comparison, {"o/r"})
+    assert [(row.repo, row.line, row.verdict) for row in pruned] == [("o/r", 25, "FP"),
+                                                                     ("x/y", 7, "FP")]
+
+
 def test_ledger_round_trips(tmp_path: Path) -> None:
     rows = [_row(3, "FP", source='print("a, b")'), _row(9, "TP", path="d/e.py")]
     run.write_ledger(rows, tmp_path / "ledger.csv")

@@ -4,6 +4,7 @@
     python bench/precision/run.py --git-dirs /work/.mirror --trees DIR   # extract the pinned commits first
     python bench/precision/run.py --trees DIR --repo noxdafox/pebble     # some repositories only
     python bench/precision/run.py --trees DIR --draft new.csv            # new findings as rows to judge
+    python bench/precision/run.py --trees DIR --prune                    # drop vanished rows
 
 repos.toml pins every repository to a commit (and, where not the whole tree, the paths
 checked). ledger.csv holds every finding of `mpfix check` with the default settings on
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import glob
 import io
 import json
@@ -376,6 +378,15 @@ def report(comparison: Comparison, commits: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def pruned_ledger(ledger: Sequence[LedgerRow], comparison: Comparison,
+                  checked: set[str]) -> list[LedgerRow]:
+    """The ledger without the checked repositories' vanished rows; moved rows take their new line."""
+    kept = [row for row in ledger if row.repo not in checked]
+    kept += [dataclasses.replace(row, line=finding.line, source=finding.source)
+             for finding, row in comparison.matched]
+    return sorted(kept, key=lambda row: (row.repo.lower(), row.path, row.line, row.rule))
+
+
 def draft_rows(findings: Iterable[Finding], commits: dict[str, str]) -> list[LedgerRow]:
     return [LedgerRow(repo=f.repo, commit=commits[f.repo], path=f.path, line=f.line,
                       rule=f.rule, verdict="", reason="", source=f.source) for f in findings]
@@ -407,6 +418,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "(e.g. HEAD), not the working tree")
     parser.add_argument("--draft", type=Path, default=None,
                         help="write the new findings here as ledger rows with an empty verdict")
+    parser.add_argument("--prune", action="store_true",
+                        help="drop the rows no longer reported from the ledger, and move rows "
+                             "matched at another line to it")
     args = parser.parse_args(argv)
 
     repos = load_repos(args.repos_file)
@@ -435,12 +449,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
 
     names = {repo.name for repo in repos}
-    ledger = [row for row in load_ledger(args.ledger) if row.repo in names]
-    comparison = compare(findings, ledger)
+    full_ledger = load_ledger(args.ledger)
+    comparison = compare(findings, [row for row in full_ledger if row.repo in names])
     commits = {repo.name: repo.commit for repo in repos}
     print(report(comparison, commits))
     if args.draft:
         write_ledger(draft_rows(comparison.new, commits), args.draft)
+    if args.prune:
+        write_ledger(pruned_ledger(full_ledger, comparison, names), args.ledger)
     return 1 if comparison.new or comparison.gone else 0
 
 
