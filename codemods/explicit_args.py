@@ -349,7 +349,7 @@ class ExplicitArgs(Rule):
     def _message(self, function: cst.FunctionDef, target: cst.FunctionDef, needs: list[Need],
                  problem: Optional[str], action: tuple[str, str]) -> str:
         if function is target:
-            subject = f"`{function.name.value}` runs in a child process and"
+            subject = f"`{function.name.value}` runs in a child and"
         else:
             subject = f"`{function.name.value}`, called by the worker `{target.name.value}`,"
         what_to_do = problem or action[len(needs) > 1]
@@ -893,8 +893,8 @@ def _before(anchor: cst.BaseStatement, functions: list[cst.FunctionDef]) -> list
 def _names(needs: list[Need]) -> str:
     quoted = [f"`{n.name}`" for n in needs]
     if len(quoted) == 1:
-        return f"the module global {quoted[0]}"
-    return "the module globals " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        return f"the global {quoted[0]}"
+    return "the globals " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 class ExplicitArgsCommand(RuleCommand):
