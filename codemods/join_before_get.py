@@ -231,9 +231,8 @@ class _JoinMove:
         join = next(feed.join for feed in self.feeds
                     if any(self.analysis.same_variable(feed.queue, q) for q in self.drained))
         head = (f"`{self._code(join)}` runs before the gets that drain {self._queue_names()}: "
-                f"{self._evidence()}. A process does not exit until the items it put are flushed "
-                "into the pipe, so once they exceed the pipe buffer (~64 KiB) this join "
-                "deadlocks under every start method")
+                f"{self._evidence()}; once the items fill the pipe (~64 KiB) the process "
+                "cannot exit and the join deadlocks")
         end = self._drain_end()
         if isinstance(end, str):
             return Violation(join, f"{head}; {end}: drain the queue before joining")
