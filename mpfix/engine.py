@@ -21,6 +21,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis import ModuleAnalysis
+from mpfix.blanklines import literal_blank_lines
 from mpfix.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
 from mpfix.imports import add_imports
@@ -302,6 +303,8 @@ def run_rules(
         return result
     rules = rule_classes(settings.rules)
     parsed = module
+    if fix:
+        module = literal_blank_lines(module, source)
     try:
         first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result,
                                              observe)
