@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
@@ -34,7 +34,14 @@ PURE_BUILTINS = CONSUMING_BUILTINS | {
 }
 EXITS = frozenset({"sys.exit", "builtins.exit", "builtins.quit", "os._exit", "os.abort"})
 Block = Union[cst.IndentedBlock, cst.Module]
-
+# A pipe holds about 64 KiB: this many items of a few hundred bytes each fit, so producers
+# that put no more than that can always exit, joined before or after the gets.
+FEW_ITEMS = 64
+SHORT_TEXT = 200
+# Calls whose result is one number (or a short text) whatever the input.
+SMALL_RESULTS = frozenset({"os.getpid", "os.getppid", "builtins.len", "builtins.int",
+                           "builtins.float", "builtins.bool", "builtins.abs", "builtins.round",
+                           "time.time", "time.monotonic", "time.perf_counter"})
 
 class JoinBeforeGet(Rule):
     """A process that put items on a queue cannot be joined before they are taken off.
@@ -234,6 +241,8 @@ class _JoinMove:
                 f"{self._evidence()}; once the items fill the pipe (~64 KiB) the process "
                 "cannot exit and the join deadlocks")
         end = self._drain_end()
+        if isinstance(end, str) and self._few_small_items():
+            return None
         if isinstance(end, str):
             return Violation(join, f"{head}; {end}: drain the queue before joining")
         if end == self.start:
@@ -260,6 +269,21 @@ class _JoinMove:
                     "runs while the producer works)")
         fix = Fix({self.block: self.block.with_changes(body=new_body)}, safety)
         return Violation(join, f"{head}; {how}", fix)
+
+    def _few_small_items(self) -> bool:
+        """Whether the producers put at most FEW_ITEMS items in all, each a small value
+        (a number, a constant, a short string, a caught exception...): they fit in the
+        pipe's buffer, so the join cannot deadlock, whichever comes first."""
+        total = 0
+        for feed in self.feeds:
+            if not any(self.analysis.same_variable(feed.queue, q) for q in self.drained):
+                continue
+            every = _few_small_puts(self.analysis, feed.use, feed.queue_use, depth=2)
+            runs = self.sizes.repeats(feed.use.call, self.statement)
+            if every is None or runs is None or set(runs.terms) - {()}:
+                return False
+            total += runs.terms.get((), 0) * every
+        return total <= FEW_ITEMS
 
     # -- the message --------------------------------------------------------------------
 
@@ -944,6 +968,67 @@ def _puts_on_every_path(analysis: ModuleAnalysis, use: CallableUse,
         return None
     counts = ends[0] | ends[1]
     return counts.pop() if len(counts) == 1 else None
+
+
+def _few_small_puts(analysis: ModuleAnalysis, use: CallableUse, queue_use: QueueUse,
+                    depth: int) -> Optional[int]:
+    """How many small items one run of `use`'s target puts on the queue on every path,
+    with those of the processes it starts once and hands the queue to (`depth` levels
+    down); None when a number or a size is not known."""
+    if not queue_use.visible or not all(_small_item(analysis, put) for put in queue_use.puts):
+        return None
+    nested = 0
+    for other in queue_use.other_uses:
+        if receiver_method(analysis, other) in QUIET_QUEUE_METHODS:
+            continue
+        starts = [u for u in analysis.callable_uses() if u.owner_kind is Kind.PROCESS
+                  and any(value is other for value in analysis.arguments(u).values())]
+        if depth == 0 or len(starts) != 1 or analysis.in_loop(starts[0].call):
+            return None
+        inner = analysis.parameter_queue_use(starts[0], other)  # type: ignore[arg-type]
+        count = None if inner is None else _few_small_puts(analysis, starts[0], inner, depth - 1)
+        if count is None:
+            return None
+        nested += count
+    every = _puts_on_every_path(analysis, use, replace(queue_use, other_uses=()))
+    return None if every is None else every + nested
+
+
+def _small_item(analysis: ModuleAnalysis, put: cst.Call) -> bool:
+    return bool(put.args) and _small_value(analysis, put.args[0].value, depth=3)
+
+
+def _small_value(analysis: ModuleAnalysis, value: cst.BaseExpression, depth: int) -> bool:
+    """A value whose pickle is a few hundred bytes at most, whatever the program's data."""
+    if depth == 0:
+        return False
+    if isinstance(value, (cst.Integer, cst.Float, cst.Imaginary)):
+        return True
+    if isinstance(value, cst.SimpleString):
+        return len(value.value) <= SHORT_TEXT
+    if isinstance(value, cst.UnaryOperation):
+        return _small_value(analysis, value.expression, depth)
+    if isinstance(value, (cst.Tuple, cst.List)):
+        return len(value.elements) <= 8 and all(
+            _small_value(analysis, e.value, depth - 1) for e in value.elements)
+    if isinstance(value, cst.Call):
+        return analysis.names.qualified_name(value.func) in SMALL_RESULTS
+    if isinstance(value, cst.Name):
+        if value.value in {"None", "True", "False"}:
+            return True
+        bindings = analysis.assignments(value)
+        return bool(bindings) and all(_small_binding(analysis, b.node, depth) for b in bindings)
+    return False
+
+
+def _small_binding(analysis: ModuleAnalysis, target: cst.CSTNode, depth: int) -> bool:
+    """A name bound to a small value, or to the exception an `except` caught (pickled as
+    its class and arguments)."""
+    holder = analysis.parent(target)
+    if isinstance(holder, cst.AsName) and isinstance(analysis.parent(holder), cst.ExceptHandler):
+        return True
+    value = analysis.assigned_value(target)
+    return value is not None and _small_value(analysis, value, depth - 1)
 
 
 def _items(number: int) -> str:

@@ -726,6 +726,18 @@ class ModuleAnalysis:
                 uses.append(self._queue_use(reads[0], reads, []))
         return uses
 
+    def parameter_queue_use(self, use: CallableUse, value: cst.Name) -> Optional[QueueUse]:
+        """What `use`'s target does with the parameter that receives `value`, as a queue
+        (for a queue the parent only knows as a parameter of its own)."""
+        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+        if not isinstance(definition, cst.FunctionDef):
+            return None
+        params = definition.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if self.argument_for(use, param.name.value) is value:
+                return self._queue_use(value, self.parameter_reads(definition, param.name.value), [])
+        return None
+
     def _queue_use(self, queue: cst.Name, reads: list[cst.Name],
                    rebinds: list[cst.CSTNode]) -> QueueUse:
         puts: list[cst.Call] = []
