@@ -10,6 +10,7 @@ REGISTRY = {
     "MP003": "join_before_get.JoinBeforeGet",
     "MP004": "cooperative_shutdown.CooperativeShutdown",
     "MP005": "unjoined_process.UnjoinedProcess",
+    "MP006": "pool_lifecycle.PoolLifecycle",
     "MP007": "unpicklable_callable.UnpicklableCallable",
     "MP008": "start_method_placement.StartMethodPlacement",
     "MP009": "sync_object_through_queue.SyncObjectThroughQueue",
