@@ -22,7 +22,7 @@ UNGUARDED = textwrap.dedent('''\
 ''')
 
 GUARDED = textwrap.dedent('''\
-    from multiprocessing import freeze_support, Process
+    from multiprocessing import Process, freeze_support
 
     def work():
         print("hello")

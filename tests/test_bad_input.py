@@ -60,7 +60,11 @@ def test_directory_without_python_files(tmp_path: Path) -> None:
 
 
 def test_no_paths_at_all(tmp_path: Path) -> None:
-    completed = run_mpfix("check", cwd=tmp_path)
+    # `check` reads the current directory, as ruff does; `fix` writes, so it wants paths.
+    (tmp_path / "script.py").write_text(UNGUARDED_POOL)
+    checked = run_mpfix("check", "--no-cache", cwd=tmp_path)
+    assert checked.returncode == 1 and "script.py" in checked.stdout
+    completed = run_mpfix("fix", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     assert len(completed.stderr.splitlines()) == 1
     assert completed.stderr.startswith("mpfix: error: no paths given")
