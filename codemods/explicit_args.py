@@ -100,6 +100,10 @@ class ExplicitArgs(Rule):
     reported, without a fix: a worker that changes a global the parent reads back as
     if it were shared, a parent that sets an attribute of the module an imported
     worker lives in, and `run()` methods of Process subclasses reading such globals.
+    Left alone: names read only in annotations, a read under a test of the same global
+    against None or for emptiness (`if G is None: G = rebuild()`: the worker expects the
+    child's import-time value), and a child's write to a global that no parent code reads
+    after the start (an import-time read, or a decorated function nothing here calls).
 
     Why:
     Under spawn and forkserver (the default on macOS, Windows and, since Python 3.14,
@@ -248,11 +252,29 @@ class ExplicitArgs(Rule):
         if key not in self._needs_cache:
             needs = []
             for name, reads in self.analysis.global_reads(function).items():
+                reads = [r for r in reads if not self._in_annotation(r)
+                         and not self._guarded_by_none_test(r, function)]
+                if not reads:
+                    continue
                 need = self._classify(name, reads[0])
                 if need is not None:
                     needs.append(need)
             self._needs_cache[key] = needs
         return self._needs_cache[key]
+
+    def _in_annotation(self, read: cst.Name) -> bool:
+        """Annotations are type names, not values the worker uses when it runs."""
+        return any(isinstance(a, cst.Annotation) for a in self.analysis.ancestors(read))
+
+    def _guarded_by_none_test(self, read: cst.Name, function: cst.FunctionDef) -> bool:
+        """`if G is None: G = rebuild()`: the worker tests the global it reads for its
+        import-time value, so it expects a spawn or forkserver child's copy."""
+        for ancestor in self.analysis.ancestors(read):
+            if ancestor is function:
+                return False
+            if isinstance(ancestor, (cst.If, cst.IfExp)) and _tests_emptiness(ancestor.test, read.value):
+                return True
+        return False
 
     def _needs(self, function: cst.FunctionDef) -> list[Need]:
         """What `function` and the helpers it calls read, in source order, once per name."""
@@ -304,7 +326,7 @@ class ExplicitArgs(Rule):
                     or self._global_kind(name) in RESOURCE_KINDS:
                 continue  # modules, functions, classes; shared objects children may change
             parent_reads = [r for r in analysis.module_name_reads.get(name, ())
-                            if not self._in_child_code(r)]
+                            if self._runs_in_parent(r)]
             if not parent_reads:
                 continue  # a per-process cache, say
             write = writes[0]
@@ -314,6 +336,19 @@ class ExplicitArgs(Rule):
                 f"{who} changes the module global `{name}` in a child process; the parent, which "
                 f"reads it, never sees the change: return the result, or send it back through a "
                 f"multiprocessing Queue, Value or Manager"))
+
+    def _runs_in_parent(self, read: cst.Name) -> bool:
+        """Whether the parent may run `read` after it starts a child: in the entry code or in
+        a function of its own. Import-time code runs before any start (and again in every
+        child); a decorated function nothing here calls is run by whatever the decorator
+        registered it with (a web app the child serves, say), so not known to be the parent."""
+        analysis = self.analysis
+        if self._in_child_code(read):
+            return False
+        functions = [a for a in analysis.ancestors(read) if isinstance(a, cst.FunctionDef)]
+        if not functions:
+            return analysis.in_main_guard(read)
+        return not any(f.decorators and not analysis.references(f) for f in functions)
 
     def _process_subclass_reports(self) -> Iterator[Violation]:
         analysis = self.analysis
@@ -653,7 +688,7 @@ class ExplicitArgs(Rule):
         if analysis.names.order[statement] > analysis.names.order[guard]:
             return None
         reads = analysis.module_name_reads.get(name, ())
-        if not all(analysis.binds_after_import(read) for read in reads):
+        if not all(analysis.binds_after_import(read) and not self._in_annotation(read) for read in reads):
             return None  # read while the module is imported: it must stay there
         return statement
 
@@ -888,6 +923,24 @@ def _before(anchor: cst.BaseStatement, functions: list[cst.FunctionDef]) -> list
     if not blank:
         blank = [cst.EmptyLine(), cst.EmptyLine()]
     return [f.with_changes(leading_lines=blank) for f in functions]
+
+
+def _tests_emptiness(test: cst.BaseExpression, name: str) -> bool:
+    """`name is None`, `name is not None`, `name == None`, `not name`, `name`, alone or as
+    an operand of `and`/`or`."""
+    if isinstance(test, cst.BooleanOperation):
+        return _tests_emptiness(test.left, name) or _tests_emptiness(test.right, name)
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _tests_emptiness(test.expression, name)
+    if isinstance(test, cst.Name):
+        return test.value == name
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        sides = [test.left, target.comparator]
+        return isinstance(target.operator, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)) \
+            and any(isinstance(s, cst.Name) and s.value == name for s in sides) \
+            and any(isinstance(s, cst.Name) and s.value == "None" for s in sides)
+    return False
 
 
 def _names(needs: list[Need]) -> str:
