@@ -19,8 +19,6 @@ from mpfix.starters import Kind
 POOL_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR})
 # Calls after which a pool or executor runs no more work.
 CLOSING_METHODS = frozenset({"close", "terminate", "shutdown", "__exit__"})
-# Bound methods that, handed to someone (`atexit.register(pool.close)`), end the pool there.
-ENDING_ATTRIBUTES = CLOSING_METHODS | {"join", "__enter__"}
 # Methods whose call may wait for a pool's tasks another way (a queue they feed, a sleep).
 MAYBE_WAITING = frozenset({"get", "get_nowait", "recv", "wait", "join", "result", "sleep",
                            "acquire", "poll"})
@@ -201,7 +199,9 @@ class PoolLifecycle(Rule):
             call = analysis.parent(parent)
             if isinstance(call, cst.Call) and call.func is parent:
                 return "closes" if parent.attr.value in CLOSING_METHODS else "uses"
-            return "escapes" if parent.attr.value in ENDING_ATTRIBUTES else "uses"
+            # A bound method handed on (`atexit.register(pool.close)`), or the pool's
+            # internals (`pool._pool`): code elsewhere may end it or depend on it running.
+            return "escapes"
         if isinstance(parent, cst.WithItem) and parent.item is read:
             return "closes"
         if isinstance(parent, (cst.Comparison, cst.ComparisonTarget, cst.UnaryOperation)):
@@ -255,18 +255,22 @@ class PoolLifecycle(Rule):
             return None
         index = _index(block.body, line)
         pool_end = self._last_statement(block, index, ownership.reads)
-        if pool_end is None or self._rebound_within(ownership.variable, block.body[index + 1:pool_end + 1]):
+        if pool_end is None:
             return None
         fates = [fate for _, fate in ownership.results]
         # Where the results are read or handed on in this block: the pool lives past them,
         # so that code reading results as they come still does.
         inside, outside = self._split_outcomes(block, index, fates)
         end = max([pool_end, *inside])
+        if self._rebound_within(ownership.variable, block.body[index + 1:end + 1]):
+            return None
         if ownership.kind is Kind.EXECUTOR:  # its exit waits for every future
             return self._with_fix(block, index, end, ownership)
         if all(fate.waited_for for fate in fates) and not outside:
             return self._with_fix(block, index, end, ownership)
-        if not _leaves_early(block.body[index + 1:end + 1]):
+        # Results handed to other code may be inspected there while pending (a test of
+        # timeouts): joining first would change what it sees.
+        if all(fate.tracked for fate in fates) and not _leaves_early(block.body[index + 1:end + 1]):
             return self._close_join_fix(block, end, ownership.variable.value)
         return None
 
