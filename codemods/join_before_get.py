@@ -173,8 +173,22 @@ class JoinBeforeGet(Rule):
         """The queues the process `creation` makes can reach, with the target reaching
         each (a helper's calls may hand it several)."""
         for use in self.targets.get(id(creation), ()):
+            if self._method_of_this_module(use):
+                continue  # its code is here but not read: no evidence either way
             for queue_use in self.analysis.queue_uses(use):
                 yield use, queue_use
+
+    def _method_of_this_module(self, use: CallableUse) -> bool:
+        """A target such as `self.produce`, `cls.produce` or `Worker.produce`, where the
+        class is the module's own: being passed the queue is evidence of puts only for
+        code that lives elsewhere."""
+        target = self.analysis.unwrap_partial(use.callable_arg.value)
+        if not isinstance(target, cst.Attribute) or not isinstance(target.value, cst.Name):
+            return False
+        owner = target.value
+        if owner.value in {"self", "cls"}:
+            return any(isinstance(a, cst.ClassDef) for a in self.analysis.ancestors(owner))
+        return isinstance(self.analysis.definition_of(owner), cst.ClassDef)
 
     def may_put(self, queue_use: QueueUse) -> bool:
         if not queue_use.visible or queue_use.puts:
