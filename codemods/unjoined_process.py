@@ -47,7 +47,9 @@ class UnjoinedProcess(Rule):
     starts, keeps to itself (it is not returned, stored in an attribute, a global or a
     container that leaves the function, passed to another call, or made a daemon), and
     never joins: no `join()` on it (nor on the loop variable of a loop over the list
-    that holds it), no `is_alive()`, `exitcode` or `close()` that would reap it.
+    that holds it), no `is_alive()`, `exitcode` or `close()` that would reap it. Also a
+    `return` or `raise` of the function between the start and its only joins, when no
+    `finally` joins it: on that path it is never joined.
 
     Why:
     The guideline "joining zombie processes": a child that has finished stays a zombie
@@ -92,9 +94,12 @@ class UnjoinedProcess(Rule):
 
     def check(self) -> Iterable[Violation]:
         for started in self._started_processes():
-            if self._handed_over_or_waited_for(started):
+            if not self._handed_over_or_waited_for(started):
+                yield Violation(started.start, self._message(started), self._fix(started))
                 continue
-            yield Violation(started.start, self._message(started), self._fix(started))
+            exit_ = self._exit_before_join(started)
+            if exit_ is not None:
+                yield Violation(exit_, self._exit_message(started, exit_))
 
     # -- detection --------------------------------------------------------------------------
 
@@ -136,6 +141,55 @@ class UnjoinedProcess(Rule):
             uses = analysis.attribute_uses(started.name)
             return uses is None or any(_waits_or_configures(use) for use in uses)
         return self._container_handled(started)
+
+    def _exit_before_join(self, started: Started) -> Optional[Union[cst.Return, cst.Raise]]:
+        """A `return` or `raise` of the function between the start and the process's only
+        joins, not covered by a `finally` that joins: on that path the process is never
+        joined. (A loop of joins over a list is left alone: its joins are harder to place.)"""
+        analysis = self.analysis
+        if started.loop is not None or not isinstance(started.scope, cst.FunctionDef):
+            return None
+        joins = [use for use in analysis.attribute_uses(started.name) or ()
+                 if use.attr.value == "join"
+                 and analysis.enclosing_function(use) is started.scope]
+        if not joins:
+            return None
+        order = analysis.names.order
+        start, first_join = order[started.start], min(order[join] for join in joins)
+        for node in _exits(started.scope):
+            if start < order.get(node, -1) < first_join and not self._caught(node, started.scope) \
+                    and not self._finally_joins(node, joins, started.scope):
+                return node
+        return None
+
+    def _caught(self, exit_: cst.CSTNode, scope: cst.FunctionDef) -> bool:
+        """A `raise` in the body of a `try` with handlers may be caught there."""
+        if not isinstance(exit_, cst.Raise):
+            return False
+        for ancestor in self.analysis.ancestors(exit_):
+            if ancestor is scope:
+                return False
+            if isinstance(ancestor, cst.Try) and ancestor.handlers \
+                    and self.analysis.names.contains(ancestor.body, exit_):
+                return True
+        return False
+
+    def _finally_joins(self, exit_: cst.CSTNode, joins: list[cst.Attribute],
+                       scope: cst.FunctionDef) -> bool:
+        for ancestor in self.analysis.ancestors(exit_):
+            if ancestor is scope:
+                return False
+            if isinstance(ancestor, cst.Try) and ancestor.finalbody is not None and any(
+                    self.analysis.names.contains(ancestor.finalbody, join) for join in joins):
+                return True
+        return False
+
+    def _exit_message(self, started: Started, exit_: cst.CSTNode) -> str:
+        name = started.name.value
+        how = "return" if isinstance(exit_, cst.Return) else "raise"
+        return (f"this {how} leaves `{name}` (started at line "
+                f"{self.analysis.position(started.start).start.line}) unjoined: it stays a "
+                f"zombie once it ends; join it on this path too, or in a `finally`")
 
     def _reaps_children(self, scope: Scope) -> bool:
         """`active_children()` in the scope joins every child that has ended."""
@@ -237,6 +291,18 @@ def _waits_or_configures(use: Optional[cst.CSTNode]) -> bool:
     if not isinstance(use, cst.Attribute):
         return False
     return use.attr.value in WAITS | WAITING_ATTRIBUTES or use.attr.value == "daemon"
+
+
+def _exits(function: cst.FunctionDef) -> Iterator[Union[cst.Return, cst.Raise]]:
+    """The function's own `return` and `raise` statements (not those of nested defs)."""
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        if isinstance(node, (cst.Return, cst.Raise)):
+            yield node
+        stack.extend(node.children)
 
 
 def _returns_or_yields(function: cst.FunctionDef) -> bool:
