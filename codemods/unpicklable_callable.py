@@ -13,17 +13,48 @@ from mpfix.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.starters import RESOURCE_KINDS, Kind
 
-# What pickle cannot copy into another process, by the qualified name of what makes it.
+# What pickle cannot copy into another process, by the qualified name of what makes it
+# (each checked on Python 3.10 to 3.13: "cannot pickle '_io.TextIOWrapper' object" and the like).
 UNPICKLABLE_FACTORIES = {
     **dict.fromkeys(("builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open",
-                     "lzma.open", "tempfile.TemporaryFile", "tempfile.NamedTemporaryFile"),
+                     "lzma.open", "tempfile.TemporaryFile", "tempfile.NamedTemporaryFile",
+                     "os.fdopen", "os.popen"),
                     "an open file"),
     **dict.fromkeys(("threading.Lock", "threading.RLock", "threading.Condition",
-                     "threading.Semaphore", "threading.BoundedSemaphore", "threading.Event"),
+                     "threading.Semaphore", "threading.BoundedSemaphore", "threading.Event",
+                     "threading.Barrier"),
                     "a thread lock"),
-    "threading.Thread": "a thread",
+    **dict.fromkeys(("queue.Queue", "queue.LifoQueue", "queue.PriorityQueue"), "a thread queue"),
+    **dict.fromkeys(("threading.Thread", "threading.Timer"), "a thread"),
+    "threading.local": "thread-local data",
     "sqlite3.connect": "a database connection",
 }
+# The parent's standard streams: a child has streams of its own.
+STANDARD_STREAMS = frozenset({
+    "sys.stdin", "sys.stdout", "sys.stderr", "sys.__stdin__", "sys.__stdout__", "sys.__stderr__",
+    "sys.stdin.buffer", "sys.stdout.buffer", "sys.stderr.buffer"})
+# What to pass instead of an object that cannot be pickled, by what it is.
+INSTEAD = {
+    "a standard stream": "the child has its own, so pass nothing and use it there",
+    "an open file": "pass the path and open it in the child",
+    "a thread lock": "pass a multiprocessing lock (from the same context) instead",
+    "a thread queue": "pass a multiprocessing queue instead",
+    "a thread": "keep the thread in the parent and pass what the child needs from it",
+    "thread-local data": "pass the values the child needs",
+    "a database connection": "pass what the child needs to connect, and connect there",
+    "a generator": "pass the values, or what the child needs to make them",
+    "a socket's file stream": "pass the socket (multiprocessing duplicates it) and call "
+                              "makefile() in the child",
+}
+# A pool task's locks and queues reach the workers through initializer=/initargs= only.
+INSTEAD_FOR_TASKS = {
+    "a thread lock": "hand a multiprocessing lock to the workers with initializer=/initargs=",
+    "a thread queue": "hand a multiprocessing queue to the workers with initializer=/initargs=",
+}
+# Variables holding a variable are followed this deep for what they hold.
+MAX_VARIABLE_DEPTH = 8
+# Pool methods that return only when every task has been pickled and sent.
+SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
 # A plain socket does travel (multiprocessing duplicates its descriptor); its file stream does not.
 SOCKET_FACTORIES = frozenset({"socket.socket", "socket.create_connection", "socket.socketpair",
                               "socket.create_server", "socket.fromfd"})
@@ -89,6 +120,24 @@ class Hoist:
     references: list[cst.Name] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Rebinding:
+    """Another binding of the module-level name a handed-over definition is pickled by."""
+
+    definition: Union[cst.FunctionDef, cst.ClassDef]
+    binding: Binding
+    slot: Slot     # one place the definition is handed over
+    how: str       # "holds", "wraps" or "after": see _harmful_rebindings
+
+
+@dataclass(frozen=True)
+class Rename:
+    """The fix for a rebinding: the variable gets a name of its own."""
+
+    name: str
+    fix: Fix
+
+
 class UnpicklableCallable(Rule):
     """Callables handed to another process must be importable by name.
 
@@ -107,6 +156,24 @@ class UnpicklableCallable(Rule):
     Process that is never started (nothing calls its `start()`, and it goes
     nowhere a `start()` could be out of sight) pickles nothing and is not reported.
 
+    Also a module-level function or class handed over while its name is rebound:
+    `worker = Process(target=worker)`, `for worker in workers:`, `task =
+    partial(task, 2)`, a `global` assignment in a function, or a decorator
+    applied in the main guard (`task = traced(task)`). Not reported: a rebinding
+    before the definition, in another branch, after the Process was started or
+    the synchronous pool call returned, or before the hand-over when the name no
+    longer holds the definition there.
+
+    And arguments pickle refuses, passed to a Process (`args=`, `kwargs=`,
+    through `functools.partial`), an initializer (`initargs=`) or a pool or
+    executor task: the parent's `sys.stdout`, `sys.stderr` or `sys.stdin`, a
+    file from `open()` (or `io`, `codecs`, `gzip`, `tempfile`...), a socket's
+    `makefile()` stream, a `threading` lock, event or thread, a `queue.Queue`, a
+    generator, an `sqlite3` connection, also through the variables holding them.
+    Fine and not reported: paths, file descriptors, sockets (multiprocessing
+    duplicates them), `io.StringIO`, and multiprocessing locks and queues given to a
+    Process (pool tasks are MP009's).
+
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux; macOS and
     Windows spawn) everything handed to a child is pickled, and pickle stores a
@@ -118,7 +185,13 @@ class UnpicklableCallable(Rule):
     attribute 'work' on <module '__mp_main__'>"). A decorator that returns its
     inner function without `functools.wraps` leaves it the qualified name
     `deco.<locals>.inner` (and the name `inner`, by which a bound method is looked
-    up again), wherever the decorated function is defined. Pool and executor tasks
+    up again), wherever the decorated function is defined. Pickle finds a
+    module-level function by looking its name up again, and refuses another
+    object there ("Can't pickle <function worker>: it's not the same object as
+    __main__.worker"); a name rebound in the main guard is not rebound at all in
+    a child, which never runs the guard. Open files, streams, thread locks and
+    generators cannot be pickled at all ("TypeError: cannot pickle
+    '_io.TextIOWrapper' object"). Pool and executor tasks, and their arguments,
     are pickled under every start method. The guideline "picklability" asks that
     everything handed to a process pickle.
 
@@ -157,9 +230,16 @@ class UnpicklableCallable(Rule):
     that is rebound, over an open file or `self`, bound methods of objects
     holding what cannot be pickled, and functions whose decorator drops their
     names (decorate its inner function with `functools.wraps`; moving the
-    function would not help). Calls on an explicit fork context are only
-    reported where the configured target start method is spawn or forkserver,
-    or where they fail under fork too.
+    function would not help). A rebound name is fixed safely by renaming the
+    variable (`worker_process = Process(target=worker)`) and every read of it,
+    where all its bindings sit in the main guard and every read is in that
+    straight-line code; otherwise (a `global` in a function, a function reading
+    the name, a rebinding outside the guard, a decorator applied in the guard)
+    it is reported. An argument that cannot be pickled is reported: pass what
+    the child needs to recreate it (the path; nothing for a standard stream, the
+    child has its own; a multiprocessing lock or queue instead of a thread's).
+    Calls on an explicit fork context are only reported where the configured
+    target start method is spawn or forkserver, or where they fail under fork too.
     """
 
     code = "MP007"
@@ -173,10 +253,16 @@ class UnpicklableCallable(Rule):
         self._started: Optional[set[int]] = None  # the Process creations a start() is seen for
 
     def check(self) -> Iterable[Violation]:
+        slots = list(self._slots())
+        yield from self._definition_findings(slots)
+        yield from self._rebinding_findings(slots)
+        yield from self._argument_findings()
+
+    def _definition_findings(self, slots: list[Slot]) -> Iterator[Violation]:
         analysis = self.analysis
         reported: list[tuple[Slot, Subject]] = []
         slots_by_definition: dict[int, list[Slot]] = {}
-        for slot in self._slots():
+        for slot in slots:
             if analysis.pickles_by_value(slot.call):
                 continue
             subject = self._subject(slot)
@@ -604,6 +690,289 @@ class UnpicklableCallable(Rule):
         if method != "fork" or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
             return True
         return slot.always_pickled and subject.placement != "guarded"
+
+    # -- a module-level name rebound away from the callable it names ---------------------
+
+    def _rebinding_findings(self, slots: list[Slot]) -> Iterator[Violation]:
+        """A function or class of this module handed over by name while its module-level
+        name is rebound (`worker = Process(target=worker)`): pickle looks the name up and
+        finds the other object ("it's not the same object as __main__.worker")."""
+        found: dict[int, Rebinding] = {}
+        order = self.analysis.names.order
+        for slot in slots:
+            read = self.analysis.unwrap_partial(slot.expr)
+            if not isinstance(read, cst.Name):
+                continue
+            definition = self._named_module_definition(read)
+            if definition is None or self.analysis.pickles_by_value(slot.call) \
+                    or not self._pickles_in_target(slot) or self._never_started(slot):
+                continue
+            for binding, how in self._harmful_rebindings(definition, read, slot):
+                found.setdefault(id(binding.node), Rebinding(definition, binding, slot, how))
+        renames: dict[int, Union[Rename, str]] = {}
+        for rebinding in sorted(found.values(), key=lambda r: order[r.binding.node]):
+            key = id(rebinding.definition)
+            if key not in renames:
+                renames[key] = self._rename(rebinding.definition)
+            yield self._rebinding_violation(rebinding, renames[key])
+
+    def _named_module_definition(self, read: cst.Name
+                                 ) -> Optional[Union[cst.FunctionDef, cst.ClassDef]]:
+        """The def or class bound to a module-level name of this module that `read` names."""
+        definition = self.analysis.definition_of(read)
+        if not isinstance(definition, (cst.FunctionDef, cst.ClassDef)) \
+                or self._placement(definition) is not None:
+            return None  # a lambda, a local or a guarded definition: reported as such
+        scope = self.analysis.scope(definition)
+        return definition if scope is not None and scope.kind == "module" else None
+
+    def _pickles_in_target(self, slot: Slot) -> bool:
+        """Whether the configured target start method pickles what `slot` hands over: an
+        explicit fork context pickles pool and executor tasks only."""
+        if self.analysis.start_method_of(slot.call) != "fork" \
+                or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
+            return True
+        return slot.always_pickled
+
+    def _harmful_rebindings(self, definition: Union[cst.FunctionDef, cst.ClassDef],
+                            read: cst.Name, slot: Slot) -> Iterator[tuple[Binding, str]]:
+        """The other bindings of the definition's module-level name that pickle may find
+        instead of it, with how: "holds" (the value wraps it: `task = partial(task, 2)`),
+        "wraps" (a decorator's result bound only in the parent: spawn children get the bare
+        definition), "after" (bound after the read, before the pickling may happen)."""
+        analysis = self.analysis
+        order = analysis.names.order
+        for binding in analysis.global_bindings(definition.name.value):
+            node = binding.node
+            if node is definition or analysis.exclusive_branches(definition, node):
+                continue
+            at_import = not analysis.binds_after_import(node)
+            if at_import and order[node] < order[definition]:
+                continue  # the definition replaces it
+            how = self._wrapping(binding)
+            if how == "wraps" and at_import:
+                continue  # a child runs the same statement: it finds the same wrapper
+            if how is not None:
+                yield binding, how
+            elif not self._dominates(node, read) and self._may_run_after(node, read, slot):
+                yield binding, "after"
+
+    def _wrapping(self, binding: Binding) -> Optional[str]:
+        """How the value bound wraps the definition of that name: "holds" for `name =
+        partial(name, ...)`, "wraps" for `name = deco(name)`; None when it does not."""
+        value = self.analysis.assigned_value(binding.node)
+        if not isinstance(value, cst.Call) or not value.args or value.args[0].keyword is not None \
+                or value.args[0].star:
+            return None
+        first = value.args[0].value
+        if not isinstance(first, cst.Name) or first.value != binding.name:
+            return None
+        if self.analysis.is_partial(value):
+            return "holds"
+        if self.analysis.call_kind(value) is None:
+            return "wraps"
+        return None
+
+    def _dominates(self, node: cst.CSTNode, read: cst.Name) -> bool:
+        """Whether every run reaching `read` passes the binding `node` first, so that `read`
+        sees what it binds (or a later binding), never the definition."""
+        analysis = self.analysis
+        if _code_unit(analysis, node) is not _code_unit(analysis, read):
+            return False
+        names, order = analysis.names, analysis.names.order
+        construct = _binding_construct(analysis, node)
+        if isinstance(construct, (cst.For, cst.With)) and names.contains(construct.body, read):
+            return True
+        if construct is None or isinstance(construct, cst.For) \
+                or any(names.contains(part, read) for part in _evaluated_first(construct)):
+            return False
+        statement = construct if isinstance(construct, cst.BaseStatement) \
+            else analysis.parent(construct)
+        if isinstance(statement, cst.SimpleStatementLine) and names.contains(statement, read):
+            return any(names.contains(small, read) and order[small] > order[construct]
+                       for small in statement.body)
+        if not isinstance(statement, cst.BaseStatement):
+            return False  # a walrus, or a statement sharing a line with `if x:`
+        # A later statement of the same block, or something inside one.
+        block = analysis.parent(statement)
+        holder = next((a for a in analysis.ancestors(read) if analysis.parent(a) is block), None)
+        return holder is not None and order[holder] > order[statement]
+
+    def _may_run_after(self, node: cst.CSTNode, read: cst.Name, slot: Slot) -> bool:
+        """Whether the binding `node` may run after the hand-over reads the definition at
+        `read` and before what it handed over is pickled."""
+        analysis = self.analysis
+        if _code_unit(analysis, node) is not None:
+            return True  # a function rebinding it through `global` may run at any time
+        read_unit = _code_unit(analysis, read)
+        if read_unit is not None:
+            if not analysis.binds_after_import(node):
+                return False  # bound at import time, before any function runs
+            return not self._handed_over_within(node, read_unit, slot)
+        if not (_evaluated_before(analysis, read, node) or _share_loop(analysis, node, read)):
+            return False
+        return not self._pickled_before(node, slot)
+
+    def _pickled_before(self, node: cst.CSTNode, slot: Slot) -> bool:
+        """Whether what `slot` hands over is surely pickled before the binding `node` runs:
+        every `start()` of the Process, or the synchronous pool call, comes first in the same
+        straight-line code (`p.start(); p.join(); worker = None`)."""
+        analysis = self.analysis
+        if _code_unit(analysis, node) is not _code_unit(analysis, slot.call):
+            return False
+        if slot.owner is Kind.POOL and method_name(slot.call) in SYNCHRONOUS_POOL_METHODS:
+            points = [slot.call]
+        elif slot.owner is Kind.PROCESS:
+            points = self._start_calls(slot.call, analysis.module)
+        else:
+            return False
+        return bool(points) and all(self._runs_after(node, point) for point in points)
+
+    def _start_calls(self, creation: cst.Call, within: cst.CSTNode) -> list[cst.Call]:
+        """The `start()` calls under `within` on the Process that `creation` makes."""
+        return [call for call in self.analysis.names.within(self.analysis.calls, within)
+                if method_name(call) == "start" and any(
+                    made is creation
+                    for made in self.analysis.creation_calls(call.func.value))]  # type: ignore[attr-defined]
+
+    def _handed_over_within(self, node: cst.CSTNode, function: cst.CSTNode, slot: Slot) -> bool:
+        """Whether the binding's value is a call of `function`, which hands the definition
+        over and has it pickled before returning (`worker = start()`, where `start()` starts
+        the Process): then the name is rebound only after the pickling."""
+        value = self.analysis.assigned_value(node)
+        if not isinstance(value, cst.Call) \
+                or self.analysis.definition_of(value.func) is not function:
+            return False
+        if slot.owner is Kind.POOL:
+            return method_name(slot.call) in SYNCHRONOUS_POOL_METHODS
+        return slot.owner is Kind.PROCESS and bool(self._start_calls(slot.call, function))
+
+    def _rename(self, definition: Union[cst.FunctionDef, cst.ClassDef]) -> Union[Rename, str]:
+        """Renaming every other binding of the definition's name, and the reads that see
+        them: provably right only where they all sit in the main guard, which no other module
+        and no child ever runs, and every read is in straight-line code that shows whether it
+        sees the definition or the variable. Else why not."""
+        analysis = self.analysis
+        name = definition.name.value
+        others = [b for b in analysis.global_bindings(name) if b.node is not definition]
+        for binding in others:
+            if not analysis.is_module_level(binding.node):
+                return ("not fixed: a function rebinds it through `global`, and other code may "
+                        "read it")
+            if not analysis.in_main_guard(binding.node):
+                return "not fixed outside the main guard: move this code under it first"
+            if not _renameable(analysis, binding.node) or self._wrapping(binding) == "wraps":
+                return "not fixed: not every binding of it can be renamed"
+        renamed: list[cst.Name] = [b.node for b in others]  # type: ignore[misc]
+        for read in analysis.module_name_reads.get(name, []):
+            if analysis.names.contains(definition, read):
+                continue  # its own body: a child finds the definition under that name
+            if _code_unit(analysis, read) is not None:
+                return "not fixed: a function reads it, before or after the rebinding"
+            if any(self._dominates(b.node, read) for b in others):
+                renamed.append(read)
+            elif any(not self._runs_after(b.node, read) for b in others):
+                line = analysis.position(read).start.line
+                return f"not fixed: its read on line {line} may see either"
+        suffix = self._variable_kind(others)
+        new = unused_name(analysis, f"{name}_{suffix}" if suffix else name, self._allocated)
+        self._allocated.add(new)
+        return Rename(new, Fix({node: node.with_changes(value=new) for node in renamed}))
+
+    def _runs_after(self, node: cst.CSTNode, read: cst.CSTNode) -> bool:
+        """Whether the binding `node`, in the same straight-line code as `read`, surely runs
+        after it: written after it, or evaluating it first, and not in a loop with it."""
+        return _evaluated_before(self.analysis, read, node) \
+            and not _share_loop(self.analysis, node, read)
+
+    def _variable_kind(self, bindings: list[Binding]) -> Optional[str]:
+        """What the variable holds, for its new name: "process", "pool", "partial"..."""
+        kinds = {self._held_kind(binding) for binding in bindings}
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _held_kind(self, binding: Binding) -> Optional[str]:
+        if self._wrapping(binding) == "holds":
+            return "partial"
+        construct = _binding_construct(self.analysis, binding.node)
+        if isinstance(construct, cst.For):
+            kind = self.analysis.element_kind(construct.iter) if construct.target is binding.node \
+                else None
+        else:
+            value = self.analysis.assigned_value(binding.node)
+            kind = self.analysis.kind_of(value) if value is not None else None
+        return kind.value.replace("-", "_") if kind is not None else None
+
+    def _rebinding_violation(self, rebinding: Rebinding, rename: Union[Rename, str]) -> Violation:
+        definition, slot = rebinding.definition, rebinding.slot
+        name = definition.name.value
+        kind = "class" if isinstance(definition, cst.ClassDef) else "function"
+        node = rebinding.binding.node
+        if rebinding.how == "wraps":
+            return Violation(node, f"the main guard rebinds '{name}' to a wrapper of the {kind} "
+                             f"'{name}' ({slot.where()}): spawn and forkserver children never run "
+                             f"the guard and get the bare {kind}; decorate the def instead")
+        methods = "every start method" if slot.always_pickled else "spawn and forkserver"
+        deleted = isinstance(_binding_construct(self.analysis, node), cst.Del)
+        message = (f"{'deleting' if deleted else 'rebinding'} '{name}' hides the {kind} "
+                   f"'{name}' ({slot.where()}), which is pickled by that name under {methods}")
+        if deleted:
+            return Violation(node, f"{message}: delete it only once the child has started")
+        if isinstance(rename, str):
+            return Violation(node, f"{message}: give this variable another name ({rename})")
+        return Violation(node, f"{message}: rename this variable to '{rename.name}'", rename.fix)
+
+    # -- arguments that cannot be pickled ------------------------------------------------
+
+    def _argument_findings(self) -> Iterator[Violation]:
+        """Objects passed to another process (Process args/kwargs, initargs, task arguments)
+        that pickle refuses: the parent's standard streams, open files, thread locks,
+        generators. Spawn and forkserver pickle all of them; pools pickle task arguments
+        under every start method."""
+        analysis = self.analysis
+        seen: set[int] = set()
+        for use in analysis.callable_uses():
+            always = use.role == "task"
+            slot = Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
+            if use.role == "register" or analysis.pickles_by_value(use.call) \
+                    or not self._pickles_in_target(slot) or self._never_started(slot):
+                continue
+            for value in analysis.arguments(use).values():
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+                what = self._unpicklable_argument(value, 0)
+                if what is not None:
+                    yield Violation(value, self._argument_message(value, what, slot))
+
+    def _unpicklable_argument(self, expr: cst.BaseExpression, depth: int) -> Optional[str]:
+        """What `expr` evaluates to, when pickle refuses it: the same as `_unpicklable`, and
+        the standard streams, followed through the variables that hold them."""
+        if depth > MAX_VARIABLE_DEPTH:
+            return None
+        if self.analysis.qualified_names(expr) & STANDARD_STREAMS:
+            return "a standard stream"
+        if isinstance(expr, cst.IfExp):
+            either = {self._unpicklable_argument(e, depth + 1) for e in (expr.body, expr.orelse)}
+            return either.pop() if len(either) == 1 else None
+        if isinstance(expr, cst.Name):
+            bindings = self.analysis.assignments(expr)
+            found = [self._unpicklable_argument(value, depth + 1) if value is not None else None
+                     for value in (self.analysis.assigned_value(b.node) for b in bindings)]
+            return found[0] if found and None not in found else None
+        return self._unpicklable(expr)
+
+    def _argument_message(self, value: cst.BaseExpression, what: str, slot: Slot) -> str:
+        written = self.context.module.code_for_node(value)
+        if len(written) > 30 or "\n" in written:
+            written = "this argument"
+        instead = (INSTEAD_FOR_TASKS.get(what) if slot.role == "task" else None) or INSTEAD[what]
+        if slot.role == "task":
+            how = f"{'an executor' if slot.owner is Kind.EXECUTOR else 'a pool'} pickles task " \
+                  f"arguments under every start method"
+        else:
+            recipient = "a Process's" if slot.role == "target" else "initializer"
+            how = f"spawn and forkserver pickle {recipient} arguments"
+        return f"{written} is {what}, which cannot be pickled, and {how}: {instead}"
 
     # -- describing it ---------------------------------------------------------------------
 
@@ -1033,6 +1402,81 @@ def _insert_keyword(call: cst.Call, after: int, name: str, value: cst.BaseExpres
         new = new.with_changes(comma=previous.comma)
     args.insert(position, new)
     return call.with_changes(args=args)
+
+
+def _code_unit(analysis: ModuleAnalysis, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The def or lambda whose body `node` runs in; None for module-level code."""
+    return next((a for a in analysis.ancestors(node)
+                 if isinstance(a, (cst.FunctionDef, cst.Lambda))), None)
+
+
+def _binding_construct(analysis: ModuleAnalysis, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The statement or expression that binds at `node`, evaluating its value first: the
+    assignment, the `for` loop, the `with` statement, the import, the def."""
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        return node
+    current: Optional[cst.CSTNode] = node
+    parent = analysis.parent(node)
+    while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
+        current, parent = parent, analysis.parent(parent)
+    if isinstance(parent, cst.AssignTarget):
+        return analysis.parent(parent)
+    if isinstance(parent, cst.For) and parent.target is current:
+        return parent
+    if isinstance(parent, cst.AsName):
+        item = analysis.parent(parent)
+        return analysis.parent(item) if isinstance(item, cst.WithItem) else None
+    if isinstance(parent, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.Del)):
+        return parent
+    if isinstance(node, cst.ImportAlias):
+        return parent
+    return None
+
+
+def _evaluated_before(analysis: ModuleAnalysis, read: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """Whether `read` is evaluated before the binding at `node` in straight-line order: written
+    before it, or part of the value it binds (`worker = Process(target=worker)`)."""
+    construct = _binding_construct(analysis, node) or node
+    if analysis.names.order[read] < analysis.names.order[construct]:
+        return True
+    return any(analysis.names.contains(part, read) for part in _evaluated_first(construct))
+
+
+def _evaluated_first(construct: cst.CSTNode) -> list[cst.CSTNode]:
+    """The parts of a binding construct evaluated before it binds: the value, the iterable
+    of a `for`, the context managers of a `with`."""
+    if isinstance(construct, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+        return [construct.value] if construct.value is not None else []
+    if isinstance(construct, cst.For):
+        return [construct.iter]
+    if isinstance(construct, cst.With):
+        return [item.item for item in construct.items]
+    return []
+
+
+def _renameable(analysis: ModuleAnalysis, node: cst.CSTNode) -> bool:
+    """A variable bound by `=`, an annotated assignment with a value, `for` or `with ... as`."""
+    construct = _binding_construct(analysis, node)
+    if not isinstance(node, cst.Name):
+        return False
+    if isinstance(construct, cst.AnnAssign):
+        return construct.value is not None
+    return isinstance(construct, (cst.Assign, cst.For, cst.With))
+
+
+def _share_loop(analysis: ModuleAnalysis, node: cst.CSTNode, read: cst.CSTNode) -> bool:
+    """Whether a loop runs both again: the binding `node` may then follow `read`."""
+    names = analysis.names
+    for ancestor in analysis.ancestors(node):
+        if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+            return False
+        if isinstance(ancestor, cst.For) and names.contains(ancestor.body, node) \
+                and names.contains(ancestor.body, read):
+            return True
+        if isinstance(ancestor, cst.While) and names.contains(ancestor.body, node) \
+                and names.contains(ancestor, read):
+            return True
+    return False
 
 
 def _assignments_in(function: cst.FunctionDef) -> list[cst.Assign]:
