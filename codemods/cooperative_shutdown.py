@@ -109,8 +109,9 @@ class CooperativeShutdown(Rule):
     proxy that the parent or another process still uses after the kill; and its code
     has a loop, a place where it could check a stop signal. `Pool.terminate()` while
     async work submitted to the pool (`apply_async`, `map_async`, `imap`...) has not
-    been waited for; and `with Pool(...) as pool:` blocks whose async results are
-    fetched only after the block, which has terminated the pool.
+    been waited for. The terminate() hidden in leaving a `with Pool(...) as pool:`
+    block, with async results fetched only after the block, is MP006
+    pool-lifecycle's to report and fix.
 
     Accepted, and not reported:
     after a completed `join()` (for a pool, `close()` and `join()`), where
@@ -170,8 +171,7 @@ class CooperativeShutdown(Rule):
     that already follows is kept, never doubled. `Pool.terminate()` becomes
     `close()` and `join()` (or only `close()` where a join follows): safe, the work
     finishes. Terminating a worker whose code is not visible or whose loop has
-    another shape is reported only, as is a `with Pool()` block whose results are
-    fetched after it.
+    another shape is reported only.
     """
 
     code = "MP004"
@@ -200,7 +200,6 @@ class CooperativeShutdown(Rule):
             elif found is not None:
                 yield Violation(call, found)
         yield from self._rewrites(shutdowns)
-        yield from self._pool_blocks_losing_results()
 
     # -- terminate() where the guideline has no objection -------------------------------
 
@@ -209,7 +208,7 @@ class CooperativeShutdown(Rule):
         after a completed join, the fallback after `join(timeout)`, or a watchdog's kill
         at a deadline."""
         receiver = call.func.value  # type: ignore[attr-defined]
-        return enclosing_test(self.analysis, call, self.context.path) is not None \
+        return (self.context.is_test_code and enclosing_test(self.analysis, call) is not None) \
             or any(self._joins(s, receiver) and not self._rebound_between(receiver, s, call)
                    for s in self._completed_before(call)) \
             or self._at_deadline(call)
@@ -549,38 +548,6 @@ class CooperativeShutdown(Rule):
         return any(isinstance(self.analysis.definition_of(self.analysis.unwrap_partial(u.callable_arg.value)),
                               (cst.FunctionDef, cst.Lambda))
                    for u in self._uses if u.call is submit)
-
-    def _pool_blocks_losing_results(self) -> Iterator[Violation]:
-        for call in self.analysis.calls:
-            item = self.analysis.parent(call)
-            if not (isinstance(item, cst.WithItem) and item.asname is not None
-                    and isinstance(item.asname.name, cst.Name)
-                    and self.analysis.call_kind(call) is Kind.POOL):
-                continue
-            block = self.analysis.parent(item)
-            pool = item.asname.name
-            lost = self._results_fetched_after(block, pool)  # type: ignore[arg-type]
-            if lost:
-                yield Violation(block, (  # type: ignore[arg-type]
-                    f"leaving `with {_code(call)} as {pool.value}:` terminates the pool, so `{lost}`, "
-                    "fetched after the block, loses its outstanding work: fetch the results inside "
-                    f"the block, or call {pool.value}.close() and {pool.value}.join() before leaving it"))
-
-    def _results_fetched_after(self, block: cst.With, pool: cst.Name) -> Optional[str]:
-        inside = [c for c in self.analysis.calls
-                  if any(a is block for a in self.analysis.ancestors(c))
-                  and isinstance(c.func, cst.Attribute) and self.analysis.same_variable(c.func.value, pool)]
-        if any(method_name(c) == "join" for c in inside):
-            return None
-        end = self.analysis.position(block).end.line
-        for call in inside:
-            if method_name(call) not in ASYNC_METHODS:
-                continue
-            result = self._result_variable(call)
-            if result is not None and any(self.analysis.position(read).start.line > end
-                                          for read in self.analysis.reads_of(result)):
-                return result.value
-        return None
 
     def _result_variable(self, call: cst.Call) -> Optional[cst.Name]:
         """`r` in `r = pool.map_async(...)`, `rs = [pool.apply_async(...) for ...]` or

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Iterator, Optional
@@ -21,18 +20,6 @@ from mpfix.starters import Kind
 # own command-line flag, `--multiprocessing-fork` or `--billiard-fork`).
 PROCESS_KINDS = frozenset({Kind.PROCESS, Kind.POOL, Kind.EXECUTOR, Kind.MANAGER, Kind.CONTEXT,
                            Kind.SET_START_METHOD})
-# Frameworks that run an application file as `__main__` (`streamlit run app.py` executes it
-# in a module named `__main__` whose `__file__` is the app): such a file is a script
-# wherever it sits, and the main guard is the fix that works there.
-SCRIPT_RUNNERS = {"streamlit": "Streamlit runs this app as `__main__`"}
-# Cell markers of notebook-style scripts (jupytext and editors' `# %%`, nbconvert's
-# `# In[1]:`, Databricks' source format): run cell by cell in a kernel or as a
-# script, as `__main__` either way.
-NOTEBOOK_CELL = re.compile(r"#\s*(?:%%|In\[[ 0-9]*\]:|COMMAND -{3,}|Databricks notebook source)")
-NOTEBOOK = "this notebook-style script (it has cell markers) runs as `__main__`"
-# What only a program run from the command line does at module level: a library neither
-# reads the command line nor ends the interpreter when it is imported.
-COMMAND_LINE = {"sys.argv": "reads `sys.argv`", "sys.exit": "calls `sys.exit()`"}
 GUARD = "`if __name__ == \"__main__\":`"
 
 
@@ -91,12 +78,16 @@ class MainGuard(Rule):
     entry code it would now run before, nothing is moved: the finding says why.
     In a library (an `__init__.py`, a package module without a guard, or a
     configured library path) nothing is moved: the finding asks for the work
-    to move into a function the caller runs. A file that a framework runs as
-    `__main__` is a script wherever it sits: one that imports Streamlit
-    (`streamlit run app.py`), a notebook-style script with cell markers
-    (`# %%`, `# In[1]:`), or one whose module-level code reads `sys.argv` or
-    calls `sys.exit()` (a test suite runs it by path), unless another file of
-    the run imports it.
+    to move into a function the caller runs. In test code (a pytest or
+    unittest test module, conftest.py, another module of a test suite's
+    folder) nothing is moved either: the test runner imports it and never
+    runs its guard; the finding asks for the work to move into a test or a
+    fixture. A file that a framework runs as `__main__` is a script wherever
+    it sits: one that imports Streamlit (`streamlit run app.py`), a
+    notebook-style script with cell markers (`# %%`, `# In[1]:`), or one
+    whose module-level code reads `sys.argv` or calls `sys.exit()` (a test
+    suite runs it by path), unless another file of the run imports it.
+    MP008 start-method-placement judges files the same way.
 
     Settings:
     `frozen-executables = true` in `[tool.mpfix]` (default false), for a
@@ -127,11 +118,17 @@ class MainGuard(Rule):
 
     def _entry_violation(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
                          guards: list[cst.If]) -> Violation:
-        runner = self._script_runner
-        if runner is None and self.context.is_library(counting_importers=False):
+        if self.context.is_test_code:
+            # A guard in a test module never runs under the test runner: nothing moves.
+            return Violation(entry[0], "test code starts processes at import time: the test "
+                             "runner imports this module (never as `__main__`), and every spawn "
+                             "and forkserver child that loads one of its functions imports it "
+                             "and does so again: move it into a test or a fixture")
+        if self.context.is_library(counting_importers=False):
             return Violation(entry[0], "library code starts processes at import time; every "
                              "spawn and forkserver child that imports it does so again: move "
                              "it into a function the application calls")
+        runner = self.context.runs_as_main
         rerun = ("spawn and forkserver children re-import the main module and run it again"
                  if runner is None else
                  f"{runner}, and spawn and forkserver children re-import it and run it again")
@@ -146,45 +143,11 @@ class MainGuard(Rule):
         if is_main_guard(statement) or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             return False
         starting = self.analysis.starting_calls(statement)
-        if self.context.is_library() and self._script_runner is None:
-            # A library setting the start method at import time is MP008's to fix.
+        if self.context.is_library():
+            # A library or test module setting the start method at import time is MP008's.
             starting = [c for c in starting
                         if self.analysis.call_kind(c) is not Kind.SET_START_METHOD]
         return bool(starting)
-
-    @cached_property
-    def _script_runner(self) -> Optional[str]:
-        """Why the file runs as `__main__` though it may sit in a package: the framework
-        that runs it. None for a file with no such sign, an `__init__.py`, or a module
-        another file of the run imports (a helper of the app, not the app)."""
-        settings = self.context.settings
-        if settings.is_package_init or settings.imported_by_run:
-            return None
-        for bindings in self.analysis.global_scope.bindings.values():
-            for binding in bindings:
-                root = (binding.imported or "").split(".")[0]
-                if root in SCRIPT_RUNNERS:
-                    return SCRIPT_RUNNERS[root]
-        if any(NOTEBOOK_CELL.match(comment) for comment in _top_level_comments(self.context.module)):
-            return NOTEBOOK
-        use = self._command_line_use()
-        if use is not None:
-            return f"this file is run as a script (it {use} at module level)"
-        return None
-
-    def _command_line_use(self) -> Optional[str]:
-        """What the module's own code, outside functions and the guard, does that only a
-        script does: read `sys.argv` or call `sys.exit()`."""
-        for name in self.analysis.names.loads:
-            if name.value not in ("sys", "argv", "exit"):
-                continue
-            parent = self.analysis.parent(name)
-            node = parent if isinstance(parent, cst.Attribute) and parent.value is name else name
-            use = COMMAND_LINE.get(self.analysis.names.qualified_name(node) or "")
-            if use is not None and self.analysis.is_module_level(node) \
-                    and not self.analysis.in_main_guard(node):
-                return use
-        return None
 
     # -- freeze_support -----------------------------------------------------------------
 
@@ -433,15 +396,6 @@ def _describe(definition: cst.BaseStatement, short: bool = False) -> str:
             return name
         return f"{'function' if isinstance(definition, cst.FunctionDef) else 'class'} {name}"
     return "the definitions that read it" if short else "a module-level definition"
-
-
-def _top_level_comments(module: cst.Module) -> Iterator[str]:
-    lines = [*module.header, *module.footer]
-    for statement in module.body:
-        lines.extend(statement.leading_lines)
-    for line in lines:
-        if line.comment is not None:
-            yield line.comment.value
 
 
 def _guard_anchor(body: list[cst.BaseStatement], moved: set[int], guard: Optional[cst.If]) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import PurePath
 from typing import Iterable, Optional, Union
 
 import libcst as cst
@@ -16,7 +15,7 @@ from mpfix.names import dotted_name
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
 from mpfix.rulekit import RuleCommand, import_binding, unused_name
 from mpfix.starters import CONTEXT_API, Kind
-from mpfix.testcode import is_test_path
+from mpfix.testcode import is_conftest
 
 # What a context object offers in place of the module-level API of its family.
 ROUTED_API = (frozenset(CONTEXT_API) - {"get_context", "set_start_method", "freeze_support"}) \
@@ -73,7 +72,11 @@ class StartMethodPlacement(Rule):
     conftest.py's import), is not, unless it pins `fork`. It also reports the
     pin-fork non-fix: a library or a test session that sets or takes the `fork`
     method. A script's own module-level call is not reported here: MP001 moves it
-    under the main guard; a main guard that sets the method once is right.
+    under the main guard; a main guard that sets the method once is right. Files are
+    judged as MP001 judges them: a file that shows it runs as `__main__` (it imports
+    Streamlit, has notebook cell markers, or reads `sys.argv` or calls `sys.exit()` at
+    module level) is a script wherever it sits; test code is a pytest or unittest test
+    module, conftest.py, or another module of a test suite's folder.
 
     Why:
     The guidelines say `set_start_method()` "should not be used more than once in the
@@ -158,12 +161,11 @@ class StartMethodPlacement(Rule):
     def _check_setter(self, call: cst.Call, children: list[cst.FunctionDef]) -> Optional[Violation]:
         analysis = self.analysis
         function = analysis.enclosing_function(call)
-        in_tests = self._in_test_code()
+        in_tests = self.context.is_test_code
         if function is None:
             if not analysis.is_module_level(call):
                 return None  # in a lambda: when it runs is unknown
-            if not analysis.in_main_guard(call) and not self.context.is_library() \
-                    and not in_tests:
+            if not analysis.in_main_guard(call) and not self.context.is_library():
                 return None  # a script's own import-time call is MP001's to move
         elif function in children:
             return Violation(call, (
@@ -198,7 +200,7 @@ class StartMethodPlacement(Rule):
         dropped only probes whether fork exists; one that fills a table or a conditional
         beside other methods' contexts offers fork as one choice among them."""
         analysis = self.analysis
-        if not self.context.is_library() or not analysis.is_module_level(call) \
+        if not self._library_api() or not analysis.is_module_level(call) \
                 or analysis.in_main_guard(call) or analysis.context_method(call) != "fork" \
                 or not isinstance(analysis.parent(call), (cst.Assign, cst.AnnAssign)):
             return None
@@ -250,7 +252,7 @@ class StartMethodPlacement(Rule):
         message = (f"set_start_method() in `{function.name.value}()`, which {reason}: "
                    f"the second call raises {ALREADY_SET}")
         method = _literal_method(call)
-        if self.context.is_library():
+        if self._library_api():
             message += " and every call overrides the application's choice"
             if method == "fork":
                 message += f"; {PIN_FORK}"
@@ -275,16 +277,17 @@ class StartMethodPlacement(Rule):
         fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_SCRIPT)
         return Violation(call, f"{message}; {detail}", fix)
 
-    # -- test code ---------------------------------------------------------------------
+    def _library_api(self) -> bool:
+        """Code of a library that applications import; a test module is imported too, by
+        the test runner, but chooses for its own session, not for an application."""
+        return self.context.is_library() and not self.context.is_test_code
 
-    def _in_test_code(self) -> bool:
-        """A test module, conftest.py, or a module of a test suite's folder."""
-        return is_test_path(self.context.path)
+    # -- test code ---------------------------------------------------------------------
 
     def _check_test_import_time(self, call: cst.Call) -> Optional[Violation]:
         """conftest.py's import is the session's set-up; a test module's import is not."""
         method = _literal_method(call)
-        if PurePath(self.context.path).name == "conftest.py" or not _forced(call):
+        if is_conftest(self.context.path) or not _forced(call):
             return self._pinned_session(call) if method == "fork" else None
         message = (f"{FORCED} when this test module is imported: it sets the method for "
                    f"every test of the session, not only this module's, and which method a "
@@ -335,7 +338,7 @@ class StartMethodPlacement(Rule):
         if caller is None:
             return analysis.in_main_guard(sites[0]) or (
                 analysis.is_module_level(sites[0])
-                and PurePath(self.context.path).name == "conftest.py")
+                and is_conftest(self.context.path))
         return self._session_setting(caller, seen | {id(function)})
 
     def _test_role(self, function: cst.FunctionDef) -> str:
@@ -394,7 +397,7 @@ class StartMethodPlacement(Rule):
         runs, reason = self._runs(function, frozenset())
         if runs is Runs.REPEATEDLY:
             return reason
-        if guessing and self.context.is_library() \
+        if guessing and self._library_api() \
                 and not _is_program_main(self.analysis, function) \
                 and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
             return "any module that imports this library may call more than once"

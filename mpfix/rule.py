@@ -12,11 +12,14 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
 
 import libcst as cst
 
 from mpfix.findings import Safety
+from mpfix.scriptsigns import script_sign
+from mpfix.testcode import in_test_folder, is_test_module
 
 if TYPE_CHECKING:
     from mpfix.analysis import ModuleAnalysis
@@ -51,13 +54,39 @@ class RuleContext:
     def module(self) -> cst.Module:
         return self.analysis.module
 
+    # What the file is, decided here once for every rule: test code, a script, or a library.
+
+    @cached_property
+    def runs_as_main(self) -> Optional[str]:
+        """Why this file runs as `__main__` though it may sit in a package (see
+        mpfix.scriptsigns); None for a file with no such sign, an `__init__.py`, a module
+        another file of the run imports (a helper of the app, not the app) or a test
+        module."""
+        settings = self.settings
+        if settings.is_package_init or settings.imported_by_run or is_test_module(self.path):
+            return None
+        return script_sign(self.analysis)
+
+    @cached_property
+    def is_test_code(self) -> bool:
+        """A pytest or unittest test module or conftest.py, which the test runner imports
+        (never as `__main__`), or another module of a test suite's folder, unless it shows
+        that the suite runs it as a script."""
+        return is_test_module(self.path) or (in_test_folder(self.path) and self.runs_as_main is None)
+
     def is_library(self, *, counting_importers: bool = True) -> bool:
         """Whether this file is imported rather than run.
 
-        A package's `__init__.py`, a package module without a main guard (the
-        runner decides), a configured library path, or, with `counting_importers`,
-        a module another file of the run imports, which may be a script as well.
+        Test code is (the test runner imports it); a file that shows it runs as
+        `__main__` is not, wherever it sits. Otherwise a package's `__init__.py`, a
+        package module without a main guard (the runner decides), a configured library
+        path, or, with `counting_importers`, a module another file of the run imports,
+        which may be a script as well.
         """
+        if self.is_test_code:
+            return True
+        if self.runs_as_main is not None:
+            return False
         if self.settings.is_library is not None:
             return self.settings.is_library
         return self.settings.is_package_init or (counting_importers and self.settings.imported_by_run)

@@ -1,5 +1,6 @@
-"""Whether code is a test: the file is one pytest or unittest collects, and the code runs
-inside one of its test functions or test methods.
+"""Test code: files a test runner imports, the folders a test suite lives in, and the test
+functions and methods that run a node. RuleContext.is_test_code decides from these, and
+from the file's own signs of running as a script, whether a file is test code.
 
 A test owns the processes it starts: what it does to them (kill them, pin their start
 method) is the test's subject, and ends with the test.
@@ -23,20 +24,27 @@ TEST_FOLDERS = frozenset({"test", "tests", "testing"})
 TEST_FUNCTION = re.compile(r"test")
 
 
-def is_test_path(path: str) -> bool:
-    """A test module by its name, or any module of a test suite's folder."""
-    parts = PurePath(path).parts
-    if not parts:
-        return False
-    return bool(TEST_FILE.fullmatch(parts[-1])) or any(part in TEST_FOLDERS for part in parts[:-1])
+def is_test_module(path: str) -> bool:
+    """A file pytest or unittest imports by its name (`test_*.py`, `*_test.py`) or pytest
+    loads as its configuration (`conftest.py`): the runner imports it, never as `__main__`."""
+    return bool(TEST_FILE.fullmatch(PurePath(path).name))
 
 
-def enclosing_test(analysis: "ModuleAnalysis", node: cst.CSTNode,
-                   path: str) -> Optional[cst.FunctionDef]:
-    """The test function or method of a test module that runs `node`, if any: a `test*`
-    function at module level, or a `test*` method of a module-level class."""
-    if not is_test_path(path):
-        return None
+def is_conftest(path: str) -> bool:
+    """pytest's per-folder configuration: imported once, before the tests it configures."""
+    return PurePath(path).name == "conftest.py"
+
+
+def in_test_folder(path: str) -> bool:
+    """A module of a test suite's folder (`tests/`, `test/`, `testing/`): a helper of the
+    tests, unless it shows it runs as a script (see RuleContext.runs_as_main)."""
+    return any(part in TEST_FOLDERS for part in PurePath(path).parts[:-1])
+
+
+def enclosing_test(analysis: "ModuleAnalysis", node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    """The test function or method that runs `node`, if any: a `test*` function at module
+    level, or a `test*` method of a module-level class. Only test code has tests: ask
+    RuleContext.is_test_code first."""
     for ancestor in analysis.ancestors(node):
         if isinstance(ancestor, cst.FunctionDef) and TEST_FUNCTION.match(ancestor.name.value) \
                 and _defined_at_module_or_class_level(analysis, ancestor):
