@@ -23,8 +23,7 @@ CLOSING_METHODS = frozenset({"close", "terminate", "shutdown", "__exit__"})
 MAYBE_WAITING = frozenset({"get", "get_nowait", "recv", "wait", "join", "result", "sleep",
                            "acquire", "poll"})
 # Statements under which code runs on some iterations only.
-BRANCHES = (cst.If, cst.Else, cst.IfExp, cst.ExceptHandler, cst.BooleanOperation,
-            *((cst.MatchCase,) if hasattr(cst, "MatchCase") else ()))
+BRANCHES = (cst.If, cst.Else, cst.IfExp, cst.ExceptHandler, cst.BooleanOperation, cst.MatchCase)
 COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
 Block = Union[cst.IndentedBlock, cst.Module]
 Loop = Union[cst.For, cst.While]
@@ -57,8 +56,8 @@ class PoolLifecycle(Rule):
     in the function that made it (not returned, stored, or handed to a call that could
     close it); one started on every iteration of a loop, or on every call of a function
     that a loop calls, with the same arguments each time; and results of `map_async`,
-    `apply_async`, `imap`... read after the `with Pool()` block they were submitted in, or
-    returned out of it.
+    `apply_async`, `imap`... read after the `with Pool()` block they were submitted in,
+    returned out of it, or submitted at its end with nothing waiting for them.
 
     Why:
     A pool's workers live as long as the Pool object: an open pool keeps its processes,
@@ -68,7 +67,8 @@ class PoolLifecycle(Rule):
     warns "unclosed running multiprocessing pool". A pool made per iteration starts its
     workers again every time, and under spawn and forkserver each of them imports the main
     module anew. `Pool.__exit__` calls `terminate()` (ProcessPoolExecutor's waits): a
-    result read after the block never arrives, and `get()` or the iterator hangs.
+    result read after the block never arrives, `get()` or the iterator hangs, and work
+    nobody waited for inside the block is discarded.
 
     Example:
         def total(numbers):
@@ -93,7 +93,8 @@ class PoolLifecycle(Rule):
     when every result is waited for inside it (an executor's exit waits for its work
     anyway); otherwise `close()` and `join()` follow its last use, when no return or
     break leaves that stretch early. Reads after `with Pool()` move into the block when
-    they follow it in the same block and do not touch the pool. Unsafe: a pool made on
+    they follow it in the same block and do not touch the pool; work submitted at the end
+    of the block gets `close()` and `join()` before the block ends. Unsafe: a pool made on
     every iteration is made once before the loop and closed after it (a `with` around the
     loop): its workers then outlive one iteration, run the initializer once and, under
     fork, no longer see what the loop changed. Everything else is reported with what to do.
@@ -551,8 +552,8 @@ class PoolLifecycle(Rule):
         for call, fate in self._fates(deferred_calls(submissions, receiver_is_pool=True)):
             if any(w.complete and contains(block, w.node) for w in fate.waits):
                 continue  # waited for inside: complete before the exit
-            if not fate.reads and not fate.escapes:
-                unwaited.append(call)
+            if fate.discarded and not fate.reads and not fate.escapes:
+                unwaited.append(call)  # `pool.apply_async(...)` alone on its line
             for escape in fate.escapes:
                 if isinstance(escape, cst.Return) and contains(block, escape):
                     yield Violation(escape, (

@@ -94,15 +94,15 @@ def binding_reads(analysis: ModuleAnalysis, target: cst.Name) -> list[cst.Name]:
     """The reads of the value bound at `target`: reads of its variable in the same function
     that come after it and before the next binding of the variable that can follow it (the
     next binding's own value still reads this one; one in the other branch of an `if` does
-    not end it). A loop that comes back to an earlier read is not
-    followed: that read lies inside the loop, which holds the binding too."""
+    not end it). A loop that comes back to an earlier read is not followed: that read lies
+    inside the loop, which holds the binding too."""
     if isinstance(analysis.parent(target), cst.CompFor):
         return analysis.reads_of(target)  # the comprehension's own scope: its element comes first
     function = owner(analysis, target)
     order = analysis.names.order
     later = [b.node for b in analysis.assignments(target)
              if b.node is not target and order.get(b.node, -1) > order[target]
-             and not analysis.exclusive_branches(target, b.node)]
+             and not exclusive(analysis, target, b.node)]
     limit = min(later, key=order.__getitem__) if later else None
     limit_value = analysis.assigned_value(limit) if limit is not None else None
     reads = []
@@ -114,6 +114,26 @@ def binding_reads(analysis: ModuleAnalysis, target: cst.Name) -> list[cst.Name]:
             continue
         reads.append(read)
     return reads
+
+
+def exclusive(analysis: ModuleAnalysis, first: cst.CSTNode, second: cst.CSTNode) -> bool:
+    """No single run executes both: different branches of one `if`, or different cases of
+    one `match`."""
+    if analysis.exclusive_branches(first, second):
+        return True
+    cases = [_case_of(analysis, node) for node in (first, second)]
+    return None not in cases and cases[0] is not cases[1] \
+        and analysis.parent(cases[0]) is analysis.parent(cases[1])
+
+
+def _case_of(analysis: ModuleAnalysis, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The innermost `case` of a `match` holding `node`, within its function."""
+    for ancestor in analysis.ancestors(node):
+        if isinstance(ancestor, FUNCTION_NODES):
+            return None
+        if isinstance(ancestor, cst.MatchCase):
+            return ancestor
+    return None
 
 
 class ResultReads:
@@ -149,6 +169,9 @@ class ResultReads:
             return self._follow(parent, ELEMENT[shape], function)
         if isinstance(parent, cst.Expr):
             return Fate(discarded=True)
+        if isinstance(parent, (cst.Comparison, cst.ComparisonTarget, cst.UnaryOperation)) \
+                or (isinstance(parent, (cst.If, cst.While, cst.IfExp)) and parent.test is expr):
+            return Fate(peeks=[expr])  # `if pending is not None:`
         return Fate(escapes=[parent if parent is not None else expr])
 
     def _method(self, attribute: cst.Attribute, shape: Shape,
