@@ -795,25 +795,27 @@ def _parameters_removed(positions: set[int]) -> Edit:
 
 
 def _initializer_definitions(name: str, shared: list[Shared]) -> list[cst.BaseStatement]:
-    """`_lock = None` for each object, and the initializer that sets them in each worker."""
+    """The initializer that sets the globals in each worker, then `_lock = None` for each
+    object (a def first: right after the imports, isort and ruff want two blank lines
+    before a def but one before a plain statement)."""
     globals_ = [cst.parse_statement(f"{s.global_name} = None\n") for s in shared]
     initializer = cst.parse_statement(
         f"def {name}({', '.join(s.parameter for s in shared)}):\n"
         f"    global {', '.join(s.global_name for s in shared)}\n"
         + "".join(f"    {s.global_name} = {s.parameter}\n" for s in shared))
-    return [*globals_, initializer]
+    return [initializer, *globals_]
 
 
 def _after_definitions(anchor: cst.FunctionDef, new: cst.CSTNode,
                        definitions: list[cst.BaseStatement]) -> cst.FlattenSentinel:
     """`definitions` above the rewritten `anchor`: its blank lines go above them, its
-    comments stay with it, and two blank lines separate the definitions."""
+    comments stay with it; two blank lines follow the initializer, and separate the globals
+    from the rewritten function."""
     blank, comments = split_leading_lines(anchor.leading_lines)
     gap = [cst.EmptyLine(), cst.EmptyLine()]
     placed = [definitions[0].with_changes(leading_lines=blank)]
-    for definition in definitions[1:]:
-        is_def = isinstance(definition, cst.FunctionDef)
-        placed.append(definition.with_changes(leading_lines=gap if is_def else []))
+    placed += [definition.with_changes(leading_lines=gap if index == 0 else [])
+               for index, definition in enumerate(definitions[1:])]
     assert isinstance(new, cst.FunctionDef)
     return cst.FlattenSentinel([*placed, new.with_changes(leading_lines=[*gap, *comments])])
 
