@@ -35,7 +35,7 @@ STANDARD_STREAMS = frozenset({
     "sys.stdin.buffer", "sys.stdout.buffer", "sys.stderr.buffer"})
 # What to pass instead of an object that cannot be pickled, by what it is.
 INSTEAD = {
-    "a standard stream": "the child has its own, so pass nothing and use it there",
+    "a standard stream": "the child has its own, pass nothing",
     "an open file": "pass the path and open it in the child",
     "a thread lock": "pass a multiprocessing lock (from the same context) instead",
     "a thread queue": "pass a multiprocessing queue instead",
@@ -51,6 +51,10 @@ INSTEAD_FOR_TASKS = {
     "a thread lock": "hand a multiprocessing lock to the workers with initializer=/initargs=",
     "a thread queue": "hand a multiprocessing queue to the workers with initializer=/initargs=",
 }
+# What a slot's role hands over, in a finding's few words.
+SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
+               "initializer": "{owner} initializer", "register": "manager's registered callable",
+               "argument": "callable argument", "process": "Process class"}
 # Variables holding a variable are followed this deep for what they hold.
 MAX_VARIABLE_DEPTH = 8
 # Pool methods that return only when every task has been pickled and sent.
@@ -857,18 +861,17 @@ class UnpicklableCallable(Rule):
         others = [b for b in analysis.global_bindings(name) if b.node is not definition]
         for binding in others:
             if not analysis.is_module_level(binding.node):
-                return ("not fixed: a function rebinds it through `global`, and other code may "
-                        "read it")
+                return "not fixed: a function rebinds it through `global`"
             if not analysis.in_main_guard(binding.node):
-                return "not fixed outside the main guard: move this code under it first"
+                return "not fixed: bound outside the main guard"
             if not _renameable(analysis, binding.node) or self._wrapping(binding) == "wraps":
-                return "not fixed: not every binding of it can be renamed"
+                return "not fixed: one of its bindings cannot be renamed"
         renamed: list[cst.Name] = [b.node for b in others]  # type: ignore[misc]
         for read in analysis.module_name_reads.get(name, []):
             if analysis.names.contains(definition, read):
                 continue  # its own body: a child finds the definition under that name
             if _code_unit(analysis, read) is not None:
-                return "not fixed: a function reads it, before or after the rebinding"
+                return "not fixed: a function reads it"
             if any(self._dominates(b.node, read) for b in others):
                 renamed.append(read)
             elif any(not self._runs_after(b.node, read) for b in others):
@@ -907,18 +910,20 @@ class UnpicklableCallable(Rule):
         name = definition.name.value
         kind = "class" if isinstance(definition, cst.ClassDef) else "function"
         node = rebinding.binding.node
+        handed = f"{SHORT_ROLES[slot.role].format(owner=slot.owner.value)} '{name}'"
         if rebinding.how == "wraps":
-            return Violation(node, f"the main guard rebinds '{name}' to a wrapper of the {kind} "
-                             f"'{name}' ({slot.where()}): spawn and forkserver children never run "
-                             f"the guard and get the bare {kind}; decorate the def instead")
-        methods = "every start method" if slot.always_pickled else "spawn and forkserver"
+            return Violation(node, f"the main guard wraps the {handed}, but spawn and forkserver "
+                             f"children never run the guard and get the bare {kind}: decorate "
+                             f"the def instead")
+        methods = "every start method pickles" if slot.always_pickled \
+            else "spawn and forkserver pickle"
         deleted = isinstance(_binding_construct(self.analysis, node), cst.Del)
-        message = (f"{'deleting' if deleted else 'rebinding'} '{name}' hides the {kind} "
-                   f"'{name}' ({slot.where()}), which is pickled by that name under {methods}")
+        message = (f"{methods} the {handed} by name, and this "
+                   f"{'deletes' if deleted else 'rebinds'} that name")
         if deleted:
-            return Violation(node, f"{message}: delete it only once the child has started")
+            return Violation(node, f"{message}: delete it once the child has started")
         if isinstance(rename, str):
-            return Violation(node, f"{message}: give this variable another name ({rename})")
+            return Violation(node, f"{message}: rename this variable ({rename})")
         return Violation(node, f"{message}: rename this variable to '{rename.name}'", rename.fix)
 
     # -- arguments that cannot be pickled ------------------------------------------------
@@ -967,12 +972,12 @@ class UnpicklableCallable(Rule):
             written = "this argument"
         instead = (INSTEAD_FOR_TASKS.get(what) if slot.role == "task" else None) or INSTEAD[what]
         if slot.role == "task":
-            how = f"{'an executor' if slot.owner is Kind.EXECUTOR else 'a pool'} pickles task " \
-                  f"arguments under every start method"
+            owner = "an executor" if slot.owner is Kind.EXECUTOR else "a pool"
+            how = f"{owner} cannot pickle as a task argument under any start method"
         else:
-            recipient = "a Process's" if slot.role == "target" else "initializer"
-            how = f"spawn and forkserver pickle {recipient} arguments"
-        return f"{written} is {what}, which cannot be pickled, and {how}: {instead}"
+            recipient = "a Process" if slot.role == "target" else "an initializer"
+            how = f"spawn and forkserver cannot pickle as {recipient} argument"
+        return f"{written} is {what}, which {how}: {instead}"
 
     # -- describing it ---------------------------------------------------------------------
 
