@@ -52,9 +52,11 @@ class PoolLifecycle(Rule):
     Pools of the multiprocessing family (`Pool`, `ctx.Pool`, `multiprocessing.pool.Pool`)
     and `concurrent.futures.ProcessPoolExecutor`, resolved by name (thread pools are
     never reported):
-    a pool that is never closed, terminated, shut down or used in `with`, where it stays
-    in the function that made it (not returned, stored, or handed to a call that could
-    close it); one started on every iteration of a loop, or on every call of a function
+    a pool that is never closed, terminated or used in `with`, where it stays in the
+    function that made it (not returned, stored, or handed to a call that could close it;
+    a ProcessPoolExecutor left open is not reported: when its function returns, its
+    manager thread sees it freed, finishes the pending work and joins the workers); one
+    started on every iteration of a loop, or on every call of a function
     that a loop calls, with the same arguments each time; and results of `map_async`,
     `apply_async`, `imap`... read after the `with Pool()` block they were submitted in,
     returned out of it, or submitted at its end with nothing waiting for them.
@@ -128,6 +130,10 @@ class PoolLifecycle(Rule):
             return None
         loop = self._repeating_loop(call)
         local = ownership.variable is None or self._function_local(ownership.variable)
+        if not ownership.closed and local and ownership.kind is Kind.EXECUTOR:
+            # Freed when its function returns, an executor's manager thread sees it gone,
+            # finishes the pending work and joins the workers: nothing leaks.
+            return None
         if not ownership.closed and local:
             return self._unclosed(ownership, loop)
         if loop is not None:
