@@ -363,7 +363,13 @@ class MainGuard(Rule):
                 earlier_touched |= self._touches(statement)
                 earlier_reads |= reads[id(statement)]
                 continue
-            if not earlier_touched or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                name = statement.name.value
+                if name in earlier_reads | earlier_touched:
+                    return (f"`{name}` is defined again after entry code that uses it: moved "
+                            f"below, that code would use the later definition")
+                continue
+            if not earlier_touched:
                 continue
             touched = self._touches(statement)
             shared = (earlier_touched & (reads[id(statement)] | touched)) | (touched & earlier_reads)
