@@ -10,7 +10,8 @@ import libcst as cst
 from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, keyword, method_name
 from mpfix.findings import Safety
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.rulekit import (RuleCommand, import_binding, node_code, simple_statement,
+                           unused_name)
 from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, Kind
 from mpfix.testcode import enclosing_test
 
@@ -473,7 +474,7 @@ class CooperativeShutdown(Rule):
         lost = self._lost_work(call, receiver)
         if lost is None:
             return None
-        message = (f"`{_code(receiver)}.terminate()` discards the pool's outstanding work "
+        message = (f"`{node_code(receiver)}.terminate()` discards the pool's outstanding work "
                    f"(`{lost}`) and kills its workers mid-task: close() the pool and join() it")
         line = self._sole_statement_line(call)
         fix = self._pool_fix(call, line, receiver) if line is not None else None
@@ -488,7 +489,7 @@ class CooperativeShutdown(Rule):
                             and not self._rebound_between(receiver, s, line)
                             for s in self._completed_before(line))
         close = call.func.with_changes(attr=cst.Name("close"))  # type: ignore[attr-defined]
-        join = _statement(f"{_code(receiver)}.join()")
+        join = simple_statement(f"{node_code(receiver)}.join()")
         replacement: Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
         if closed_before and joined_after:
             if len(_siblings(self.analysis, line)) == 1:
@@ -540,7 +541,7 @@ class CooperativeShutdown(Rule):
                 return None
             read_later = bool(reads)
         if read_later or self._runs_project_code(submit):
-            return holder.value if holder is not None else _code(submit.func)
+            return holder.value if holder is not None else node_code(submit.func)
         return None
 
     def _runs_project_code(self, submit: cst.Call) -> bool:
@@ -577,7 +578,7 @@ class CooperativeShutdown(Rule):
         creations = [c for c in analysis.creation_calls(receiver) if analysis.call_kind(c) is Kind.PROCESS]
         if not any(self._endangers(c, call) for c in creations):
             return None
-        kills = KILLS.format(receiver=_code(receiver))
+        kills = KILLS.format(receiver=node_code(receiver))
         line = self._sole_statement_line(call)
         if line is None or not isinstance(receiver, cst.Name):
             return f"{kills}: {COOPERATIVE}"
@@ -603,7 +604,7 @@ class CooperativeShutdown(Rule):
             handle = passed
         if isinstance(shape, QueueConsumer) and shape.sentinel is not None \
                 and not self._survives_pickling(shape.sentinel):
-            return (f"{kills}; `{function.name.value}` stops at `{_code(shape.sentinel)}`, which "
+            return (f"{kills}; `{function.name.value}` stops at `{node_code(shape.sentinel)}`, which "
                     "is not equal to itself after pickling: use None or a string constant as the "
                     f"sentinel, put it once per consumer, then join with a timeout")
         return Shutdown(call, line, receiver, loop, creation, use, function, shape, handle)
@@ -614,7 +615,7 @@ class CooperativeShutdown(Rule):
             return f"it runs `{subclass.name.value}.run()`, which mpfix does not rewrite"
         if use is None:
             return "mpfix cannot see the code it runs"
-        return f"its target `{_code(use.callable_arg.value)}` is not a function defined in this module"
+        return f"its target `{node_code(use.callable_arg.value)}` is not a function defined in this module"
 
     def _sole_statement_line(self, call: cst.Call) -> Optional[cst.SimpleStatementLine]:
         """The line holding `call` as its only statement, directly in a block."""
@@ -641,7 +642,7 @@ class CooperativeShutdown(Rule):
     def _same_object(self, left: cst.BaseExpression, right: cst.BaseExpression) -> bool:
         if isinstance(left, cst.Name):
             return self.analysis.same_variable(left, right)
-        return _code(left) == _code(right)
+        return node_code(left) == node_code(right)
 
     def _loop_over(self, line: cst.SimpleStatementLine, receiver: cst.Name) -> Optional[cst.For]:
         """The `for receiver in ...:` loop whose body holds `line`."""
@@ -704,7 +705,7 @@ class CooperativeShutdown(Rule):
                                      _sentinel_checked(statement, following))  # type: ignore[arg-type]
         blocking = self._blocking_call(loop, params)
         if blocking is not None:
-            return f"waits in `{_code(blocking)}` inside its loop, where a stop signal would not be seen"
+            return f"waits in `{node_code(blocking)}` inside its loop, where a stop signal would not be seen"
         test = loop.test
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
                 and isinstance(test.expression, cst.Call) and method_name(test.expression) == "is_set" \
@@ -713,7 +714,7 @@ class CooperativeShutdown(Rule):
             return EventLoop(test.expression.func.value.value)  # type: ignore[attr-defined]
         if _is_true(test) or isinstance(test, (cst.Name, cst.Attribute)):
             return PollingLoop(loop)
-        return f"loops `while {_code(test)}:`, a condition mpfix does not rewrite"
+        return f"loops `while {node_code(test)}:`, a condition mpfix does not rewrite"
 
     def _blocking_call(self, loop: cst.While, params: set[str]) -> Optional[cst.Call]:
         """A call in the loop that waits without a timeout on an object the worker was given."""
@@ -820,17 +821,17 @@ class CooperativeShutdown(Rule):
         for shutdown in group:
             shape = shutdown.shape
             if isinstance(shape, QueueConsumer):
-                sentinel = _code(shape.sentinel) if shape.sentinel is not None else constant or "None"
+                sentinel = node_code(shape.sentinel) if shape.sentinel is not None else constant or "None"
                 if shape.sentinel is None:
                     self._add_sentinel_check(shape, sentinel, edits, taken)
                 signals.append(self._repeated(shutdown, f"{shutdown.handle.value}.put({sentinel})", taken))  # type: ignore[union-attr]
             elif isinstance(shape, EventLoop):
-                signal = _statement(f"{shutdown.handle.value}.set()")  # type: ignore[union-attr]
-                if all(_code(signal) != _code(s) for s in signals):  # one set() per event
+                signal = simple_statement(f"{shutdown.handle.value}.set()")  # type: ignore[union-attr]
+                if all(node_code(signal) != node_code(s) for s in signals):  # one set() per event
                     signals.append(signal)
             else:
-                signal = _statement(f"{self._add_event(shutdown, edits, taken, imports)}.set()")
-                if all(_code(signal) != _code(s) for s in signals):
+                signal = simple_statement(f"{self._add_event(shutdown, edits, taken, imports)}.set()")
+                if all(node_code(signal) != node_code(s) for s in signals):
                     signals.append(signal)
             edits.replace[shutdown.line] = self._last_resort_replacer(shutdown)
         block = _siblings(self.analysis, group[0].anchor)
@@ -842,10 +843,10 @@ class CooperativeShutdown(Rule):
     def _repeated(self, shutdown: Shutdown, statement: str, taken: set[str]) -> cst.BaseStatement:
         """`statement` once, or once per process when the terminate() runs in a loop over them."""
         if shutdown.loop is None:
-            return _statement(statement)
+            return simple_statement(statement)
         gettext = any(isinstance(c.func, cst.Name) and c.func.value == "_" for c in self.analysis.calls)
         variable = unused_name(self.analysis, "_", taken) if gettext else "_"
-        return cst.parse_statement(f"for {variable} in {_code(shutdown.loop.iter)}:\n    {statement}\n")
+        return cst.parse_statement(f"for {variable} in {node_code(shutdown.loop.iter)}:\n    {statement}\n")
 
     def _last_resort_replacer(self, shutdown: Shutdown) -> Callable[[cst.CSTNode], list[cst.BaseStatement]]:
         """`p.terminate()` -> `p.join(timeout)`, then terminate only a worker still alive."""
@@ -860,8 +861,8 @@ class CooperativeShutdown(Rule):
             assert isinstance(updated, cst.SimpleStatementLine)
             body: list[cst.BaseStatement] = [updated.with_changes(leading_lines=())]
             if not joined_after:
-                body.append(_statement(f"{receiver}.join()"))
-            join = _statement(f"{receiver}.join(timeout={JOIN_TIMEOUT})")
+                body.append(simple_statement(f"{receiver}.join()"))
+            join = simple_statement(f"{receiver}.join(timeout={JOIN_TIMEOUT})")
             guard = cst.If(test=cst.parse_expression(f"{receiver}.is_alive()"),
                            body=cst.IndentedBlock(body=body))
             return [join.with_changes(leading_lines=updated.leading_lines), guard]
@@ -881,7 +882,7 @@ class CooperativeShutdown(Rule):
         value, number = name, 2
         while value in put_strings:
             value, number = f"{name}_{number}", number + 1
-        constant = _statement(f'{name} = "{value}"').with_changes(leading_lines=[cst.EmptyLine()])
+        constant = simple_statement(f'{name} = "{value}"').with_changes(leading_lines=[cst.EmptyLine()])
         # After the imports and docstring that open the module, before any code that runs.
         body = self.analysis.module.body
         opening = 0
@@ -968,7 +969,7 @@ class CooperativeShutdown(Rule):
         else:
             item = unused_name(self.analysis, "item", taken)
             taken.add(item)
-            unpack = _statement(f"{_code(target)} = {item}")
+            unpack = simple_statement(f"{node_code(target)} = {item}")
         check = cst.parse_statement(f"if {item} {compare} {sentinel}:\n    break\n")
 
         def replace(updated: cst.CSTNode) -> list[cst.BaseStatement]:
@@ -995,7 +996,7 @@ class CooperativeShutdown(Rule):
         factory, needed = self._event_factory(shutdown.creation)
         imports.extend(needed)
         creation_statement = self._statement_beside(shutdown.creation, shutdown.anchor)
-        edits.before.setdefault(creation_statement, []).append(_statement(f"{event} = {factory}()"))
+        edits.before.setdefault(creation_statement, []).append(simple_statement(f"{event} = {factory}()"))
         edits.replace[shutdown.creation] = _passing(shutdown.use, event)
         return event
 
@@ -1012,7 +1013,7 @@ class CooperativeShutdown(Rule):
         loop = shutdown.shape.loop  # type: ignore[union-attr]
         test = loop.test
         stopped = f"not {parameter}.is_set()"
-        new_test = stopped if _is_true(test) else f"{_code(test)} and {stopped}"
+        new_test = stopped if _is_true(test) else f"{node_code(test)} and {stopped}"
         edits.replace[loop] = lambda updated: updated.with_changes(  # type: ignore[attr-defined]
             test=cst.parse_expression(new_test))
         for sleep in self._sleeps(loop):
@@ -1038,7 +1039,7 @@ class CooperativeShutdown(Rule):
         """`ctx.Event` beside `ctx.Process(...)`, else Event of the Process's module family."""
         func = creation.func
         if isinstance(func, cst.Attribute) and self.analysis.kind_of(func.value) is Kind.CONTEXT:
-            return f"{_code(func.value)}.Event", ()
+            return f"{node_code(func.value)}.Event", ()
         name = self.analysis.api_name(func)
         family = (api_family(name) if name else None) or "multiprocessing"
         return import_binding(self.analysis, family, "Event")
@@ -1115,7 +1116,7 @@ def _passing(use: CallableUse, value: str) -> Callable[[cst.CSTNode], cst.CSTNod
                         not any(isinstance(e, cst.StarredElement) for e in values.elements):
                     values = values.with_changes(elements=[*_with_comma(values.elements), new_element])
                 else:
-                    values = cst.parse_expression(f"(*{_code(values)}, {value})")
+                    values = cst.parse_expression(f"(*{node_code(values)}, {value})")
                 arg = arg.with_changes(value=values)
             new_args.append(arg)
         return updated.with_changes(args=new_args)
@@ -1126,7 +1127,7 @@ def _passing(use: CallableUse, value: str) -> Callable[[cst.CSTNode], cst.CSTNod
 def _same_arg(updated: cst.Arg, original: cst.Arg) -> bool:
     if original.keyword is not None:
         return updated.keyword is not None and updated.keyword.value == original.keyword.value
-    return updated.keyword is None and _code(updated.value) == _code(original.value)
+    return updated.keyword is None and node_code(updated.value) == node_code(original.value)
 
 
 def _with_comma(items: Iterable) -> list:  # type: ignore[type-arg]
@@ -1260,16 +1261,6 @@ def _iterated_getter(loop: cst.For) -> Optional[cst.BaseExpression]:
     if isinstance(source, cst.Call) and isinstance(source.func, cst.Name) and len(source.args) == 2:
         return source.args[0].value
     return None
-
-
-def _statement(code: str) -> cst.SimpleStatementLine:
-    statement = cst.parse_statement(code + "\n")
-    assert isinstance(statement, cst.SimpleStatementLine)
-    return statement
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 class CooperativeShutdownCommand(RuleCommand):

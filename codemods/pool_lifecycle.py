@@ -13,7 +13,8 @@ from mpfix.findings import Safety
 from mpfix.lifecycle import FUNCTION_NODES, Fate, ResultReads, Shape, deferred_calls, owner
 from mpfix.names import dotted_name
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, split_leading_lines, unused_name
+from mpfix.rulekit import (RuleCommand, node_code, simple_statement, split_leading_lines,
+                           unused_name)
 from mpfix.starters import Kind
 
 POOL_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR})
@@ -237,7 +238,7 @@ class PoolLifecycle(Rule):
 
     def _unclosed(self, ownership: Ownership, loop: Optional[cst.CSTNode]) -> Violation:
         name = ownership.variable.value if ownership.variable is not None else None
-        what = f"`{name}`" if name else f"`{_code(ownership.creation)}`"
+        what = f"`{name}`" if name else f"`{node_code(ownership.creation)}`"
         if ownership.kind is Kind.POOL:
             message = (f"pool {what} is never closed: the garbage collector kills its workers "
                        f"instead of letting them finish")
@@ -336,7 +337,7 @@ class PoolLifecycle(Rule):
         return Fix({block: block.with_changes(body=body)}, Safety.SAFE)
 
     def _close_join_fix(self, block: cst.IndentedBlock, end: int, name: str) -> Fix:
-        closing = [_statement(f"{name}.close()"), _statement(f"{name}.join()")]
+        closing = [simple_statement(f"{name}.close()"), simple_statement(f"{name}.join()")]
         body = [*block.body[:end + 1], *closing, *block.body[end + 1:]]
         return Fix({block: block.with_changes(body=body)}, Safety.SAFE)
 
@@ -563,7 +564,7 @@ class PoolLifecycle(Rule):
             for escape in fate.escapes:
                 if isinstance(escape, cst.Return) and contains(block, escape):
                     yield Violation(escape, (
-                        f"the result of `{_code(call.func)}()` is returned from inside "
+                        f"the result of `{node_code(call.func)}()` is returned from inside "
                         f"`with ... as {pool.value}:`, and leaving the block terminates the pool: "
                         f"the caller's read never gets it and hangs; wait for the results inside "
                         f"the block and return them"))
@@ -580,7 +581,7 @@ class PoolLifecycle(Rule):
         if first_wait is None:
             return
         read, call = first_wait
-        message = (f"{self._describe_read(read)} a result of `{_code(call.func)}()` after "
+        message = (f"{self._describe_read(read)} a result of `{node_code(call.func)}()` after "
                    f"`with ... as {pool.value}:` terminated the pool: it hangs; read it inside "
                    f"the block, or close() and join() the pool before the block ends")
         yield Violation(read, message, self._move_reads_fix(block, pool, late_reads))
@@ -603,21 +604,21 @@ class PoolLifecycle(Rule):
                for c in calls):
             return None
         call = submitted[0]
-        message = (f"`{_code(call.func)}()` submits work inside `with ... as {pool.value}:` that "
+        message = (f"`{node_code(call.func)}()` submits work inside `with ... as {pool.value}:` that "
                    f"nothing waits for, and leaving the block terminates the pool: whatever has "
                    f"not finished by then is discarded; call {pool.value}.close() and "
                    f"{pool.value}.join() at the end of the block (or wait for the results)")
         fix = None
         if not _leaves_early(body.body) and not _comments(body.footer):
-            closing = [_statement(f"{pool.value}.close()"), _statement(f"{pool.value}.join()")]
+            closing = [simple_statement(f"{pool.value}.close()"), simple_statement(f"{pool.value}.join()")]
             fix = Fix({body: body.with_changes(body=[*body.body, *closing])}, Safety.SAFE)
         return Violation(call, message, fix)
 
     def _describe_read(self, read: cst.CSTNode) -> str:
         loop = self.analysis.parent(read)
         if isinstance(loop, (cst.For, cst.CompFor)) and loop.iter is read:
-            return f"`for ... in {_code(read)}` iterates"
-        return f"`{_code(read)}` reads"
+            return f"`for ... in {node_code(read)}` iterates"
+        return f"`{node_code(read)}` reads"
 
     def _move_reads_fix(self, block: cst.With, pool: cst.Name,
                         reads: list[cst.CSTNode]) -> Optional[Fix]:
@@ -734,16 +735,6 @@ def _comments(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
 
 def _index(items: Sequence[cst.CSTNode], node: cst.CSTNode) -> int:
     return next(i for i, item in enumerate(items) if item is node)
-
-
-def _statement(code: str) -> cst.SimpleStatementLine:
-    statement = cst.parse_statement(code + "\n")
-    assert isinstance(statement, cst.SimpleStatementLine)
-    return statement
-
-
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(node)
 
 
 class PoolLifecycleCommand(RuleCommand):

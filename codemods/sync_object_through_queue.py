@@ -13,7 +13,7 @@ from mpfix.analysis import (
 from mpfix.findings import Safety
 from mpfix.names import Binding
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, split_leading_lines, unused_name
+from mpfix.rulekit import RuleCommand, own_nodes, split_leading_lines, unused_name
 from mpfix.starters import QUEUE_KINDS, SYNC_KINDS, Kind
 
 # Objects whose pickling raises "... objects should only be shared between processes through
@@ -499,17 +499,12 @@ def _elements(expr: cst.BaseExpression, depth: int) -> Iterator[cst.BaseExpressi
 
 def _returned_values(function: cst.FunctionDef) -> Iterator[cst.BaseExpression]:
     """What the function's own return statements return (not those of nested defs)."""
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
+    for node in own_nodes(function):
         if isinstance(node, cst.Return) and node.value is not None:
             if isinstance(node.value, cst.Tuple):
                 yield from (element.value for element in node.value.elements)
             else:
                 yield node.value
-        stack.extend(node.children)
 
 
 Edit = Callable[[cst.CSTNode], cst.CSTNode]

@@ -10,7 +10,7 @@ import libcst as cst
 from mpfix.analysis import ModuleAnalysis, api_family, is_main_guard, keyword, method_name
 from mpfix.findings import Safety
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand
+from mpfix.rulekit import RuleCommand, own_nodes
 from mpfix.starters import Kind
 
 # Calls after which the parent has waited for the child, or asked for its exit status:
@@ -294,27 +294,11 @@ def _waits_or_configures(use: Optional[cst.CSTNode]) -> bool:
 
 
 def _exits(function: cst.FunctionDef) -> Iterator[Union[cst.Return, cst.Raise]]:
-    """The function's own `return` and `raise` statements (not those of nested defs)."""
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(node, (cst.Return, cst.Raise)):
-            yield node
-        stack.extend(node.children)
+    return (node for node in own_nodes(function) if isinstance(node, (cst.Return, cst.Raise)))
 
 
 def _returns_or_yields(function: cst.FunctionDef) -> bool:
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        if isinstance(node, (cst.Return, cst.Yield)):
-            return True
-        stack.extend(node.children)
-    return False
+    return any(isinstance(node, (cst.Return, cst.Yield)) for node in own_nodes(function))
 
 
 def _join_statements(started: Started) -> list[cst.BaseStatement]:

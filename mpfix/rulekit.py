@@ -4,7 +4,7 @@ and running a rule alone as a libcst codemod command."""
 from __future__ import annotations
 
 import argparse
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Iterator, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, SkipFile
@@ -55,6 +55,28 @@ def unused_name(analysis: ModuleAnalysis, base: str, also_taken: "set[str] | Non
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
     return candidate
+
+
+def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
+    """The nodes of `function`'s body that run as part of it: not those of nested defs,
+    lambdas or classes."""
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        yield node
+        stack.extend(node.children)
+
+
+def simple_statement(code: str) -> cst.SimpleStatementLine:
+    statement = cst.parse_statement(code + "\n")
+    assert isinstance(statement, cst.SimpleStatementLine)
+    return statement
+
+
+def node_code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def split_leading_lines(lines: Sequence[cst.EmptyLine]
