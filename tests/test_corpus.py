@@ -186,9 +186,9 @@ class Examined:
     problems: list[str]
 
 
-def _examine(path: str) -> Examined:
-    """The engine on one file, prefilter bypassed; runs in a worker process."""
-    data = Path(path).read_bytes()
+def _examine(path: str, data: bytes) -> Examined:
+    """The engine on one file's original bytes (an earlier test may have fixed the copy on
+    disk), prefilter bypassed; runs in a worker process."""
     compiles = _compiles(data, path)
     result = run_rules(data, EVERY_RULE, path=path, fix=True)
     problems = []
@@ -215,7 +215,8 @@ def test_engine_on_every_file_that_mentions_processes(corpus: Corpus,
     chosen = [path for path, data in corpus.original.items()
               if MENTIONS.search(data) or path in corpus.not_compiling]
     chosen.sort(key=lambda path: len(corpus.original[path]), reverse=True)  # largest first
-    examined = list(workers.map(_examine, map(str, chosen), chunksize=2))
+    examined = list(workers.map(_examine, map(str, chosen),
+                                [corpus.original[path] for path in chosen], chunksize=2))
 
     assert len(examined) > 100
     problems = {e.path: e.problems for e in examined if e.problems}

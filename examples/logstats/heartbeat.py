@@ -1,4 +1,7 @@
-"""A background heartbeat that the parent kills when it is done."""
+"""A background heartbeat that the parent kills when it is done.
+
+It shares no queue, lock or value with the parent, so terminate() cannot leave anything
+broken behind: mpfix leaves it as it is."""
 import multiprocessing
 import time
 
