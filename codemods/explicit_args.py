@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import libcst as cst
 
 from mpfix.analysis import CallableUse, argument
 from mpfix.findings import Safety
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import RuleCommand, import_binding, unused_name
+from mpfix.rulekit import RuleCommand, appended, import_binding, unused_name
 from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, SYNC_KINDS, Kind
 
 # Objects a child can receive only by inheritance (as Process arguments): a pool or
@@ -584,11 +584,11 @@ class ExplicitArgs(Rule):
             arg = call.args[index]
             keywords = [_keyword_arg(k, v) for k, v in values]
             if wrapped and isinstance(arg.value, cst.Call):
-                value = arg.value.with_changes(args=_appended(arg.value.args, keywords,
+                value = arg.value.with_changes(args=appended(arg.value.args, keywords,
                                                               arg.value.whitespace_before_args))
             else:
                 value = cst.Call(cst.parse_expression(partial),
-                                 _appended([cst.Arg(arg.value)], keywords, None))
+                                 appended([cst.Arg(arg.value)], keywords, None))
             args = list(call.args)
             args[index] = arg.with_changes(value=value)
             return call.with_changes(args=args)
@@ -652,7 +652,7 @@ class ExplicitArgs(Rule):
             initargs = cst.Tuple([cst.Element(values[0][1], comma=cst.Comma())])
         new_args = [_keyword_arg("initializer", cst.Name(name)), _keyword_arg("initargs", initargs)]
         edits.calls[pool] = lambda call: call.with_changes(
-            args=_appended(call.args, new_args, call.whitespace_before_args))
+            args=appended(call.args, new_args, call.whitespace_before_args))
         self._move_resources(list(needs.values()), edits)
         return edits
 
@@ -735,31 +735,6 @@ class _Rewrite(cst.CSTTransformer):
 
 # -- small CST builders ------------------------------------------------------------------
 
-Item = TypeVar("Item", cst.Arg, cst.Element, cst.BaseElement, cst.Param, cst.BaseDictElement)
-
-
-def _appended(items: Sequence[Item], new: Sequence[Item],
-              opening: Optional[cst.BaseParenthesizableWhitespace]) -> list[Item]:
-    """`items` followed by `new`, separated the way `items` already are (one line, or one
-    item a line with a trailing comma)."""
-    if not new:
-        return list(items)
-    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    if not items:
-        return [*(n.with_changes(comma=space) for n in new[:-1]), new[-1]]
-    last = items[-1]
-    trailing = last.comma if isinstance(last.comma, cst.Comma) \
-        and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace) else cst.MaybeSentinel.DEFAULT
-    if len(items) >= 2 and isinstance(items[-2].comma, cst.Comma):
-        separator = items[-2].comma
-    elif isinstance(opening, cst.ParenthesizedWhitespace):
-        separator = cst.Comma(whitespace_after=opening)
-    else:
-        separator = space
-    return [*items[:-1], last.with_changes(comma=separator),
-            *(n.with_changes(comma=separator) for n in new[:-1]), new[-1].with_changes(comma=trailing)]
-
-
 def _keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
     no_space = cst.SimpleWhitespace("")
     return cst.Arg(value=value, keyword=cst.Name(name),
@@ -795,12 +770,12 @@ def _add_parameters_edit(names: list[str], undeclare: set[str]) -> Callable[[cst
         params = function.params
         added = [cst.Param(cst.Name(n)) for n in names]
         if _takes_positionally(params):
-            params = params.with_changes(params=_appended(params.params, added,
+            params = params.with_changes(params=appended(params.params, added,
                                                           function.whitespace_before_params))
         else:
             star = params.star_arg if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) \
                 else cst.ParamStar()
-            params = params.with_changes(star_arg=star, kwonly_params=_appended(
+            params = params.with_changes(star_arg=star, kwonly_params=appended(
                 params.kwonly_params, added, function.whitespace_before_params))
         function = function.with_changes(params=params)
         if undeclare:
@@ -832,13 +807,13 @@ def _extended(values: cst.BaseExpression, extra: list[cst.BaseExpression]) -> cs
     """`(x,)` + extra -> `(x, lock)`; `[x]` -> `[x, lock]`; `some_tuple` -> `(*some_tuple, lock)`."""
     new = [cst.Element(v) for v in extra]
     if isinstance(values, cst.Tuple) and values.lpar:
-        elements = _appended(values.elements, new, values.lpar[0].whitespace_after)
+        elements = appended(values.elements, new, values.lpar[0].whitespace_after)
         if len(elements) == 1:
             elements = [elements[0].with_changes(comma=cst.Comma())]
         return values.with_changes(elements=elements)
     if isinstance(values, cst.List):
-        return values.with_changes(elements=_appended(values.elements, new, values.lbracket.whitespace_after))
-    return cst.Tuple(_appended([cst.StarredElement(values)], new, None))
+        return values.with_changes(elements=appended(values.elements, new, values.lbracket.whitespace_after))
+    return cst.Tuple(appended([cst.StarredElement(values)], new, None))
 
 
 def _extend_args_edit(original: cst.Call, args_arg: Optional[cst.Arg], args_name: str,
@@ -850,7 +825,7 @@ def _extend_args_edit(original: cst.Call, args_arg: Optional[cst.Arg], args_name
         if index is not None:
             args[index] = args[index].with_changes(value=_extended(args[index].value, extra))
             return call.with_changes(args=args)
-        return call.with_changes(args=_appended(args, [_keyword_arg(args_name, _extended(cst.Tuple([]), extra))],
+        return call.with_changes(args=appended(args, [_keyword_arg(args_name, _extended(cst.Tuple([]), extra))],
                                                 call.whitespace_before_args))
 
     return edit
@@ -864,13 +839,13 @@ def _extend_kwargs_edit(original: cst.Call, values: list[tuple[str, cst.Name]]) 
     def edit(call: cst.Call) -> cst.Call:
         args = list(call.args)
         if index is None:
-            return call.with_changes(args=_appended(args, [_keyword_arg("kwargs", cst.Dict(_appended([], entries, None)))],
+            return call.with_changes(args=appended(args, [_keyword_arg("kwargs", cst.Dict(appended([], entries, None)))],
                                                     call.whitespace_before_args))
         value = args[index].value
         if isinstance(value, cst.Dict):
-            value = value.with_changes(elements=_appended(value.elements, entries, value.lbrace.whitespace_after))
+            value = value.with_changes(elements=appended(value.elements, entries, value.lbrace.whitespace_after))
         else:
-            value = cst.Dict(_appended([cst.StarredDictElement(value)], entries, None))
+            value = cst.Dict(appended([cst.StarredDictElement(value)], entries, None))
         args[index] = args[index].with_changes(value=value)
         return call.with_changes(args=args)
 
@@ -880,7 +855,7 @@ def _extend_kwargs_edit(original: cst.Call, values: list[tuple[str, cst.Name]]) 
 def _extend_call_edit(values: list[tuple[str, cst.Name]], positional: bool) -> Callable[[cst.Call], cst.Call]:
     def edit(call: cst.Call) -> cst.Call:
         new = [cst.Arg(v) if positional else _keyword_arg(k, v) for k, v in values]
-        return call.with_changes(args=_appended(call.args, new, call.whitespace_before_args))
+        return call.with_changes(args=appended(call.args, new, call.whitespace_before_args))
 
     return edit
 

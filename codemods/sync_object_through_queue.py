@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import libcst as cst
 
@@ -13,7 +13,7 @@ from mpfix.analysis import (
 from mpfix.findings import Safety
 from mpfix.names import Binding
 from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, own_nodes, split_leading_lines, unused_name
+from mpfix.rulekit import Item, RuleCommand, appended, own_nodes, split_leading_lines, unused_name
 from mpfix.starters import QUEUE_KINDS, SYNC_KINDS, Kind
 
 # Objects whose pickling raises "... objects should only be shared between processes through
@@ -661,37 +661,12 @@ class _Edits(cst.CSTTransformer):
         return edit(updated_node) if edit is not None else updated_node
 
 
-Item = TypeVar("Item", cst.Arg, cst.BaseElement, cst.Param)
-
-
 def _removed(items: Sequence[Item], indices: set[int]) -> list[Item]:
     """`items` without those at `indices`; a new last item ends as the old last did."""
     kept = [item for index, item in enumerate(items) if index not in indices]
     if kept and len(items) - 1 in indices:
         kept[-1] = kept[-1].with_changes(comma=items[-1].comma)
     return kept
-
-
-def _appended(items: Sequence[cst.Arg], new: Sequence[cst.Arg],
-              opening: cst.BaseParenthesizableWhitespace) -> list[cst.Arg]:
-    """`items` followed by `new`, separated the way `items` already are (on one line, or one
-    a line with a trailing comma)."""
-    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    if not items:
-        return [*(arg.with_changes(comma=space) for arg in new[:-1]), new[-1]]
-    last = items[-1]
-    multiline = isinstance(last.comma, cst.Comma) \
-        and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace)
-    if len(items) >= 2 and isinstance(items[-2].comma, cst.Comma):
-        separator = items[-2].comma
-    elif isinstance(opening, cst.ParenthesizedWhitespace):
-        separator = cst.Comma(whitespace_after=opening)
-    else:
-        separator = space
-    trailing = last.comma if multiline else cst.MaybeSentinel.DEFAULT
-    return [*items[:-1], last.with_changes(comma=separator),
-            *(arg.with_changes(comma=separator) for arg in new[:-1]),
-            new[-1].with_changes(comma=trailing)]
 
 
 def _tuple_of(values: list[cst.BaseExpression]) -> cst.Tuple:
@@ -711,7 +686,7 @@ def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
 def _keywords_added(new: list[cst.Arg]) -> Edit:
     def edit(call: cst.CSTNode) -> cst.CSTNode:
         assert isinstance(call, cst.Call)
-        return call.with_changes(args=_appended(call.args, new, call.whitespace_before_args))
+        return call.with_changes(args=appended(call.args, new, call.whitespace_before_args))
 
     return edit
 

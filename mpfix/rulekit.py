@@ -4,7 +4,7 @@ and running a rule alone as a libcst codemod command."""
 from __future__ import annotations
 
 import argparse
-from typing import ClassVar, Iterator, Optional, Sequence
+from typing import ClassVar, Iterator, Optional, Sequence, TypeVar
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, SkipFile
@@ -55,6 +55,34 @@ def unused_name(analysis: ModuleAnalysis, base: str, also_taken: "set[str] | Non
     while candidate in taken:
         candidate, number = f"{base}_{number}", number + 1
     return candidate
+
+
+# What an argument, element or parameter list holds.
+Item = TypeVar("Item", cst.Arg, cst.Element, cst.BaseElement, cst.Param, cst.BaseDictElement)
+
+
+def appended(items: Sequence[Item], new: Sequence[Item],
+              opening: Optional[cst.BaseParenthesizableWhitespace]) -> list[Item]:
+    """`items` followed by `new`, separated the way `items` already are (one line, or one
+    item a line with a trailing comma)."""
+    if not new:
+        return list(items)
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    if not items:
+        return [*(n.with_changes(comma=space) for n in new[:-1]), new[-1]]
+    last = items[-1]
+    one_a_line = isinstance(last.comma, cst.Comma) \
+        and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace)
+    trailing = last.comma if one_a_line else cst.MaybeSentinel.DEFAULT
+    if len(items) >= 2 and isinstance(items[-2].comma, cst.Comma):
+        separator = items[-2].comma
+    elif isinstance(opening, cst.ParenthesizedWhitespace):
+        separator = cst.Comma(whitespace_after=opening)
+    else:
+        separator = space
+    return [*items[:-1], last.with_changes(comma=separator),
+            *(n.with_changes(comma=separator) for n in new[:-1]),
+            new[-1].with_changes(comma=trailing)]
 
 
 def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
