@@ -10,8 +10,8 @@ import libcst as cst
 from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, keyword, method_name
 from mpfix.findings import Safety
 from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import (RuleCommand, import_binding, node_code, simple_statement,
-                           unused_name)
+from mpfix.rulekit import (RuleCommand, import_binding, node_code, own_nodes,
+                           simple_statement, unused_name)
 from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, Kind
 from mpfix.testcode import enclosing_test
 
@@ -1229,26 +1229,7 @@ def _before(analysis: ModuleAnalysis, first: cst.CSTNode, second: cst.CSTNode) -
 def _own_loops(function: cst.FunctionDef) -> list[Union[cst.While, cst.For]]:
     """The `while` and `for` loops of a function's own body (not of functions or classes
     defined in it): the places where its code comes back and could check a stop signal."""
-    loops: list[Union[cst.While, cst.For]] = []
-
-    class Loops(cst.CSTVisitor):
-        def visit_While(self, node: cst.While) -> None:
-            loops.append(node)
-
-        def visit_For(self, node: cst.For) -> None:
-            loops.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    function.body.visit(Loops())
-    return loops
+    return [node for node in own_nodes(function) if isinstance(node, (cst.While, cst.For))]
 
 
 def _positional_args(call: cst.Call) -> list[cst.Arg]:

@@ -86,15 +86,15 @@ def appended(items: Sequence[Item], new: Sequence[Item],
 
 
 def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
-    """The nodes of `function`'s body that run as part of it: not those of nested defs,
-    lambdas or classes."""
+    """The nodes of `function`'s body that run as part of it, in source order: not those of
+    nested defs, lambdas or classes."""
     stack: list[cst.CSTNode] = [function.body]
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
             continue
         yield node
-        stack.extend(node.children)
+        stack.extend(reversed(node.children))
 
 
 def simple_statement(code: str) -> cst.SimpleStatementLine:
