@@ -7,13 +7,13 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 
 import libcst as cst
 
-from mpfix.analysis import CallableUse, ModuleAnalysis, api_family, keyword, method_name
+from mpfix.analysis.module import CallableUse, ModuleAnalysis, api_family, keyword, method_name
 from mpfix.findings import Safety
-from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import (RuleCommand, import_binding, node_code, own_nodes,
+from mpfix.rulekit.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit.helpers import (RuleCommand, import_binding, node_code, own_nodes,
                            simple_statement, unused_name)
-from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, Kind
-from mpfix.testcode import enclosing_test
+from mpfix.analysis.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, Kind
+from mpfix.analysis.testcode import enclosing_test
 
 JOIN_TIMEOUT = 5
 ASYNC_METHODS = frozenset({"map_async", "starmap_async", "apply_async", "imap", "imap_unordered"})

@@ -7,11 +7,11 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import libcst as cst
 
-from mpfix.analysis import CallableUse, argument
+from mpfix.analysis.module import CallableUse, argument
 from mpfix.findings import Safety
-from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import RuleCommand, appended, import_binding, unused_name
-from mpfix.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, SYNC_KINDS, Kind
+from mpfix.rulekit.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit.helpers import RuleCommand, appended, import_binding, unused_name
+from mpfix.analysis.starters import FAMILIES, QUEUE_KINDS, RESOURCE_KINDS, SYNC_KINDS, Kind
 
 # Objects a child can receive only by inheritance (as Process arguments): a pool or
 # executor pickles its tasks through a queue, which refuses them.

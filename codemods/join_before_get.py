@@ -8,14 +8,14 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis import (
+from mpfix.analysis.module import (
     QUEUE_PUT_METHODS, CallableUse, ModuleAnalysis, QueueUse, argument, method_name,
     statement_names,
 )
 from mpfix.findings import Safety
-from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, split_leading_lines, unused_name
-from mpfix.starters import QUEUE_KINDS, Kind
+from mpfix.rulekit.rule import Fix, Rule, Violation
+from mpfix.rulekit.helpers import RuleCommand, split_leading_lines, unused_name
+from mpfix.analysis.starters import QUEUE_KINDS, Kind
 
 GET_METHODS = frozenset({"get", "get_nowait"})
 # What a parent may do with a queue between the gets without changing how many items they take.

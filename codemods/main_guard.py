@@ -8,12 +8,12 @@ from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
-from mpfix.analysis import (SHARED_DEFAULT_CONTEXT, api_family, is_main_guard, statement_mutations,
+from mpfix.analysis.module import (SHARED_DEFAULT_CONTEXT, api_family, is_main_guard, statement_mutations,
                             statement_names)
 from mpfix.findings import Safety
-from mpfix.rule import Fix, ImportSpec, Rule, RuleContext, Violation
-from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
-from mpfix.starters import Kind
+from mpfix.rulekit.rule import Fix, ImportSpec, Rule, RuleContext, Violation
+from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.analysis.starters import Kind
 
 # Objects through which a module starts processes: their library's freeze_support() is
 # the one a frozen child of the program needs (each library marks its children with its

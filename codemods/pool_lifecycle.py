@@ -8,14 +8,14 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis import ModuleAnalysis, method_name
+from mpfix.analysis.module import ModuleAnalysis, method_name
 from mpfix.findings import Safety
-from mpfix.lifecycle import FUNCTION_NODES, Fate, ResultReads, Shape, deferred_calls, owner
-from mpfix.names import dotted_name
-from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import (RuleCommand, node_code, simple_statement, split_leading_lines,
+from mpfix.analysis.lifecycle import FUNCTION_NODES, Fate, ResultReads, Shape, deferred_calls, owner
+from mpfix.analysis.names import dotted_name
+from mpfix.rulekit.rule import Fix, Rule, Violation
+from mpfix.rulekit.helpers import (RuleCommand, node_code, simple_statement, split_leading_lines,
                            unused_name)
-from mpfix.starters import Kind
+from mpfix.analysis.starters import Kind
 
 POOL_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR})
 # Calls after which a pool or executor runs no more work.

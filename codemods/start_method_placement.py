@@ -9,13 +9,13 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 import libcst.matchers as m
 
-from mpfix.analysis import ModuleAnalysis, api_family, argument, default_family, keyword
+from mpfix.analysis.module import ModuleAnalysis, api_family, argument, default_family, keyword
 from mpfix.findings import Safety
-from mpfix.names import dotted_name
-from mpfix.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit import RuleCommand, import_binding, unused_name
-from mpfix.starters import CONTEXT_API, Kind
-from mpfix.testcode import is_conftest
+from mpfix.analysis.names import dotted_name
+from mpfix.rulekit.rule import Fix, ImportSpec, Rule, Violation
+from mpfix.rulekit.helpers import RuleCommand, import_binding, unused_name
+from mpfix.analysis.starters import CONTEXT_API, Kind
+from mpfix.analysis.testcode import is_conftest
 
 # What a context object offers in place of the module-level API of its family.
 ROUTED_API = (frozenset(CONTEXT_API) - {"get_context", "set_start_method", "freeze_support"}) \

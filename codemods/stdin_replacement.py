@@ -7,9 +7,9 @@ from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
-from mpfix.analysis import ModuleAnalysis
-from mpfix.rule import Rule, Violation
-from mpfix.rulekit import RuleCommand
+from mpfix.analysis.module import ModuleAnalysis
+from mpfix.rulekit.rule import Rule, Violation
+from mpfix.rulekit.helpers import RuleCommand
 
 STREAMS = {"sys.stdin": "stdin", "sys.stdout": "stdout", "sys.stderr": "stderr"}
 # Methods through which data enters a file-like object's cache.

@@ -7,14 +7,14 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import libcst as cst
 
-from mpfix.analysis import (
+from mpfix.analysis.module import (
     Arguments, CallableUse, ModuleAnalysis, Unseen, api_family, argument, method_name,
 )
 from mpfix.findings import Safety
-from mpfix.names import Binding
-from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import Item, RuleCommand, appended, own_nodes, split_leading_lines, unused_name
-from mpfix.starters import QUEUE_KINDS, SYNC_KINDS, Kind
+from mpfix.analysis.names import Binding
+from mpfix.rulekit.rule import Fix, Rule, Violation
+from mpfix.rulekit.helpers import Item, RuleCommand, appended, own_nodes, split_leading_lines, unused_name
+from mpfix.analysis.starters import QUEUE_KINDS, SYNC_KINDS, Kind
 
 # Objects whose pickling raises "... objects should only be shared between processes through
 # inheritance" outside a process start. Pipe connections are not among them: they pickle

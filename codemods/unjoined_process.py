@@ -7,11 +7,11 @@ from typing import Iterable, Iterator, Optional, Union
 
 import libcst as cst
 
-from mpfix.analysis import ModuleAnalysis, api_family, is_main_guard, keyword, method_name
+from mpfix.analysis.module import ModuleAnalysis, api_family, is_main_guard, keyword, method_name
 from mpfix.findings import Safety
-from mpfix.rule import Fix, Rule, Violation
-from mpfix.rulekit import RuleCommand, own_nodes
-from mpfix.starters import Kind
+from mpfix.rulekit.rule import Fix, Rule, Violation
+from mpfix.rulekit.helpers import RuleCommand, own_nodes
+from mpfix.analysis.starters import Kind
 
 # Calls after which the parent has waited for the child, or asked for its exit status:
 # multiprocessing reaps the child in each of them (`is_alive()` and `exitcode` poll it).

@@ -7,11 +7,11 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis import Binding, CallableUse, Definition, ModuleAnalysis, method_name
+from mpfix.analysis.module import Binding, CallableUse, Definition, ModuleAnalysis, method_name
 from mpfix.findings import Safety
-from mpfix.rule import Fix, Rule, RuleContext, Violation
-from mpfix.rulekit import RuleCommand, import_binding, split_leading_lines, unused_name
-from mpfix.starters import RESOURCE_KINDS, Kind
+from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
+from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.analysis.starters import RESOURCE_KINDS, Kind
 
 # What pickle cannot copy into another process, by the qualified name of what makes it
 # (each checked on Python 3.10 to 3.13: "cannot pickle '_io.TextIOWrapper' object" and the like).

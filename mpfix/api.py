@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Optional, TypeVar, Union
 
 from mpfix.findings import Finding
-from mpfix.pipeline import process_source
-from mpfix.registry import DEFAULT_CODES, expand_codes
+from mpfix.engine.pipeline import process_source
+from mpfix.engine.registry import DEFAULT_CODES, expand_codes
 from mpfix.settings import FileSettings
 
 Source = TypeVar("Source", str, bytes)

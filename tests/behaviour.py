@@ -40,7 +40,7 @@ class Outcome:
 def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
                timeout: float) -> Outcome:
     """Run `script` as __main__ under `method`; a hang is killed with its process group."""
-    command = [sys.executable, "-m", "mpfix.startmethod", method, script, *argv]
+    command = [sys.executable, "-m", "mpfix.verify.startmethod", method, script, *argv]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True, env=env)

@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 from click.testing import CliRunner, Result
 
-from mpfix.cli import main
+from mpfix.cli.app import main
 
 # MP001 (main-guard) reports `p.start()` on line 7 and fixes it safely into GUARDED.
 UNGUARDED = textwrap.dedent('''\

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from mpfix.registry import ALL_CODES, rule_class
+from mpfix.engine.registry import ALL_CODES, rule_class
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

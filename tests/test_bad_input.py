@@ -177,7 +177,7 @@ def test_a_file_only_libcst_refuses_gets_libcsts_one_position() -> None:
     """A file CPython compiles but libcst rejects (syntax libcst does not know yet)."""
     import libcst as cst
 
-    from mpfix.engine import parse_error
+    from mpfix.engine.fixer import parse_error
 
     with pytest.raises(cst.ParserSyntaxError) as raised:
         cst.parse_module(b"import multiprocessing\nx = (1,\n")

@@ -6,7 +6,7 @@ import libcst as cst
 import pytest
 
 from mpfix.api import fix_code
-from mpfix.blanklines import literal_blank_lines
+from mpfix.rulekit.blanklines import literal_blank_lines
 
 SOURCES = [
     "if x:\n    a = 1\n    \n    b = 2\n        \n",

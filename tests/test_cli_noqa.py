@@ -7,7 +7,7 @@ from cli_helpers import UNGUARDED, codes, mpfix, write
 
 from mpfix import check_code
 from mpfix.findings import Finding
-from mpfix.noqa import NoqaError, Suppressions, add_noqa
+from mpfix.engine.noqa import NoqaError, Suppressions, add_noqa
 
 START = "p.start()"  # the line MP001 reports in UNGUARDED
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from cli_helpers import TERMINATES, UNGUARDED, mpfix, write
 
-from mpfix.docs import documented_rules
+from mpfix.cli.docs import documented_rules
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.registry import ALL_CODES, CODES_BY_NAME, rule_class
-from mpfix.report import write_findings
+from mpfix.engine.registry import ALL_CODES, CODES_BY_NAME, rule_class
+from mpfix.cli.report import write_findings
 
 DATA = Path(__file__).parent / "data"
 ANSI = "\033["

@@ -12,8 +12,9 @@ import libcst.matchers as m
 import pytest
 from cli_helpers import GUARDED, UNGUARDED, mpfix, write
 
-from mpfix import cli, engine, interactive
-from mpfix.rule import Fix, Rule, Violation
+from mpfix.cli import app as cli, interactive
+from mpfix.engine import fixer as engine
+from mpfix.rulekit.rule import Fix, Rule, Violation
 
 GIT = shutil.which("git")
 
@@ -270,7 +271,7 @@ def test_interactive_with_diff_prints_the_accepted_fixes(tmp_path, review):
 
 
 def test_patch_paths_are_relative_to_the_working_directory(tmp_path):
-    from mpfix.diff import patch_path
+    from mpfix.engine.diff import patch_path
 
     assert patch_path(str(tmp_path / "pkg" / "a.py"), tmp_path) == "pkg/a.py"
     assert patch_path("./././a.py") == "a.py"

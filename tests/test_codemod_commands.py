@@ -13,8 +13,8 @@ from libcst.codemod import CodemodContext, SkipFile
 
 from conftest import CASES
 from fixture_cases import ROOT, Case
-from mpfix.registry import ALL_CODES, rule_class
-from mpfix.rulekit import RuleCommand
+from mpfix.engine.registry import ALL_CODES, rule_class
+from mpfix.rulekit.helpers import RuleCommand
 
 
 def _is_command(value: object) -> bool:

@@ -35,9 +35,9 @@ from safety_support import (
     snapshot,
 )
 
-from mpfix.engine import run_rules
-from mpfix.pipeline import needs_parse
-from mpfix.registry import ALL_CODES
+from mpfix.engine.fixer import run_rules
+from mpfix.engine.pipeline import needs_parse
+from mpfix.engine.registry import ALL_CODES
 from mpfix.settings import FileSettings
 
 EVERY_RULE = FileSettings(rules=ALL_CODES, unsafe_fixes=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mpfix.discovery import discover
+from mpfix.engine.discovery import discover
 
 
 def _found(root: Path) -> list[str]:

@@ -27,9 +27,9 @@ from safety_support import (
     snapshot,
 )
 
-import mpfix.runner
-import mpfix.writer
-from mpfix.writer import TEMP_SUFFIX, WriteError, write_atomically
+import mpfix.engine.runner
+import mpfix.engine.writer
+from mpfix.engine.writer import TEMP_SUFFIX, WriteError, write_atomically
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -89,14 +89,14 @@ def test_unwritable_directory_simulated(tmp_path: Path, monkeypatch: pytest.Monk
     """The same failure as a read-only directory, for root too: no temporary file can be made."""
     locked, free = _project(tmp_path, ["locked/script.py", "free/script.py"])
     before = snapshot([locked])
-    real_mkstemp = mpfix.writer.tempfile.mkstemp
+    real_mkstemp = mpfix.engine.writer.tempfile.mkstemp
 
     def mkstemp(dir: str, **options):  # type: ignore[no-untyped-def]
         if Path(dir).name == "locked":
             raise PermissionError(13, "Permission denied")
         return real_mkstemp(dir=dir, **options)
 
-    monkeypatch.setattr(mpfix.writer.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(mpfix.engine.writer.tempfile, "mkstemp", mkstemp)
     monkeypatch.chdir(tmp_path)
     result = mpfix_in_process("fix", "-j", "1", ".")
 
@@ -115,14 +115,14 @@ EDITOR_SAVE = "# saved by an editor while mpfix was running\n" + UNGUARDED_POOL
 def test_file_changed_between_read_and_write_is_not_overwritten(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     edited, other = _project(tmp_path, ["edited.py", "other.py"])
-    real_run = mpfix.runner.run
+    real_run = mpfix.engine.runner.run
 
     def run_then_edit(*args, **kwargs):  # type: ignore[no-untyped-def]
         report = real_run(*args, **kwargs)
         edited.write_text(EDITOR_SAVE)  # after mpfix read the file, before it writes
         return report
 
-    monkeypatch.setattr(mpfix.runner, "run", run_then_edit)
+    monkeypatch.setattr(mpfix.engine.runner, "run", run_then_edit)
     monkeypatch.chdir(tmp_path)
     result = mpfix_in_process("fix", "-j", "1", ".")
 
@@ -144,7 +144,7 @@ def test_change_during_the_write_itself_is_caught(
         real_fsync(descriptor)
         script.write_text(EDITOR_SAVE)
 
-    monkeypatch.setattr(mpfix.writer.os, "fsync", fsync_while_an_editor_saves)
+    monkeypatch.setattr(mpfix.engine.writer.os, "fsync", fsync_while_an_editor_saves)
     with pytest.raises(WriteError, match="changed on disk"):
         write_atomically(script, UNGUARDED_POOL.encode(), GUARDED_POOL.encode())
     assert script.read_text() == EDITOR_SAVE
@@ -158,7 +158,7 @@ def test_a_failed_rename_leaves_the_original_and_no_temporary_file(
     def full_disk(source: str, target: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(mpfix.writer.os, "replace", full_disk)
+    monkeypatch.setattr(mpfix.engine.writer.os, "replace", full_disk)
     with pytest.raises(WriteError, match="No space left on device"):
         write_atomically(script, UNGUARDED_POOL.encode(), GUARDED_POOL.encode())
     assert script.read_text() == UNGUARDED_POOL
@@ -175,7 +175,7 @@ def test_an_interrupt_waits_until_the_file_in_hand_is_written(
         real_fsync(descriptor)
         os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(mpfix.writer.os, "fsync", fsync_then_ctrl_c)
+    monkeypatch.setattr(mpfix.engine.writer.os, "fsync", fsync_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         write_atomically(script, UNGUARDED_POOL.encode(), GUARDED_POOL.encode())
     assert script.read_text() == GUARDED_POOL
@@ -187,7 +187,7 @@ def test_an_interrupt_waits_until_the_file_in_hand_is_written(
 TREE_FILES = 300
 # Padding makes the files large enough, together, for the parallel path of the runner.
 PADDING_LINE = "# padding " + "." * 70 + "\n"
-PADDING = PADDING_LINE * (2 * mpfix.runner.PARALLEL_THRESHOLD // TREE_FILES // len(PADDING_LINE))
+PADDING = PADDING_LINE * (2 * mpfix.engine.runner.PARALLEL_THRESHOLD // TREE_FILES // len(PADDING_LINE))
 SCRIPT = PADDING + UNGUARDED_POOL
 
 

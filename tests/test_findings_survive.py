@@ -36,10 +36,10 @@ from safety_support import UNGUARDED_POOL
 from test_corpus import MENTIONS, _sources
 
 from mpfix.api import _file_settings
-from mpfix.engine import FixRound, run_rules
+from mpfix.engine.fixer import FixRound, run_rules
 from mpfix.findings import Finding, Safety
-from mpfix.pipeline import needs_parse
-from mpfix.registry import ALL_CODES
+from mpfix.engine.pipeline import needs_parse
+from mpfix.engine.registry import ALL_CODES
 from mpfix.settings import FileSettings
 
 

@@ -8,7 +8,7 @@ from behaviour import METHODS, expected_output
 from conftest import CASES
 from fixture_cases import Case
 from mpfix import check_code, fix_code
-from mpfix.source import compiles
+from mpfix.engine.source import compiles
 
 ids = [case.id for case in CASES]
 run_cases = [case for case in CASES if case.run is not None]

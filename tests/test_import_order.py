@@ -27,7 +27,7 @@ from ruff.__main__ import find_ruff_bin
 
 from conftest import CASES
 from fixture_cases import Case
-from mpfix.imports import add_imports
+from mpfix.rulekit.imports import add_imports
 
 FIXED_CASES = [case for case in CASES if case.after is not None]
 NOT_SORTED_BEFORE = "before.py's imports are not sorted as isort and ruff want"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mpfix.libraries import imported_files, module_names, package_modules
+from mpfix.engine.libraries import imported_files, module_names, package_modules
 
 
 def _tree(root: Path, files: dict[str, str]) -> dict[Path, bytes]:

@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import codes, mpfix, write
 
 from mpfix import check_code, fix_code
-from mpfix.source import compiles
+from mpfix.engine.source import compiles
 
 FROZEN = "[tool.mpfix]\nfrozen-executables = true\n"
 

@@ -19,7 +19,7 @@ import pytest
 from safety_support import MPFIX, UNGUARDED_POOL, assert_no_traceback, run_mpfix
 
 from mpfix import check_code, fix_code
-from mpfix.runner import PARALLEL_THRESHOLD
+from mpfix.engine.runner import PARALLEL_THRESHOLD
 
 SHADOWING = ["click", "libcst", "pathspec", "json", "typing", "dataclasses", "signal",
              "multiprocessing", "concurrent", "tomllib", "mpfix", "difflib", "tempfile"]

@@ -11,7 +11,7 @@ from cli_helpers import codes, mpfix, write
 
 from mpfix import check_code
 from mpfix.codemods import OPT_IN
-from mpfix.registry import ALL_CODES, DEFAULT_CODES
+from mpfix.engine.registry import ALL_CODES, DEFAULT_CODES
 
 # A process started by the main guard and never joined: MP005's only finding here.
 UNJOINED = textwrap.dedent('''\

@@ -9,8 +9,8 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from fixture_cases import ROOT
-from mpfix.names import NameIndex
-from mpfix.positions import SourceMap, StatementTexts
+from mpfix.analysis.names import NameIndex
+from mpfix.analysis.positions import SourceMap, StatementTexts
 
 SAMPLES = [
     b"import os\nx = 1",                                   # no trailing newline

@@ -1,4 +1,4 @@
-"""What a process receives (mpfix/arguments.py): the shared answer MP002, MP003, MP004
+"""What a process receives (mpfix/analysis/arguments.py): the shared answer MP002, MP003, MP004
 and MP007 ask for, read through unpacking, variables, partials and helpers."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper
 
-from mpfix.analysis import ModuleAnalysis
-from mpfix.starters import StarterTable
+from mpfix.analysis.module import ModuleAnalysis
+from mpfix.analysis.starters import StarterTable
 
 
 def _analysis(source: str) -> ModuleAnalysis:

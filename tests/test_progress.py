@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 from typing import Optional
 
-from mpfix import runner
-from mpfix.progress import ESTIMATE_AFTER_SECONDS, MIN_FILES, Progress
+from mpfix.engine import runner
+from mpfix.cli.progress import ESTIMATE_AFTER_SECONDS, MIN_FILES, Progress
 from mpfix.settings import FileSettings
 
 

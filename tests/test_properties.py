@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mpfix import check_code, fix_code
-from mpfix.engine import run_rules
+from mpfix.engine.fixer import run_rules
 from mpfix.findings import Safety
-from mpfix.registry import ALL_CODES
+from mpfix.engine.registry import ALL_CODES
 from mpfix.settings import FileSettings
-from mpfix.source import compiles
+from mpfix.engine.source import compiles
 
 # Modest by default; MPFIX_PROPERTY_EXAMPLES=2000 for a long local fuzzing run.
 EXAMPLES = int(os.environ.get("MPFIX_PROPERTY_EXAMPLES", "60"))

@@ -12,7 +12,7 @@ import pytest
 
 import _mpfix_starthook as starthook
 from _mpfix_starthook import LOG_VARIABLE, VARIABLE
-from mpfix.pytest_plugin import current_default_method
+from mpfix.verify.pytest_plugin import current_default_method
 from start_method_project import APP, TEST_APP
 
 pytest_plugins = ["pytester"]

@@ -80,5 +80,5 @@ def test_wheel_installs_hook_codemods_and_pytest_plugin(dist: Path, tmp_path: Pa
     result = subprocess.run([str(python), "-I", "-c", probe], cwd=tmp_path,
                             check=True, capture_output=True, text=True)
     assert result.stdout.splitlines() == [
-        "True", "True", "True", "['mpfix.pytest_plugin']", "['mpfix.cli:main']", "True",
+        "True", "True", "True", "['mpfix.verify.pytest_plugin']", "['mpfix.cli:main']", "True",
     ]

@@ -13,7 +13,7 @@ from mpfix import fix_code
 
 
 def _run(path: Path, method: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mpfix.startmethod", method, path.name],
+    return subprocess.run([sys.executable, "-m", "mpfix.verify.startmethod", method, path.name],
                           cwd=path.parent, capture_output=True, text=True, timeout=20)
 
 

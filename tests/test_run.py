@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from _mpfix_starthook import VARIABLE
-from mpfix import run as run_module
-from mpfix import runoutput
-from mpfix.cli import main
-from mpfix.runoutput import Difference, first_difference, last_error_line, masked
+from mpfix.verify import run as run_module
+from mpfix.verify import runoutput
+from mpfix.cli.app import main
+from mpfix.verify.runoutput import Difference, first_difference, last_error_line, masked
 from start_method_project import PYTEST, TIMEOUT, environment_without_hook, write_project
 
 REPOSITORY = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ import pytest
 
 from fixture_cases import ROOT
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.cache import Cache, code_digest, project_root, source_digest
+from mpfix.engine.cache import Cache, code_digest, project_root, source_digest
 from mpfix.settings import FileSettings
-from mpfix.starters import Prefilter
+from mpfix.analysis.starters import Prefilter
 
 UNGUARDED = (
     "import multiprocessing as mp\n\n"
@@ -94,7 +94,7 @@ def test_edited_mpfix_code_is_not_answered_from_the_cache(tmp_path: Path) -> Non
 
     assert entries() == 1
     assert entries() == 1  # unchanged code: answered from the cache
-    engine = checkout / "mpfix" / "rulekit.py"
+    engine = checkout / "mpfix" / "rulekit" / "helpers.py"
     engine.write_text(engine.read_text() + "\n# edited\n")
     assert entries() == 2
 

@@ -313,7 +313,7 @@ def mpfix_at_revision(revision: str, dest: Path) -> tuple[list[str], str]:
     # pyproject.toml installs codemods/ as mpfix.codemods.
     (dest / "codemods").rename(dest / "mpfix" / "codemods")
     boot = (f"import sys; sys.path.insert(0, {str(dest)!r}); "
-            "from mpfix.cli import main; main(prog_name='mpfix')")
+            "from mpfix.cli.app import main; main(prog_name='mpfix')")
     return [sys.executable, "-I", "-c", boot], commit
 
 

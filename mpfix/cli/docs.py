@@ -7,10 +7,10 @@ drift apart. The README holds the table between two marker lines:
     <!-- rules-table-start -->
     <!-- rules-table-end -->
 
-    python -m mpfix.docs --readme-table         print the table
-    python -m mpfix.docs --update-readme [PATH]  rewrite it between the markers
-    python -m mpfix.docs --check-readme [PATH]   exit 1 if the README's table is stale
-    python -m mpfix.docs --rules-markdown        every rule's documentation as Markdown
+    python -m mpfix.cli.docs --readme-table         print the table
+    python -m mpfix.cli.docs --update-readme [PATH]  rewrite it between the markers
+    python -m mpfix.cli.docs --check-readme [PATH]   exit 1 if the README's table is stale
+    python -m mpfix.cli.docs --rules-markdown        every rule's documentation as Markdown
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from mpfix.noqa import UNUSED_NOQA, UNUSED_NOQA_DOC, UNUSED_NOQA_NAME
-from mpfix.registry import ALL_CODES, OPT_IN, UnknownRule, code_for, rule_class
-from mpfix.rule import Rule, Violation
+from mpfix.engine.noqa import UNUSED_NOQA, UNUSED_NOQA_DOC, UNUSED_NOQA_NAME
+from mpfix.engine.registry import ALL_CODES, OPT_IN, UnknownRule, code_for, rule_class
+from mpfix.rulekit.rule import Rule, Violation
 
 TABLE_START = "<!-- rules-table-start -->"
 TABLE_END = "<!-- rules-table-end -->"
@@ -40,7 +40,7 @@ class UnusedNoqa(Rule):
 
     def check(self) -> Iterable[Violation]:
         # The engine reports MP100 from the file's comments after every other
-        # rule has run (mpfix/noqa.py); there is nothing to find in the tree.
+        # rule has run (mpfix/engine/noqa.py); there is nothing to find in the tree.
         return ()
 
 
@@ -146,7 +146,7 @@ def with_table(readme: str, table: str) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mpfix.docs", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mpfix.cli.docs", description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--readme-table", action="store_true", help="print the README rule table")
     group.add_argument("--update-readme", nargs="?", const="README.md", metavar="PATH")
@@ -169,7 +169,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     if args.check_readme:
         if current != readme_table():
-            print(f"{path}: the rule table is out of date; run python -m mpfix.docs "
+            print(f"{path}: the rule table is out of date; run python -m mpfix.cli.docs "
                   "--update-readme", file=sys.stderr)
             return 1
         return 0

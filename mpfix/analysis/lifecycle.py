@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Union
 
 import libcst as cst
 
-from mpfix.analysis import ModuleAnalysis, method_name
+from mpfix.analysis.module import ModuleAnalysis, method_name
 
 # Methods of AsyncResult and Future that block until the work is done.
 WAITING_METHODS = frozenset({"get", "wait", "result", "exception"})

@@ -16,19 +16,19 @@ from typing import Any, Callable, Optional
 import click
 
 from mpfix import __version__
-from mpfix import runner
-from mpfix.cache import Cache
-from mpfix.config import ConfigError, Overrides, Resolver
-from mpfix.discovery import DiscoveryError, discover
+from mpfix.engine import runner
+from mpfix.engine.cache import Cache
+from mpfix.engine.config import ConfigError, Overrides, Resolver
+from mpfix.engine.discovery import DiscoveryError, discover
 from mpfix.findings import FileResult
-from mpfix.registry import UnknownRule, expand_codes
-from mpfix.report import (
+from mpfix.engine.registry import UnknownRule, expand_codes
+from mpfix.cli.report import (
     FIX_REPORT_FORMATS, FORMATS, FORMATS_WITH_EDITS, STATISTICS_FORMATS, fixes_text, summary,
     write_findings, write_fix_report, write_statistics,
 )
-from mpfix.run import run_command
+from mpfix.verify.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
-from mpfix.writer import WriteError, write_atomically
+from mpfix.engine.writer import WriteError, write_atomically
 
 from mpfix.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, UsageError
 
@@ -195,7 +195,7 @@ def _validate(options: Options) -> None:
     elif not options.paths:
         raise UsageError("no paths given (try `mpfix check .`)")
     if options.interactive:
-        from mpfix.interactive import stdin_is_terminal
+        from mpfix.cli.interactive import stdin_is_terminal
 
         if not stdin_is_terminal():
             raise UsageError("--interactive needs a terminal on stdin and never reads answers "
@@ -263,7 +263,7 @@ def _print_results(options: Options, report: runner.RunReport) -> None:
     elif options.mode == "fix" and fmt in FIX_REPORT_FORMATS:
         write_fix_report(fmt, report.results, sys.stdout)
     else:
-        from mpfix.diff import should_color
+        from mpfix.engine.diff import should_color
 
         # A fixed file's findings point into its new text.
         sources = {r.path: r.new_source if r.new_source is not None
@@ -282,7 +282,7 @@ def _print_fixes(options: Options, report: runner.RunReport) -> None:
 
 def _run(options: Options, files: list[Path], settings: dict[Path, FileSettings],
          cache_directory: Path) -> runner.RunReport:
-    from mpfix.progress import Progress
+    from mpfix.cli.progress import Progress
 
     cache = None if options.no_cache else Cache(cache_directory, __version__)
     if options.interactive:
@@ -300,9 +300,9 @@ def _review(options: Options, files: list[Path], settings: dict[Path, FileSettin
             cache: Optional[Cache]) -> runner.RunReport:
     """`fix -i`: a check counts the fixes to decide, then the fix run asks about each.
     Stopped by Ctrl-C or the end of input, it writes the files whose review was complete
-    and says which (see mpfix.interactive)."""
-    from mpfix.diff import should_color
-    from mpfix.interactive import Reviewer, ReviewStopped, planned_fixes
+    and says which (see mpfix.cli.interactive)."""
+    from mpfix.engine.diff import should_color
+    from mpfix.cli.interactive import Reviewer, ReviewStopped, planned_fixes
 
     jobs = options.jobs or runner.default_jobs()
     reviewed: list[tuple[FileResult, bytes]] = []
@@ -338,7 +338,7 @@ def _write_reviewed(reviewed: list[tuple[FileResult, bytes]]) -> tuple[list[str]
 
 def _write_patch(path: str, old: bytes, new: bytes, color: Optional[bool]) -> None:
     """The patch as bytes, so it applies to the bytes on disk whatever their encoding."""
-    from mpfix.diff import colorize, should_color, unified_diff
+    from mpfix.engine.diff import colorize, should_color, unified_diff
 
     patch = unified_diff(path, old, new)
     sys.stdout.flush()
@@ -379,8 +379,8 @@ def _as_read(name: str, report: runner.RunReport,
              settings: dict[Path, FileSettings]) -> FileResult:
     """What `check` finds in a file as mpfix read it: the findings a fix that was not
     written leaves in place. The file's settings are the ones the run gave it."""
-    from mpfix.libraries import imported_files, package_modules
-    from mpfix.pipeline import process_source
+    from mpfix.engine.libraries import imported_files, package_modules
+    from mpfix.engine.pipeline import process_source
 
     path = Path(name)
     file_settings = settings[path]
@@ -411,7 +411,7 @@ def _finish(options: Options, report: runner.RunReport,
 
 
 def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
-    from mpfix.noqa import NoqaError, add_noqa_to_source
+    from mpfix.engine.noqa import NoqaError, add_noqa_to_source
 
     added, files = 0, 0
     for result in report.results:
@@ -436,7 +436,7 @@ def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
 
 def _execute_stdin(options: Options, resolver: Resolver) -> int:
     """Editor integration: source on stdin; findings, the fixed source or a patch on stdout."""
-    from mpfix.pipeline import process_source
+    from mpfix.engine.pipeline import process_source
 
     name = options.stdin_filename or "-"
     source = sys.stdin.buffer.read()
@@ -454,7 +454,7 @@ def _execute_stdin(options: Options, resolver: Resolver) -> int:
         if options.statistics:
             write_statistics(options.output_format or "text", [result], sys.stdout)
         else:
-            from mpfix.diff import should_color
+            from mpfix.engine.diff import should_color
 
             write_findings(options.output_format or "text", [result], sys.stdout,
                            sources={name: source}, color=should_color(sys.stdout, None))
@@ -487,7 +487,7 @@ def rule(code: Optional[str], show_all: bool, output_format: str) -> None:
     without one, list every rule: code, name, fix safety, on by default or opt-in."""
     import json
 
-    from mpfix.docs import documented_rules, rule_for, rule_line, rule_record, rule_text
+    from mpfix.cli.docs import documented_rules, rule_for, rule_line, rule_record, rule_text
 
     if show_all:
         classes = documented_rules()

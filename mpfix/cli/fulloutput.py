@@ -89,7 +89,7 @@ def _hunk(f: Finding, source: bytes, style: _Style) -> list[str]:
 
 def write_full(results: list[FileResult], out: IO[str], sources: Mapping[str, bytes],
                color: bool = False) -> None:
-    from mpfix.report import FIX_MARKERS
+    from mpfix.cli.report import FIX_MARKERS
 
     style = _Style(color)
     for result in results:

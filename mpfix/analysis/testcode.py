@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 if TYPE_CHECKING:
-    from mpfix.analysis import ModuleAnalysis
+    from mpfix.analysis.module import ModuleAnalysis
 
 # Files pytest collects or loads as test code, and the folders a test suite lives in.
 TEST_FILE = re.compile(r"(test_.*|.*_test|conftest)\.py")

@@ -10,7 +10,7 @@ the variable never reached a Python that has the hook installed.
 The command's output goes to a log per method, not to the terminal: an unguarded
 program under spawn prints a traceback from every child it starts, tens of
 thousands of lines, and the results table must stay readable after them. What a
-user needs from a log is printed beside the table (`mpfix.runoutput`).
+user needs from a log is printed beside the table (`mpfix.verify.runoutput`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import click
 
 from _mpfix_starthook import LOG_VARIABLE, VARIABLE
 from mpfix.errors import EXIT_ERROR, UsageError
-from mpfix.runoutput import Difference, first_difference, last_error_line
-from mpfix.startmethod import METHODS, available_methods
+from mpfix.verify.runoutput import Difference, first_difference, last_error_line
+from mpfix.verify.startmethod import METHODS, available_methods
 
 ALL = "all"
 BASELINE = "fork"  # what the code did before the migration: the output every method must give

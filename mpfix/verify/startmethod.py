@@ -6,7 +6,7 @@ spawn. What changes there is the *default*: a program may still call
 default context's default, so the program under test behaves exactly as it
 would on such a platform (its own `set_start_method()` still works).
 
-`python -m mpfix.startmethod METHOD script.py [args...]` runs a script as
+`python -m mpfix.verify.startmethod METHOD script.py [args...]` runs a script as
 `__main__` under that default; the fixture behaviour runs use it.
 """
 
@@ -49,5 +49,5 @@ def _run_script(method: str, path: str, argv: list[str]) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        sys.exit("usage: python -m mpfix.startmethod METHOD SCRIPT [ARGS...]")
+        sys.exit("usage: python -m mpfix.verify.startmethod METHOD SCRIPT [ARGS...]")
     _run_script(sys.argv[1], sys.argv[2], sys.argv[3:])

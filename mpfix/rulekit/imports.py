@@ -26,9 +26,9 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from mpfix.names import dotted_name
-from mpfix.rule import ImportSpec
-from mpfix.rulekit import split_leading_lines
+from mpfix.analysis.names import dotted_name
+from mpfix.rulekit.rule import ImportSpec
+from mpfix.rulekit.helpers import split_leading_lines
 
 # The line length both sorters default to; a `from` import that outgrows it is wrapped.
 LINE_LENGTH = 88

@@ -1,6 +1,6 @@
 """One file through every enabled rule: parse once, analyse once, fix in rounds.
 
-Checking is a single parse, one name index (mpfix/names.py) and a single pass of
+Checking is a single parse, one name index (mpfix/analysis/names.py) and a single pass of
 all rules over it. Fixing applies every non-conflicting fix of a round together
 and then re-analyses the new tree, until nothing more applies (as ruff's fix
 loop does); a file without applicable fixes is still parsed exactly once, and
@@ -20,19 +20,19 @@ from typing import Callable, Iterable, Mapping, Optional
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
-from mpfix.analysis import ModuleAnalysis
-from mpfix.blanklines import literal_blank_lines
-from mpfix.diff import text_edits
+from mpfix.analysis.module import ModuleAnalysis
+from mpfix.rulekit.blanklines import literal_blank_lines
+from mpfix.engine.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.imports import add_imports
-from mpfix.names import child_fields
-from mpfix.noqa import Suppressions
-from mpfix.positions import StatementTexts
-from mpfix.registry import ALL_CODES, rule_classes
-from mpfix.rule import Fix, Rule, RuleContext, Violation
+from mpfix.rulekit.imports import add_imports
+from mpfix.analysis.names import child_fields
+from mpfix.engine.noqa import Suppressions
+from mpfix.analysis.positions import StatementTexts
+from mpfix.engine.registry import ALL_CODES, rule_classes
+from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
-from mpfix.source import compiles, too_deeply_nested
-from mpfix.starters import StarterTable
+from mpfix.engine.source import compiles, too_deeply_nested
+from mpfix.analysis.starters import StarterTable
 
 MAX_FIX_ROUNDS = 8
 

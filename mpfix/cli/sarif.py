@@ -14,8 +14,8 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 from mpfix import __version__
-from mpfix.diff import patch_path
-from mpfix.docs import documented_rules, rule_markdown, rule_text, safety_label
+from mpfix.engine.diff import patch_path
+from mpfix.cli.docs import documented_rules, rule_markdown, rule_text, safety_label
 from mpfix.findings import FileResult, Finding
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -87,7 +87,7 @@ def _fixes_applied(fixes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sarif_log(results: list[FileResult],
               fixes: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
-    """`fixes`, after `mpfix fix`: what it applied (mpfix.report.applied_fixes), kept in
+    """`fixes`, after `mpfix fix`: what it applied (mpfix.cli.report.applied_fixes), kept in
     the invocation's `properties.fixesApplied`; the results are the findings left."""
     rules = documented_rules()
     index = {cls.code: position for position, cls in enumerate(rules)}

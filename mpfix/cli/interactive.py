@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 
 import click
 
-from mpfix.diff import colorize_text, unified_diff_text
+from mpfix.engine.diff import colorize_text, unified_diff_text
 from mpfix.errors import EXIT_ERROR
 from mpfix.findings import FileResult, Safety
 
 if TYPE_CHECKING:
-    from mpfix.engine import PendingFix
+    from mpfix.engine.fixer import PendingFix
 
 ANSWERS = {
     "y": "y", "yes": "y", "n": "n", "no": "n", "a": "a", "all": "a", "s": "s", "skip": "s",

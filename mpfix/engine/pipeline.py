@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Optional
 
 from mpfix.findings import FileResult
 from mpfix.settings import FileSettings
-from mpfix.source import looks_binary
-from mpfix.starters import Prefilter
+from mpfix.engine.source import looks_binary
+from mpfix.analysis.starters import Prefilter
 
 if TYPE_CHECKING:
-    from mpfix.engine import Approver
+    from mpfix.engine.fixer import Approver
 
 SKIP_FILE = b"# mpfix: skip-file"
 
@@ -46,6 +46,6 @@ def process_source(
         return FileResult(path=path, error="not a Python source file (binary content)")
     if not settings.rules or not needs_parse(source, settings):
         return FileResult(path=path)
-    from mpfix.engine import run_rules
+    from mpfix.engine.fixer import run_rules
 
     return run_rules(source, settings, path=path, fix=fix, approve=approve)

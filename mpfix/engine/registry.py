@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from mpfix.codemods import OPT_IN, REGISTRY
 
 if TYPE_CHECKING:
-    from mpfix.rule import Rule
+    from mpfix.rulekit.rule import Rule
 
 ALL_CODES: tuple[str, ...] = tuple(sorted(REGISTRY))
 # What runs when nothing is selected: every rule but the opt-in ones.

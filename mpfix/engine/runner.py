@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Protocol
 
-from mpfix.cache import Cache
+from mpfix.engine.cache import Cache
 from mpfix.findings import FileResult
-from mpfix.libraries import imported_files, package_modules
-from mpfix.pipeline import needs_parse, process_source
+from mpfix.engine.libraries import imported_files, package_modules
+from mpfix.engine.pipeline import needs_parse, process_source
 from mpfix.settings import FileSettings
-from mpfix.source import looks_binary
+from mpfix.engine.source import looks_binary
 
 # Below this many bytes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400_000

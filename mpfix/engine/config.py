@@ -36,10 +36,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-from mpfix.cache import CACHE_DIR, project_root
-from mpfix.registry import DEFAULT_CODES, UnknownRule, expand_codes
+from mpfix.engine.cache import CACHE_DIR, project_root
+from mpfix.engine.registry import DEFAULT_CODES, UnknownRule, expand_codes
 from mpfix.settings import START_METHODS, FileSettings, Settings
-from mpfix.starters import Kind
+from mpfix.analysis.starters import Kind
 
 KNOWN_KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
@@ -278,7 +278,7 @@ class Resolver:
 
     def cache_directory(self) -> Path:
         """The configured `cache-dir` of the project root's configuration, else
-        `.mpfix_cache` at the project root (see mpfix.cache)."""
+        `.mpfix_cache` at the project root (see mpfix.engine.cache)."""
         root = project_root(Path.cwd())
         configured = self._scope_in(root).settings.cache_dir
         return Path(configured) if configured else root / CACHE_DIR

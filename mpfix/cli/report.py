@@ -14,7 +14,7 @@ Formats (`--output-format`):
   `{"safety": "safe"|"unsafe", "edits": [...]}` where each edit replaces
   `line:column` up to `end_line:end_column` with `content`; applied together
   (from the last to the first) the edits of one finding are its fix alone.
-* `sarif`: SARIF 2.1.0 for GitHub code scanning (see mpfix/sarif.py).
+* `sarif`: SARIF 2.1.0 for GitHub code scanning (see mpfix/cli/sarif.py).
 * `github`: GitHub Actions workflow commands, which annotate the pull request:
   `::error file=PATH,line=L,col=C,endLine=L,endColumn=C,title=CODE::message`.
 """
@@ -35,7 +35,7 @@ FIX_MARKERS = {Safety.SAFE: "[*] ", Safety.UNSAFE: "[U] ", Safety.NONE: ""}
 
 
 def rule_name(code: str) -> str:
-    from mpfix.docs import rule_name as name_of
+    from mpfix.cli.docs import rule_name as name_of
 
     return name_of(code)
 
@@ -71,7 +71,7 @@ def _json(results: list[FileResult], out: IO[str]) -> None:
 
 
 def _sarif(results: list[FileResult], out: IO[str]) -> None:
-    from mpfix.sarif import sarif_log
+    from mpfix.cli.sarif import sarif_log
 
     json.dump(sarif_log(results), out, indent=2, ensure_ascii=False)
     out.write("\n")
@@ -129,7 +129,7 @@ def write_fix_report(fmt: str, results: list[FileResult], out: IO[str]) -> None:
         document: Any = {"fixes": applied_fixes(results),
                          "findings": [finding_record(f) for f in _findings(results)]}
     else:
-        from mpfix.sarif import sarif_log
+        from mpfix.cli.sarif import sarif_log
 
         document = sarif_log(results, fixes=applied_fixes(results))
     json.dump(document, out, indent=2, ensure_ascii=False)
@@ -194,7 +194,7 @@ def write_findings(fmt: str, results: list[FileResult], out: IO[str], *,
                    sources: Optional[Mapping[str, bytes]] = None, color: bool = False) -> None:
     """`sources`: each file's text as the findings' positions refer to it (for `full`)."""
     if fmt == "full":
-        from mpfix.fulloutput import write_full
+        from mpfix.cli.fulloutput import write_full
 
         write_full(results, out, sources or {}, color=color)
         return

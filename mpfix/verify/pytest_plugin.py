@@ -27,7 +27,7 @@ from typing import Iterator, Optional, Sequence
 import pytest
 
 import _mpfix_starthook as starthook
-from mpfix.startmethod import METHODS, available_methods, force_default_start_method
+from mpfix.verify.startmethod import METHODS, available_methods, force_default_start_method
 
 OPTION = "--mp-start-method"
 MARKER = "mp_start_methods"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Optional, Union
 import libcst as cst
 
 if TYPE_CHECKING:
-    from mpfix.analysis import CallableUse, ModuleAnalysis
+    from mpfix.analysis.module import CallableUse, ModuleAnalysis
 
 # Starred values are followed through this many bindings, at most.
 MAX_DEPTH = 8

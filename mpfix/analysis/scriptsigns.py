@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import libcst as cst
 
 if TYPE_CHECKING:
-    from mpfix.analysis import ModuleAnalysis
+    from mpfix.analysis.module import ModuleAnalysis
 
 # Frameworks that run an application file as `__main__` (`streamlit run app.py` executes it
 # in a module named `__main__` whose `__file__` is the app): such a file is a script

@@ -9,9 +9,9 @@ from typing import ClassVar, Iterator, Optional, Sequence, TypeVar
 import libcst as cst
 from libcst.codemod import CodemodCommand, SkipFile
 
-from mpfix.analysis import ModuleAnalysis
-from mpfix.names import dotted_name
-from mpfix.rule import ImportSpec, Rule
+from mpfix.analysis.module import ModuleAnalysis
+from mpfix.analysis.names import dotted_name
+from mpfix.rulekit.rule import ImportSpec, Rule
 from mpfix.settings import FileSettings
 
 
@@ -137,7 +137,7 @@ class RuleCommand(CodemodCommand):
                                 help="also apply fixes that change signatures or control flow")
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        from mpfix.engine import run_rules
+        from mpfix.engine.fixer import run_rules
 
         path = self.context.filename or "<string>"
         settings = FileSettings(rules=(self.rule.code,), unsafe_fixes=self.unsafe_fixes,

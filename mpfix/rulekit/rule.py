@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
 import libcst as cst
 
 from mpfix.findings import Safety
-from mpfix.scriptsigns import script_sign
-from mpfix.testcode import in_test_folder, is_test_module
+from mpfix.analysis.scriptsigns import script_sign
+from mpfix.analysis.testcode import in_test_folder, is_test_module
 
 if TYPE_CHECKING:
-    from mpfix.analysis import ModuleAnalysis
+    from mpfix.analysis.module import ModuleAnalysis
     from mpfix.settings import FileSettings
 
 Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
@@ -59,7 +59,7 @@ class RuleContext:
     @cached_property
     def runs_as_main(self) -> Optional[str]:
         """Why this file runs as `__main__` though it may sit in a package (see
-        mpfix.scriptsigns); None for a file with no such sign, an `__init__.py`, a module
+        mpfix.analysis.scriptsigns); None for a file with no such sign, an `__init__.py`, a module
         another file of the run imports (a helper of the app, not the app) or a test
         module."""
         settings = self.settings
