@@ -58,7 +58,7 @@ def activate() -> None:
 def force_default_start_method(method: str) -> None:
     """Replace the default context's default without marking the method as set.
 
-    `mpfix.startmethod` (behaviour runs, the pytest plugin) uses this one too.
+    `mpfix.verify.startmethod` (behaviour runs, the pytest plugin) uses this one too.
     """
     import multiprocessing.context as context
 
