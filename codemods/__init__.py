@@ -15,6 +15,7 @@ REGISTRY = {
     "MP008": "start_method_placement.StartMethodPlacement",
     "MP009": "sync_object_through_queue.SyncObjectThroughQueue",
     "MP010": "stdin_replacement.StdinReplacement",
+    "MP011": "unpicklable_state.UnpicklableState",
 }
 
 # Rules that run only when a user selects them (`--select MP005`, or `select` /

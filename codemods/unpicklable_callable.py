@@ -2,70 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis.module import Binding, CallableUse, Definition, ModuleAnalysis, method_name
+from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnalysis, Workers,
+                                   method_name)
+from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
+from mpfix.analysis.third_party import library_starter
 
-# What pickle cannot copy into another process, by the qualified name of what makes it
-# (each checked on Python 3.10 to 3.13: "cannot pickle '_io.TextIOWrapper' object" and the like).
-UNPICKLABLE_FACTORIES = {
-    **dict.fromkeys(("builtins.open", "io.open", "codecs.open", "gzip.open", "bz2.open",
-                     "lzma.open", "tempfile.TemporaryFile", "tempfile.NamedTemporaryFile",
-                     "os.fdopen", "os.popen"),
-                    "an open file"),
-    **dict.fromkeys(("threading.Lock", "threading.RLock", "threading.Condition",
-                     "threading.Semaphore", "threading.BoundedSemaphore", "threading.Event",
-                     "threading.Barrier"),
-                    "a thread lock"),
-    **dict.fromkeys(("queue.Queue", "queue.LifoQueue", "queue.PriorityQueue"), "a thread queue"),
-    **dict.fromkeys(("threading.Thread", "threading.Timer"), "a thread"),
-    "threading.local": "thread-local data",
-    "sqlite3.connect": "a database connection",
-}
-# The parent's standard streams: a child has streams of its own.
-STANDARD_STREAMS = frozenset({
-    "sys.stdin", "sys.stdout", "sys.stderr", "sys.__stdin__", "sys.__stdout__", "sys.__stderr__",
-    "sys.stdin.buffer", "sys.stdout.buffer", "sys.stderr.buffer"})
-# What to pass instead of an object that cannot be pickled, by what it is.
-INSTEAD = {
-    "a standard stream": "the child has its own, pass nothing",
-    "an open file": "pass the path and open it in the child",
-    "a thread lock": "pass a multiprocessing lock (from the same context) instead",
-    "a thread queue": "pass a multiprocessing queue instead",
-    "a thread": "keep the thread in the parent and pass what the child needs from it",
-    "thread-local data": "pass the values the child needs",
-    "a database connection": "pass what the child needs to connect, and connect there",
-    "a generator": "pass the values, or what the child needs to make them",
-    "a socket's file stream": "pass the socket (multiprocessing duplicates it) and call "
-                              "makefile() in the child",
-}
-# A pool task's locks and queues reach the workers through initializer=/initargs= only.
-INSTEAD_FOR_TASKS = {
-    "a thread lock": "hand a multiprocessing lock to the workers with initializer=/initargs=",
-    "a thread queue": "hand a multiprocessing queue to the workers with initializer=/initargs=",
-}
 # What a slot's role hands over, in a finding's few words.
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
                "initializer": "{owner} initializer", "register": "manager's registered callable",
-               "argument": "callable argument", "process": "Process class"}
-# Variables holding a variable are followed this deep for what they hold.
-MAX_VARIABLE_DEPTH = 8
+               "argument": "callable argument", "process": "Process class",
+               "collate_fn": "DataLoader collate_fn", "worker_init_fn": "DataLoader worker_init_fn",
+               "dataset": "DataLoader dataset class", "transform": "callable given to a dataset",
+               "handed": "callable handed to another process"}
 # Pool methods that return only when every task has been pickled and sent.
 SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
-# A plain socket does travel (multiprocessing duplicates its descriptor); its file stream does not.
-SOCKET_FACTORIES = frozenset({"socket.socket", "socket.create_connection", "socket.socketpair",
-                              "socket.create_server", "socket.fromfd"})
-CUSTOM_PICKLING = frozenset({"__reduce__", "__reduce_ex__", "__getstate__"})
 # Names for hoisted lambdas, by what the process does with them.
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
-                "register": "_factory", "argument": "_callback"}
+                "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
+                "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
@@ -82,7 +48,8 @@ class Slot:
     """One place a callable leaves for another process."""
 
     call: cst.Call                # the call that hands it over
-    role: str                     # target, task, initializer, register, argument, process
+    role: str                     # target, task, initializer, register, argument, process;
+                                  # a DataLoader's collate_fn, worker_init_fn, dataset, transform
     owner: Kind
     expr: cst.BaseExpression      # as written: `work`, `partial(work, 2)`, a lambda
     always_pickled: bool          # pool and executor tasks are pickled under fork too
@@ -97,6 +64,12 @@ class Slot:
             "register": "registered with a manager",
             "argument": "an argument sent to another process",
             "process": "started as a Process",
+            "collate_fn": "the collate_fn of a DataLoader whose worker processes receive it",
+            "worker_init_fn": "the worker_init_fn of a DataLoader whose worker processes "
+                              "receive it",
+            "dataset": "the class of a DataLoader's dataset, which its worker processes receive",
+            "transform": "given to a DataLoader's dataset, which its worker processes receive",
+            "handed": "handed to a function that runs it in another process",
         }[self.role]
 
 
@@ -168,15 +141,8 @@ class UnpicklableCallable(Rule):
     the synchronous pool call returned, or before the hand-over when the name no
     longer holds the definition there.
 
-    And arguments pickle refuses, passed to a Process (`args=`, `kwargs=`,
-    through `functools.partial`), an initializer (`initargs=`) or a pool or
-    executor task: the parent's `sys.stdout`, `sys.stderr` or `sys.stdin`, a
-    file from `open()` (or `io`, `codecs`, `gzip`, `tempfile`...), a socket's
-    `makefile()` stream, a `threading` lock, event or thread, a `queue.Queue`, a
-    generator, an `sqlite3` connection, also through the variables holding them.
-    Fine and not reported: paths, file descriptors, sockets (multiprocessing
-    duplicates them), `io.StringIO`, and multiprocessing locks and queues given to a
-    Process (pool tasks are MP009's).
+    Arguments that cannot be pickled (open files, standard streams, thread
+    locks, generators, connections) are MP011's (unpicklable-state).
 
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux; macOS and
@@ -239,10 +205,7 @@ class UnpicklableCallable(Rule):
     where all its bindings sit in the main guard and every read is in that
     straight-line code; otherwise (a `global` in a function, a function reading
     the name, a rebinding outside the guard, a decorator applied in the guard)
-    it is reported. An argument that cannot be pickled is reported: pass what
-    the child needs to recreate it (the path; nothing for a standard stream, the
-    child has its own; a multiprocessing lock or queue instead of a thread's).
-    Calls on an explicit fork context are only reported where the configured
+    it is reported. Calls on an explicit fork context are only reported where the configured
     target start method is spawn or forkserver, or where they fail under fork too.
     """
 
@@ -260,7 +223,6 @@ class UnpicklableCallable(Rule):
         slots = list(self._slots())
         yield from self._definition_findings(slots)
         yield from self._rebinding_findings(slots)
-        yield from self._argument_findings()
 
     def _definition_findings(self, slots: list[Slot]) -> Iterator[Violation]:
         analysis = self.analysis
@@ -282,17 +244,31 @@ class UnpicklableCallable(Rule):
                 yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
                                 f"{subject.problem}")
                 continue
+            if self.context.is_notebook:
+                yield Violation(subject.node, self._notebook_message(slot, subject))
+                continue
             key = id(subject.definition)
             if key not in plans:
                 plans[key] = self._plan(subject, slots_by_definition[key])
             plan = plans[key]
-            message = f"{self._describe(subject)} is {slot.where()}; {self._why(subject)}"
+            where = slot.where()
+            if self._workers_uncertain([slot]):
+                where += " when its num_workers (not a literal here) is above 0"
+            message = f"{self._describe(subject)} is {where}; {self._why(subject)}"
             if slot.always_pickled and subject.placement != "guarded":
                 message += " (tasks are pickled under every start method)"
             if isinstance(plan, str):
                 yield Violation(subject.node, f"{message}, and {plan}")
+            elif self._workers_uncertain(plan.slots):
+                yield Violation(subject.node, f"{message}: {self._advice(plan)}")
             else:
                 yield Violation(subject.node, f"{message}: {self._advice(plan)}", self._fix(plan))
+
+    def _workers_uncertain(self, slots: list[Slot]) -> bool:
+        """A DataLoader whose `num_workers` comes from configuration or an argument may run
+        without workers: reported, not rewritten."""
+        return any(slot.owner is Kind.DATA_LOADER
+                   and self.analysis.loader_workers(slot.call) is Workers.MAYBE for slot in slots)
 
     # -- where callables leave -----------------------------------------------------------
 
@@ -313,6 +289,37 @@ class UnpicklableCallable(Rule):
             if analysis.call_kind(call) is Kind.PROCESS \
                     and analysis.process_class(call.func) is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
+        yield from self._loader_slots()
+        yield from self._handoff_slots()
+
+    def _handoff_slots(self) -> Iterator[Slot]:
+        """Callables given to a function that runs them in another process: a third-party
+        starter (`torch.multiprocessing.spawn(fn)`, which always spawns) or a function of
+        another module whose summary hands that parameter over (mpfix.analysis.summaries)."""
+        analysis = self.analysis
+        for call in analysis.calls:
+            for name in analysis.qualified_names(call.func):
+                handed = analysis.starters.handed_argument(name)
+                if handed is None:
+                    continue
+                arg = keyword(call, handed.name) or (
+                    positional(call, handed.position) if handed.position is not None else None)
+                if arg is not None:
+                    spawns = library_starter(name) is not None
+                    yield Slot(call, "handed", Kind.STARTS, arg.value, spawns)
+
+    def _loader_slots(self) -> Iterator[Slot]:
+        """A DataLoader's dataset travels with its class, and with the callables its
+        constructor was given (`transform=lambda x: ...`); its collate_fn and
+        worker_init_fn are callable uses like any other."""
+        analysis = self.analysis
+        for handoff in analysis.loader_handoffs():
+            if handoff.role == "dataset":
+                cls = analysis.instance_class(handoff.value)
+                if cls is not None:
+                    yield Slot(handoff.call, "dataset", Kind.DATA_LOADER, cls, False)
+            elif handoff.role == "transform":
+                yield Slot(handoff.call, "transform", Kind.DATA_LOADER, handoff.value, False)
 
     # -- what is wrong with a callable -------------------------------------------------------
 
@@ -337,6 +344,8 @@ class UnpicklableCallable(Rule):
             return "lambda"
         if not self.analysis.is_module_level(definition):
             return "local"
+        if self.context.is_notebook:
+            return "notebook"
         if self.analysis.in_main_guard(definition):
             return "guarded"
         return None
@@ -653,32 +662,8 @@ class UnpicklableCallable(Rule):
     def _unpicklable(self, value: Optional[cst.BaseExpression],
                      cls: Optional[cst.ClassDef] = None) -> Optional[str]:
         """What `value` is, when pickle cannot copy it: "an open file", "a generator"..."""
-        if isinstance(value, cst.GeneratorExp):
-            return "a generator"
-        if not isinstance(value, cst.Call):
-            return None
-        for name in self.analysis.qualified_names(value.func):
-            if name in UNPICKLABLE_FACTORIES:
-                return UNPICKLABLE_FACTORIES[name]
-        func = value.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "makefile" \
-                and self._is_socket(func.value, cls):
-            return "a socket's file stream"
-        made = self.analysis.definition_of(func)
-        if isinstance(made, cst.FunctionDef) and _yields(made):
-            return "a generator"
-        return None
-
-    def _is_socket(self, expr: cst.BaseExpression, cls: Optional[cst.ClassDef]) -> bool:
-        values: list[cst.BaseExpression] = []
-        if isinstance(expr, cst.Name):
-            bound = (self._bound_value(b.node) for b in self.analysis.assignments(expr))
-            values = [v for v in bound if v is not None]
-        elif isinstance(expr, cst.Attribute) and cls is not None:
-            values = [v for attribute, v in self._instance_attributes(cls)
-                      if attribute == expr.attr.value]
-        return any(isinstance(v, cst.Call)
-                   and self.analysis.qualified_names(v.func) & SOCKET_FACTORIES for v in values)
+        attributes = self._instance_attributes(cls) if cls is not None else ()
+        return unpicklable(self.analysis, value, attributes)
 
     def _bound_value(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
         """What a binding binds: the assigned value, or for `a, b = f()` the whole of `f()`."""
@@ -693,7 +678,8 @@ class UnpicklableCallable(Rule):
         method = self.analysis.start_method_of(slot.call)
         if method != "fork" or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
             return True
-        return slot.always_pickled and subject.placement != "guarded"
+        # Like a guarded definition, a notebook's is in every forked child's `__main__`.
+        return slot.always_pickled and subject.placement not in ("guarded", "notebook")
 
     # -- a module-level name rebound away from the callable it names ---------------------
 
@@ -926,59 +912,6 @@ class UnpicklableCallable(Rule):
             return Violation(node, f"{message}: rename this variable ({rename})")
         return Violation(node, f"{message}: rename this variable to '{rename.name}'", rename.fix)
 
-    # -- arguments that cannot be pickled ------------------------------------------------
-
-    def _argument_findings(self) -> Iterator[Violation]:
-        """Objects passed to another process (Process args/kwargs, initargs, task arguments)
-        that pickle refuses: the parent's standard streams, open files, thread locks,
-        generators. Spawn and forkserver pickle all of them; pools pickle task arguments
-        under every start method."""
-        analysis = self.analysis
-        seen: set[int] = set()
-        for use in analysis.callable_uses():
-            always = use.role == "task"
-            slot = Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
-            if use.role == "register" or analysis.pickles_by_value(use.call) \
-                    or not self._pickles_in_target(slot) or self._never_started(slot):
-                continue
-            for value in analysis.arguments(use).values():
-                if id(value) in seen:
-                    continue
-                seen.add(id(value))
-                what = self._unpicklable_argument(value, 0)
-                if what is not None:
-                    yield Violation(value, self._argument_message(value, what, slot))
-
-    def _unpicklable_argument(self, expr: cst.BaseExpression, depth: int) -> Optional[str]:
-        """What `expr` evaluates to, when pickle refuses it: the same as `_unpicklable`, and
-        the standard streams, followed through the variables that hold them."""
-        if depth > MAX_VARIABLE_DEPTH:
-            return None
-        if self.analysis.qualified_names(expr) & STANDARD_STREAMS:
-            return "a standard stream"
-        if isinstance(expr, cst.IfExp):
-            either = {self._unpicklable_argument(e, depth + 1) for e in (expr.body, expr.orelse)}
-            return either.pop() if len(either) == 1 else None
-        if isinstance(expr, cst.Name):
-            bindings = self.analysis.assignments(expr)
-            found = [self._unpicklable_argument(value, depth + 1) if value is not None else None
-                     for value in (self.analysis.assigned_value(b.node) for b in bindings)]
-            return found[0] if found and None not in found else None
-        return self._unpicklable(expr)
-
-    def _argument_message(self, value: cst.BaseExpression, what: str, slot: Slot) -> str:
-        written = self.context.module.code_for_node(value)
-        if len(written) > 30 or "\n" in written:
-            written = "this argument"
-        instead = (INSTEAD_FOR_TASKS.get(what) if slot.role == "task" else None) or INSTEAD[what]
-        if slot.role == "task":
-            owner = "an executor" if slot.owner is Kind.EXECUTOR else "a pool"
-            how = f"{owner} cannot pickle as a task argument under any start method"
-        else:
-            recipient = "a Process" if slot.role == "target" else "an initializer"
-            how = f"spawn and forkserver cannot pickle as {recipient} argument"
-        return f"{written} is {what}, which {how}: {instead}"
-
     # -- describing it ---------------------------------------------------------------------
 
     def _describe(self, subject: Subject) -> str:
@@ -1007,6 +940,22 @@ class UnpicklableCallable(Rule):
         kind = "class" if isinstance(definition, cst.ClassDef) else "function"
         return (f"pickle stores a {kind} by qualified name and cannot find one defined "
                 f"inside {where}")
+
+    def _notebook_message(self, slot: Slot, subject: Subject) -> str:
+        """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
+        the kernel's `__main__` has no file for the child to import, so moving a definition
+        to the notebook's top level would not help; it has to live in a module."""
+        definition = subject.definition
+        name = getattr(getattr(definition, "name", None), "value", None)
+        error = (f"a spawn or forkserver child fails with `AttributeError: Can't get attribute "
+                 f"'{name}' on <module '__main__' (built-in)>`" if subject.placement == "notebook"
+                 else self._why(subject))
+        if slot.role == "task" and slot.owner is not Kind.EXECUTOR:
+            error += " and the pool waits for its result forever"
+        helpers = notebook_helpers_module(self.context.path)
+        return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
+                f"the cells in a `__main__` that has no file; {error}: define it in a module "
+                f"beside the notebook ('{helpers}.py') and import it from there")
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1346,6 +1295,13 @@ class _Rewrite(cst.CSTTransformer):
         return update(updated_node) if update is not None else updated_node
 
 
+def notebook_helpers_module(path: str) -> str:
+    """The module beside a notebook that its process code belongs in:
+    `analysis.ipynb` -> `analysis_helpers`."""
+    stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
+    return f"{'nb_' if stem[0].isdigit() else ''}{stem}_helpers"
+
+
 def _renamer(name: str) -> Update:
     return lambda node: node.with_changes(value=name)  # type: ignore[attr-defined]
 
@@ -1539,23 +1495,6 @@ def _returns_in(function: cst.FunctionDef) -> list[cst.Return]:
 
     function.visit(Returns())
     return found
-
-
-def _yields(function: cst.FunctionDef) -> bool:
-    found: list[cst.CSTNode] = []
-
-    class Yields(cst.CSTVisitor):
-        def visit_Yield(self, node: cst.Yield) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    function.visit(Yields())
-    return bool(found)
 
 
 def _definition_time_names(definition: Definition) -> list[cst.Name]:
