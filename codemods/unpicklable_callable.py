@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnalysis, Workers,
-                                   method_name)
+from mpfix.analysis.module import Binding, CallableUse, Definition, ModuleAnalysis, method_name
 from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
-from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
-from mpfix.analysis.third_party import library_starter
 
 # What a slot's role hands over, in a finding's few words.
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
                "initializer": "{owner} initializer", "register": "manager's registered callable",
-               "argument": "callable argument", "process": "Process class",
-               "collate_fn": "DataLoader collate_fn", "worker_init_fn": "DataLoader worker_init_fn",
-               "dataset": "DataLoader dataset class", "transform": "callable given to a dataset",
-               "handed": "callable handed to another process"}
+               "argument": "callable argument", "process": "Process class"}
 # Pool methods that return only when every task has been pickled and sent.
 SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
 # Names for hoisted lambdas, by what the process does with them.
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
-                "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
-                "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
+                "register": "_factory", "argument": "_callback"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
@@ -48,8 +39,7 @@ class Slot:
     """One place a callable leaves for another process."""
 
     call: cst.Call                # the call that hands it over
-    role: str                     # target, task, initializer, register, argument, process;
-                                  # a DataLoader's collate_fn, worker_init_fn, dataset, transform
+    role: str                     # target, task, initializer, register, argument, process
     owner: Kind
     expr: cst.BaseExpression      # as written: `work`, `partial(work, 2)`, a lambda
     always_pickled: bool          # pool and executor tasks are pickled under fork too
@@ -64,12 +54,6 @@ class Slot:
             "register": "registered with a manager",
             "argument": "an argument sent to another process",
             "process": "started as a Process",
-            "collate_fn": "the collate_fn of a DataLoader whose worker processes receive it",
-            "worker_init_fn": "the worker_init_fn of a DataLoader whose worker processes "
-                              "receive it",
-            "dataset": "the class of a DataLoader's dataset, which its worker processes receive",
-            "transform": "given to a DataLoader's dataset, which its worker processes receive",
-            "handed": "handed to a function that runs it in another process",
         }[self.role]
 
 
@@ -244,31 +228,17 @@ class UnpicklableCallable(Rule):
                 yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
                                 f"{subject.problem}")
                 continue
-            if self.context.is_notebook:
-                yield Violation(subject.node, self._notebook_message(slot, subject))
-                continue
             key = id(subject.definition)
             if key not in plans:
                 plans[key] = self._plan(subject, slots_by_definition[key])
             plan = plans[key]
-            where = slot.where()
-            if self._workers_uncertain([slot]):
-                where += " when its num_workers (not a literal here) is above 0"
-            message = f"{self._describe(subject)} is {where}; {self._why(subject)}"
+            message = f"{self._describe(subject)} is {slot.where()}; {self._why(subject)}"
             if slot.always_pickled and subject.placement != "guarded":
                 message += " (tasks are pickled under every start method)"
             if isinstance(plan, str):
                 yield Violation(subject.node, f"{message}, and {plan}")
-            elif self._workers_uncertain(plan.slots):
-                yield Violation(subject.node, f"{message}: {self._advice(plan)}")
             else:
                 yield Violation(subject.node, f"{message}: {self._advice(plan)}", self._fix(plan))
-
-    def _workers_uncertain(self, slots: list[Slot]) -> bool:
-        """A DataLoader whose `num_workers` comes from configuration or an argument may run
-        without workers: reported, not rewritten."""
-        return any(slot.owner is Kind.DATA_LOADER
-                   and self.analysis.loader_workers(slot.call) is Workers.MAYBE for slot in slots)
 
     # -- where callables leave -----------------------------------------------------------
 
@@ -289,37 +259,6 @@ class UnpicklableCallable(Rule):
             if analysis.call_kind(call) is Kind.PROCESS \
                     and analysis.process_class(call.func) is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
-        yield from self._loader_slots()
-        yield from self._handoff_slots()
-
-    def _handoff_slots(self) -> Iterator[Slot]:
-        """Callables given to a function that runs them in another process: a third-party
-        starter (`torch.multiprocessing.spawn(fn)`, which always spawns) or a function of
-        another module whose summary hands that parameter over (mpfix.analysis.summaries)."""
-        analysis = self.analysis
-        for call in analysis.calls:
-            for name in analysis.qualified_names(call.func):
-                handed = analysis.starters.handed_argument(name)
-                if handed is None:
-                    continue
-                arg = keyword(call, handed.name) or (
-                    positional(call, handed.position) if handed.position is not None else None)
-                if arg is not None:
-                    spawns = library_starter(name) is not None
-                    yield Slot(call, "handed", Kind.STARTS, arg.value, spawns)
-
-    def _loader_slots(self) -> Iterator[Slot]:
-        """A DataLoader's dataset travels with its class, and with the callables its
-        constructor was given (`transform=lambda x: ...`); its collate_fn and
-        worker_init_fn are callable uses like any other."""
-        analysis = self.analysis
-        for handoff in analysis.loader_handoffs():
-            if handoff.role == "dataset":
-                cls = analysis.instance_class(handoff.value)
-                if cls is not None:
-                    yield Slot(handoff.call, "dataset", Kind.DATA_LOADER, cls, False)
-            elif handoff.role == "transform":
-                yield Slot(handoff.call, "transform", Kind.DATA_LOADER, handoff.value, False)
 
     # -- what is wrong with a callable -------------------------------------------------------
 
@@ -344,8 +283,6 @@ class UnpicklableCallable(Rule):
             return "lambda"
         if not self.analysis.is_module_level(definition):
             return "local"
-        if self.context.is_notebook:
-            return "notebook"
         if self.analysis.in_main_guard(definition):
             return "guarded"
         return None
@@ -678,8 +615,7 @@ class UnpicklableCallable(Rule):
         method = self.analysis.start_method_of(slot.call)
         if method != "fork" or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
             return True
-        # Like a guarded definition, a notebook's is in every forked child's `__main__`.
-        return slot.always_pickled and subject.placement not in ("guarded", "notebook")
+        return slot.always_pickled and subject.placement != "guarded"
 
     # -- a module-level name rebound away from the callable it names ---------------------
 
@@ -940,22 +876,6 @@ class UnpicklableCallable(Rule):
         kind = "class" if isinstance(definition, cst.ClassDef) else "function"
         return (f"pickle stores a {kind} by qualified name and cannot find one defined "
                 f"inside {where}")
-
-    def _notebook_message(self, slot: Slot, subject: Subject) -> str:
-        """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
-        the kernel's `__main__` has no file for the child to import, so moving a definition
-        to the notebook's top level would not help; it has to live in a module."""
-        definition = subject.definition
-        name = getattr(getattr(definition, "name", None), "value", None)
-        error = (f"a spawn or forkserver child fails with `AttributeError: Can't get attribute "
-                 f"'{name}' on <module '__main__' (built-in)>`" if subject.placement == "notebook"
-                 else self._why(subject))
-        if slot.role == "task" and slot.owner is not Kind.EXECUTOR:
-            error += " and the pool waits for its result forever"
-        helpers = notebook_helpers_module(self.context.path)
-        return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
-                f"the cells in a `__main__` that has no file; {error}: define it in a module "
-                f"beside the notebook ('{helpers}.py') and import it from there")
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1293,13 +1213,6 @@ class _Rewrite(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         update = self.updates.get(original_node)
         return update(updated_node) if update is not None else updated_node
-
-
-def notebook_helpers_module(path: str) -> str:
-    """The module beside a notebook that its process code belongs in:
-    `analysis.ipynb` -> `analysis_helpers`."""
-    stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
-    return f"{'nb_' if stem[0].isdigit() else ''}{stem}_helpers"
 
 
 def _renamer(name: str) -> Update:
