@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 EXIT_CLEAN, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 
 
 class UsageError(click.ClickException):

@@ -228,16 +228,25 @@ def _wait_until(condition, process: subprocess.Popen, timeout: float = 240) -> N
 
 def _assert_interrupted_cleanly(process: subprocess.Popen, paths: list[Path],
                                 fixed: str) -> tuple[int, int]:
+    """Every file original or fully fixed, and the one line on stderr says how many
+    were written and how many are untouched."""
     stdout, stderr = process.communicate(timeout=120)
     err = stderr.decode()
     assert "Traceback" not in err + stdout.decode(), err
     assert process.returncode == 130, err
-    assert [line for line in err.splitlines() if line.strip()] == [
-        "mpfix: interrupted: files written so far are fully fixed, the others unchanged"]
     contents = [path.read_text() for path in paths]
     assert all(text in (SCRIPT, fixed) for text in contents)
     assert not _temp_files(paths[0].parent.parent)
-    return contents.count(fixed), contents.count(SCRIPT)
+    written, untouched = contents.count(fixed), contents.count(SCRIPT)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    if written:
+        assert lines[0].startswith(f"mpfix: interrupted; wrote {written} file"), err
+        rest = "1 file to write is" if untouched == 1 else f"{untouched} files to write are"
+        assert lines[0].endswith(f"; the other {rest} untouched"), err
+    else:
+        assert lines[0] == "mpfix: interrupted; nothing was written"
+    return written, untouched
 
 
 def test_sigint_while_writing_leaves_files_original_or_fully_fixed(tmp_path: Path) -> None:

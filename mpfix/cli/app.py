@@ -3,13 +3,14 @@
 Exit status: 0 clean; 1 findings reported (check) or files changed or findings
 left (fix); 2 usage, configuration or parse errors, and files that could not be
 read or written. 2 wins: a run with findings and a file that does not parse
-reports both and exits 2 (`--exit-zero` silences findings only).
+reports both and exits 2 (`--exit-zero` silences findings only). 130: interrupted
+(Ctrl-C); mpfix says which files it had written.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -30,7 +31,7 @@ from mpfix.verify.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
 from mpfix.engine.writer import WriteError, write_atomically
 
-from mpfix.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, UsageError
+from mpfix.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, EXIT_INTERRUPTED, UsageError
 
 
 @dataclass
@@ -207,16 +208,55 @@ def _validate(options: Options) -> None:
         raise UsageError("--add-noqa and --report-unused-noqa cannot be combined")
 
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
+@dataclass
+class _Writes:
+    """The files a run has to write and those written so far, so that an interrupted run
+    can say which. The writer finishes or abandons the file in hand before a Ctrl-C is
+    raised, so each file is either written in full or untouched."""
+
+    due: int = 0
+    written: list[str] = field(default_factory=list)
+
+    def write(self, name: str, original: bytes, new: bytes) -> None:
+        try:
+            write_atomically(Path(name), original, new)
+        except KeyboardInterrupt:
+            # Deferred while the file was in hand, a Ctrl-C is raised as the writer
+            # returns: the file may be written; what is on disk says.
+            if _holds(Path(name), new):
+                self.written.append(name)
+            raise
+        self.written.append(name)
+
+    def interrupted_message(self) -> str:
+        if not self.written:
+            return "mpfix: interrupted; nothing was written"
+        count = len(self.written)
+        names = ", ".join(self.written[:3]) + (", ..." if count > 3 else "")
+        done = f"wrote {_files(count)} in full ({names})"
+        left = self.due - count
+        return f"mpfix: interrupted; {done}" + (
+            f"; the other {_files(left)} to write {'is' if left == 1 else 'are'} untouched"
+            if left else "")
+
+
+def _holds(path: Path, content: bytes) -> bool:
+    try:
+        return path.read_bytes() == content
+    except OSError:
+        return False
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
 
 
 def _execute_interruptible(options: Options) -> int:
+    writes = _Writes()
     try:
-        return _execute(options)
+        return _execute(options, writes)
     except KeyboardInterrupt:
-        # The writer finishes or abandons the file in hand before this is raised.
-        click.echo("mpfix: interrupted: files written so far are fully fixed, the others "
-                   "unchanged", err=True)
+        click.echo(writes.interrupted_message(), err=True)
         return EXIT_INTERRUPTED
 
 
@@ -227,7 +267,7 @@ def _default_format() -> str:
         return "text"
 
 
-def _execute(options: Options) -> int:
+def _execute(options: Options, writes: _Writes) -> int:
     _validate(options)
     options.output_format = options.output_format or _default_format()
     resolver = _resolver(options)
@@ -243,13 +283,13 @@ def _execute(options: Options) -> int:
         raise UsageError(str(error)) from None
     report = _run(options, files, settings, cache_directory)
     if options.add_noqa:
-        return _finish_add_noqa(options, report)
+        return _finish_add_noqa(options, report, writes)
     unwritten: dict[str, int] = {}
     if options.mode == "diff":
         _print_patches(report, options.color)
     else:
         if options.mode == "fix":
-            unwritten = _write_changes(report, settings)
+            unwritten = _write_changes(report, settings, writes)
         _print_results(options, report)
     if options.show_fixes:
         _print_fixes(options, report)
@@ -358,16 +398,17 @@ def _echo_errors(results: list[FileResult]) -> None:
             click.echo(f"{result.path}: error: {result.error}", err=True)
 
 
-def _write_changes(report: runner.RunReport,
-                   settings: dict[Path, FileSettings]) -> dict[str, int]:
+def _write_changes(report: runner.RunReport, settings: dict[Path, FileSettings],
+                   writes: _Writes) -> dict[str, int]:
     """Write every fixed file; returns the files that could not be written, with the
     number of fixes each one loses."""
     unwritten: dict[str, int] = {}
+    writes.due = sum(1 for result in report.results if result.new_source is not None)
     for index, result in enumerate(report.results):
         if result.new_source is None:
             continue
         try:
-            write_atomically(Path(result.path), report.sources[result.path], result.new_source)
+            writes.write(result.path, report.sources[result.path], result.new_source)
         except WriteError as error:
             unwritten[result.path] = sum(result.fixed.values())
             report.results[index] = replace(_as_read(result.path, report, settings),
@@ -410,10 +451,11 @@ def _finish(options: Options, report: runner.RunReport,
     return EXIT_FOUND if changed or found else EXIT_CLEAN
 
 
-def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
+def _finish_add_noqa(options: Options, report: runner.RunReport, writes: _Writes) -> int:
     from mpfix.engine.noqa import NoqaError, add_noqa_to_source
 
     added, files = 0, 0
+    writes.due = sum(1 for result in report.results if result.findings and not result.error)
     for result in report.results:
         if result.error or not result.findings:
             continue
@@ -421,7 +463,7 @@ def _finish_add_noqa(options: Options, report: runner.RunReport) -> int:
         try:
             new_source, count = add_noqa_to_source(source, result.findings)
             if count:
-                write_atomically(Path(result.path), source, new_source)
+                writes.write(result.path, source, new_source)
         except (NoqaError, WriteError) as error:
             result.error = str(error)
             continue

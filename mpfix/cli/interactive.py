@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
 import click
 
 from mpfix.engine.diff import colorize_text, unified_diff_text
-from mpfix.errors import EXIT_ERROR
+from mpfix.errors import EXIT_ERROR, EXIT_INTERRUPTED
 from mpfix.findings import FileResult, Safety
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ ANSWERS = {
 }
 PROMPT = ("Apply this fix? [y]es, [n]o, [a]ll remaining in this file, [s]kip the rest of "
           "this file, skip this [r]ule everywhere, [q]uit")
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 
 Planned = Counter  # (path, rule code) -> fixes a check found there
 
