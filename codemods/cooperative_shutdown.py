@@ -188,7 +188,8 @@ class CooperativeShutdown(Rule):
             if method_name(call) != "terminate" or call.args:
                 continue
             kind = self.analysis.receiver_kind(call)
-            if kind not in (Kind.POOL, Kind.PROCESS) or self._accepted(call):
+            if kind not in (Kind.POOL, Kind.PROCESS) or self._accepted(call) \
+                    or self._own_terminate(call):
                 continue
             if kind is Kind.POOL:
                 violation = self._pool_terminate(call)
@@ -213,6 +214,20 @@ class CooperativeShutdown(Rule):
             or any(self._joins(s, receiver) and not self._rebound_between(receiver, s, call)
                    for s in self._completed_before(call)) \
             or self._at_deadline(call)
+
+    def _own_terminate(self, call: cst.Call) -> bool:
+        """A Process subclass that overrides terminate(): calling it runs the class's own
+        shutdown, not Process.terminate()."""
+        receiver = call.func.value  # type: ignore[attr-defined]
+        for creation in self.analysis.creation_calls(receiver):
+            cls = self.analysis.process_class(creation.func)
+            while cls is not None:
+                if any(isinstance(s, cst.FunctionDef) and s.name.value == "terminate"
+                       for s in cls.body.body):
+                    return True
+                cls = next((self.analysis.process_class(b.value) for b in cls.bases
+                            if self.analysis.process_class(b.value) is not None), None)
+        return False
 
     def _rebound_between(self, name: cst.BaseExpression, first: cst.CSTNode, second: cst.CSTNode) -> bool:
         """Whether the variable `name` reads is bound again after `first` and before `second`,
@@ -477,7 +492,12 @@ class CooperativeShutdown(Rule):
         message = (f"`{node_code(receiver)}.terminate()` discards the pool's outstanding work "
                    f"(`{lost}`) and kills its workers mid-task: close() the pool and join() it")
         line = self._sole_statement_line(call)
-        fix = self._pool_fix(call, line, receiver) if line is not None else None
+        certain = not self.analysis.through_flow(receiver) \
+            or self.analysis.must_hold(receiver) is Kind.POOL
+        fix = self._pool_fix(call, line, receiver) if line is not None and certain else None
+        if not certain:
+            message += f" (`{node_code(receiver)}` may be another object: it comes from " \
+                       f"{self.analysis.held_path(receiver)})"
         return Violation(call, message, fix)
 
     def _pool_fix(self, call: cst.Call, line: cst.SimpleStatementLine,
@@ -579,6 +599,9 @@ class CooperativeShutdown(Rule):
         if not any(self._endangers(c, call) for c in creations):
             return None
         kills = KILLS.format(receiver=node_code(receiver))
+        path = analysis.held_path(receiver) if analysis.through_flow(receiver) else None
+        if path is not None:
+            return f"{kills}; `{node_code(receiver)}` is the process kept in {path}: {COOPERATIVE}"
         line = self._sole_statement_line(call)
         if line is None or not isinstance(receiver, cst.Name):
             return f"{kills}: {COOPERATIVE}"

@@ -26,6 +26,9 @@ CONTEXT_PARAMETERS = {
     "managers.BaseManager": ("ctx", 3),
 }
 EXECUTOR_CONTEXT_PARAMETER = ("mp_context", 1)
+# Expressions whose object the flow analysis follows when the plain reading finds none.
+FLOW_NODES = (cst.Name, cst.Attribute, cst.Subscript, cst.Call, cst.BooleanOperation,
+              cst.IfExp, cst.NamedExpr)
 # Families that re-export another's API and so share its default context.
 SHARED_DEFAULT_CONTEXT = {"torch.multiprocessing": "multiprocessing"}
 
@@ -55,8 +58,35 @@ class KindsMixin:
         key = id(expr)
         if key not in self._kind_cache:
             self._kind_cache[key] = None  # breaks cycles such as `p = p`
-            self._kind_cache[key] = self._compute_kind(expr)
-        return self._kind_cache[key]
+            self._kind_cache[key] = self._flow_fallback(expr, self._compute_kind, elements=False)
+        return self._read_kind(key, self._kind_cache)
+
+    def _flow_fallback(self, expr: cst.CSTNode, compute, *, elements: bool) -> Optional[Kind]:
+        """The plain reading of `expr`, else what the flow analysis finds; remembers when
+        the answer depends on the flow, directly or through a name it read."""
+        reads_before = self._flow_reads
+        kind = compute(expr)
+        if kind is None and isinstance(expr, FLOW_NODES):
+            kind = self.flow_kind(expr, elements=elements)
+            if kind is not None:
+                self._through_flow.add(id(expr))
+        elif kind is not None and self._flow_reads != reads_before:
+            self._through_flow.add(id(expr))
+        return kind
+
+    def _read_kind(self, key: int, cache: dict[int, Optional[Kind]]) -> Optional[Kind]:
+        if key in self._through_flow and cache[key] is not None:
+            self._flow_reads += 1
+        return cache[key]
+
+    def through_flow(self, expr: cst.CSTNode) -> bool:
+        """Whether `kind_of(expr)` or `element_kind(expr)` knew the object only by following it
+        through an attribute, a container, a parameter or a return (mpfix.analysis.flow):
+        a rule reports such a finding with `held_path`, and rewrites only if `must_hold`
+        agrees."""
+        self.kind_of(expr)
+        self.element_kind(expr)
+        return id(expr) in self._through_flow
 
     def _compute_kind(self, expr: cst.CSTNode) -> Optional[Kind]:
         if isinstance(expr, cst.Call):
@@ -130,8 +160,9 @@ class KindsMixin:
         key = id(expr)
         if key not in self._element_cache:
             self._element_cache[key] = None  # breaks cycles such as `procs = list(procs)`
-            self._element_cache[key] = self._compute_element_kind(expr)
-        return self._element_cache[key]
+            self._element_cache[key] = self._flow_fallback(expr, self._compute_element_kind,
+                                                           elements=True)
+        return self._read_kind(key, self._element_cache)
 
     def _compute_element_kind(self, expr: cst.CSTNode) -> Optional[Kind]:
         if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):

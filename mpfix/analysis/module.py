@@ -39,6 +39,7 @@ from mpfix.analysis.kinds import (  # noqa: F401 - re-exported for rules
     api_family,
     default_family,
 )
+from mpfix.analysis.flow import FlowMixin, Held  # noqa: F401 - re-exported for rules
 from mpfix.analysis.names import Binding, NameIndex  # noqa: F401 - re-exported for rules
 from mpfix.analysis.objects import ObjectsMixin
 from mpfix.analysis.positions import StatementTexts
@@ -58,8 +59,8 @@ from mpfix.analysis.structure import (  # noqa: F401 - re-exported for rules
 )
 
 
-class ModuleAnalysis(StructureMixin, KindsMixin, CallablesMixin, ReadsMixin, StartsMixin,
-                     ObjectsMixin):
+class ModuleAnalysis(StructureMixin, KindsMixin, FlowMixin, CallablesMixin, ReadsMixin,
+                     StartsMixin, ObjectsMixin):
     """One file's analysis, built once over one MetadataWrapper and asked by every rule.
 
     Each part answers one question and lives in its own module; the caches they share
@@ -84,4 +85,6 @@ class ModuleAnalysis(StructureMixin, KindsMixin, CallablesMixin, ReadsMixin, Sta
         self.lambdas = self.names.lambdas
         self._kind_cache: dict[int, Optional[Kind]] = {}
         self._element_cache: dict[int, Optional[Kind]] = {}
+        self._through_flow: set[int] = set()
+        self._flow_reads = 0
         self._starts_cache: dict[int, bool] = {}

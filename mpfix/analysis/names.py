@@ -118,6 +118,7 @@ class NameIndex:
         self.classes: list[cst.ClassDef] = []
         self.lambdas: list[cst.Lambda] = []
         self.name_nodes: list[cst.Name] = []            # every Name, in pre-order
+        self.star_modules: list[str] = []               # `from M import *` at module level
         self._keys: dict[int, list[int]] = {}
         self.scopes: list[Scope] = []
         self.all_names: set[str] = set()
@@ -273,6 +274,8 @@ class NameIndex:
         if node.module is not None:
             self._ignore_all(node.module)
         if isinstance(node.names, cst.ImportStar):
+            if self._scope.kind == "module" and not node.relative:
+                self.star_modules.append(module)
             return
         for alias in node.names:
             self._ignore_all(alias)
@@ -352,6 +355,10 @@ class NameIndex:
                     return binding.imported
             if not bindings and node.value in BUILTIN_NAMES:
                 return f"builtins.{node.value}"
+            if not bindings and self.star_modules:
+                # The last star import wins when it exports the name; which names a
+                # module exports is not read here, so earlier star imports are not guessed.
+                return f"{self.star_modules[-1]}.{node.value}"
             return None
         if isinstance(node, cst.Attribute):
             base = self.qualified_name(node.value)

@@ -36,6 +36,8 @@ class ObjectsMixin:
         `with ... as`, loops over containers, subscripts and `append`ed lists."""
         found: list[cst.Call] = []
         self._collect_creations(expr, found, set())
+        if not found:  # kept in an attribute, a container, a parameter: mpfix.analysis.flow
+            found = [c for c in self.flow_creations(expr) if self.call_kind(c) is not None]
         return found
 
     def _collect_creations(self, expr: cst.CSTNode, found: list[cst.Call], seen: set[int]) -> None:

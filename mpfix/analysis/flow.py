@@ -1,0 +1,494 @@
+"""What kinds of object an expression can hold, following them through the places real
+code keeps them within one module: attributes of `self`/`cls` across the methods of a
+class (and of a module-level instance), containers (literals, comprehensions,
+`append`/`extend`/`insert`/`add`/`setdefault`/subscript stores; read back by iteration,
+indexing, slicing copies, `.values()`/`.items()`/`.pop()`/`.get()`, unpacking), parameters
+bound at every call site of the module, return values, `or`/conditional expressions and
+aliases.
+
+Flow-insensitive, with two answers: `may_hold` (every kind any path brings: for rules
+that report) and `must_hold` (the one kind every path brings, with no path the module
+does not show: for rules that rewrite). `held_path` says where the object was kept, for
+the messages of findings made through this flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator, Optional, Union
+
+import libcst as cst
+
+from mpfix.analysis.flowindex import FlowIndex, Location, is_static
+from mpfix.analysis.starters import Kind
+
+# Calls on a container that give back one of its elements, or a container of them.
+TAKE_ONE = frozenset({"pop", "get", "popleft", "setdefault"})
+SAME_ELEMENTS = frozenset({"copy", "values"})
+# Builtins whose result has the elements of their first argument.
+COPYING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "reversed", "sorted", "iter"})
+
+
+@dataclass(frozen=True)
+class Held:
+    """The kinds an expression may hold; `complete` when the module shows every way a
+    value reaches it (no parameter of a function others may call, no unknown call)."""
+
+    kinds: frozenset = frozenset()
+    complete: bool = True
+    origins: tuple = ()    # the calls creating the objects, in the order found
+
+    def __or__(self, other: "Held") -> "Held":
+        origins = self.origins + tuple(c for c in other.origins
+                                       if all(c is not o for o in self.origins))
+        return Held(self.kinds | other.kinds, self.complete and other.complete, origins)
+
+
+NOTHING = Held()          # `None`, literals: hold no multiprocessing object
+UNKNOWN = Held(frozenset(), False)
+
+
+class FlowMixin:
+    """Part of ModuleAnalysis (mpfix.analysis.module); `self` is the whole analysis."""
+
+    # -- public answers -----------------------------------------------------------------
+
+    def may_hold(self, expr: cst.CSTNode) -> frozenset:
+        return self._held(expr).kinds
+
+    def must_hold(self, expr: cst.CSTNode) -> Optional[Kind]:
+        held = self._held(expr)
+        return next(iter(held.kinds)) if held.complete and len(held.kinds) == 1 else None
+
+    def may_contain(self, expr: cst.CSTNode) -> frozenset:
+        return self._contents(expr).kinds
+
+    def must_contain(self, expr: cst.CSTNode) -> Optional[Kind]:
+        held = self._contents(expr)
+        return next(iter(held.kinds)) if held.complete and len(held.kinds) == 1 else None
+
+    def flow_creations(self, expr: cst.CSTNode, *, elements: bool = False) -> list[cst.Call]:
+        """The calls creating the objects `expr` (or its elements) may hold, through the flow."""
+        return list((self._contents(expr) if elements else self._held(expr)).origins)
+
+    def flow_kind(self, expr: cst.CSTNode, *, elements: bool = False) -> Optional[Kind]:
+        """One kind for `kind_of`/`element_kind`: the certain one, else the first a path brings."""
+        held = self._contents(expr) if elements else self._held(expr)
+        return min(held.kinds, key=lambda k: k.value) if held.kinds else None
+
+    # -- values ---------------------------------------------------------------------
+
+    def _held(self, expr: cst.CSTNode) -> Held:
+        return self._memo(self._flow_values, expr, self._compute_held)
+
+    def _contents(self, expr: cst.CSTNode) -> Held:
+        return self._memo(self._flow_elements, expr, self._compute_contents)
+
+    @staticmethod
+    def _memo(cache: dict, expr: cst.CSTNode, compute) -> Held:
+        key = id(expr)
+        if key not in cache:
+            cache[key] = NOTHING  # a cycle adds nothing new
+            cache[key] = compute(expr)
+        return cache[key]
+
+    @cached_property
+    def _flow_values(self) -> dict:
+        return {}
+
+    @cached_property
+    def _flow_elements(self) -> dict:
+        return {}
+
+    def _compute_held(self, expr: cst.CSTNode) -> Held:
+        if isinstance(expr, cst.Call):
+            return self._call_held(expr)
+        if isinstance(expr, cst.Name):
+            if expr.value in ("None", "True", "False"):
+                return NOTHING
+            return self._name_held(expr)
+        if isinstance(expr, cst.Attribute):
+            kind = self._qualified_kind(expr)
+            if kind is not None:
+                return Held(frozenset({kind}))
+            location = self._location(expr)
+            return self._location_held(location) if location else UNKNOWN
+        if isinstance(expr, cst.Subscript):
+            if _is_slice(expr):
+                return NOTHING
+            return self._contents(expr.value)
+        if isinstance(expr, cst.BooleanOperation):
+            return self._held(expr.left) | self._held(expr.right)
+        if isinstance(expr, cst.IfExp):
+            return self._held(expr.body) | self._held(expr.orelse)
+        if isinstance(expr, cst.NamedExpr):
+            return self._held(expr.value)
+        if isinstance(expr, (cst.BaseNumber, cst.BaseString, cst.List, cst.Tuple, cst.Set,
+                             cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp, cst.Lambda,
+                             cst.BinaryOperation, cst.Comparison, cst.UnaryOperation)):
+            return NOTHING
+        return UNKNOWN
+
+    def _call_held(self, call: cst.Call) -> Held:
+        kind = self.call_kind(call)
+        if kind is not None:
+            return Held(frozenset({kind}), origins=(call,))
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in TAKE_ONE \
+                and self._location(func.value) is not None:
+            return self._contents(func.value)
+        if (isinstance(func, cst.Name) and func.value == "next") and call.args:
+            return self._contents(call.args[0].value)
+        function = self._called_function(call)
+        if function is not None:
+            return self._returns_held(function)
+        return UNKNOWN
+
+    def _name_held(self, name: cst.Name) -> Held:
+        bindings = self.assignments(name)
+        if not bindings:
+            return UNKNOWN
+        held = NOTHING
+        for binding in bindings:
+            held = held | self._binding_held(binding.node)
+        return held
+
+    def _binding_held(self, target: cst.CSTNode) -> Held:
+        if isinstance(target, (cst.FunctionDef, cst.ClassDef, cst.ImportAlias)):
+            return NOTHING
+        value = self.assigned_value(target)
+        if value is not None:
+            return self._held(value)
+        source = self._loop_source(target)
+        if source is not None:
+            return self._contents(source)
+        parameter = self._parameter_of_name(target)
+        if parameter is not None:
+            return self._parameter_held(*parameter)
+        return self._unpacked_held(target)
+
+    def _unpacked_held(self, target: cst.CSTNode) -> Held:
+        """`a, b = procs`, `for name, p in procs.items()`, `for i, p in enumerate(procs)`."""
+        element = self.parent(target)
+        pattern = self.parent(element) if isinstance(element, cst.Element) else None
+        if not isinstance(pattern, (cst.Tuple, cst.List)):
+            return UNKNOWN
+        index = next(i for i, e in enumerate(pattern.elements) if e is element)
+        paired = self.paired_value(target)
+        if paired is not None:
+            return self._held(paired)
+        value = self.assigned_value(pattern)
+        if value is not None:
+            if self.call_kind(value) is Kind.PIPE if isinstance(value, cst.Call) else False:
+                return Held(frozenset({Kind.PIPE}))
+            return self._contents(value)
+        source = self._loop_source(pattern)
+        if source is None:
+            return UNKNOWN
+        return self._pair_element(source, index)
+
+    def _pair_element(self, source: cst.BaseExpression, index: int) -> Held:
+        """The `index`-th part of each element of `source`, when its elements are pairs."""
+        if isinstance(source, cst.Call):
+            func = source.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "items":
+                return self._contents(func.value) if index == 1 else NOTHING
+            if (isinstance(func, cst.Name) and func.value == "enumerate") and source.args:
+                return self._contents(source.args[0].value) if index == 1 else NOTHING
+            if (isinstance(func, cst.Name) and func.value == "zip") and index < len(source.args):
+                return self._contents(source.args[index].value)
+        return UNKNOWN
+
+    # -- contents ---------------------------------------------------------------------
+
+    def _compute_contents(self, expr: cst.CSTNode) -> Held:
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            held = NOTHING
+            for element in expr.elements:
+                held = held | (self._contents(element.value)
+                               if isinstance(element, cst.StarredElement)
+                               else self._held(element.value))
+            return held
+        if isinstance(expr, cst.Dict):
+            held = NOTHING
+            for element in expr.elements:
+                held = held | (self._held(element.value) if isinstance(element, cst.DictElement)
+                               else self._contents(element.value))
+            return held
+        if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            return self._held(expr.elt)
+        if isinstance(expr, cst.DictComp):
+            return self._held(expr.value)
+        if isinstance(expr, cst.Subscript):
+            return self._contents(expr.value) if _is_slice(expr) else UNKNOWN
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            return self._contents(expr.left) | self._contents(expr.right)
+        if isinstance(expr, (cst.BooleanOperation, cst.IfExp)):
+            parts = (expr.left, expr.right) if isinstance(expr, cst.BooleanOperation) \
+                else (expr.body, expr.orelse)
+            return self._contents(parts[0]) | self._contents(parts[1])
+        if isinstance(expr, cst.Call):
+            return self._call_contents(expr)
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            return self._location_contents(expr)
+        return UNKNOWN
+
+    def _call_contents(self, call: cst.Call) -> Held:
+        func = call.func
+        if isinstance(func, cst.Name) and func.value in COPYING_BUILTINS \
+                and not self.assignments(func):
+            return self._contents(call.args[0].value) if call.args else NOTHING
+        if isinstance(func, cst.Attribute) and func.attr.value in SAME_ELEMENTS:
+            return self._contents(func.value)
+        if self.call_kind(call) is Kind.PIPE:
+            return Held(frozenset({Kind.PIPE}))
+        function = self._called_function(call)
+        if function is not None:
+            held = NOTHING
+            for value in self._returned_values(function):
+                held = held | self._contents(value)
+            return held
+        return UNKNOWN
+
+    def _location_contents(self, expr: Union[cst.Name, cst.Attribute]) -> Held:
+        """What the container `expr` names holds: what its bindings were made of, and what
+        anything sharing it (an alias, a parameter it was passed as) added to it."""
+        location = self._location(expr)
+        if location is None:
+            return UNKNOWN
+        held = NOTHING if location[0] != "name" else self._own_contents(location)
+        for member in self._aliases(location):
+            for source in self._flow_index.stores.get(member, ()):
+                held = held | self._contents(source.value)
+            for source in self._flow_index.added.get(member, ()):
+                held = held | (self._contents(source.value) if source.many
+                               else self._held(source.value))
+            if member[0] == "name":
+                for target in self._name_targets(member):
+                    held = held | self._binding_contents(target)
+        return held
+
+    def _binding_contents(self, target: cst.CSTNode) -> Held:
+        """What an alias's own binding put in the shared container (a parameter or a loop
+        variable brings what its source holds, and that arrives through the alias)."""
+        value = self.assigned_value(target)
+        return self._contents(value) if value is not None else NOTHING
+
+    def _own_contents(self, location: Location) -> Held:
+        """A variable bound other than by `=` (a parameter, a loop variable, an import)
+        may hold what the module does not show."""
+        for target in self._name_targets(location):
+            if self.assigned_value(target) is None \
+                    and not isinstance(target, (cst.FunctionDef, cst.ClassDef)):
+                return UNKNOWN
+        return NOTHING
+
+    # -- locations --------------------------------------------------------------------
+
+    def _location(self, expr: cst.CSTNode) -> Optional[Location]:
+        """A key for the variable or attribute `expr` reads or stores: ("name", scope id,
+        name) or ("attr", owner key, attribute)."""
+        if isinstance(expr, cst.Name):
+            bindings = self.names.resolve(expr)
+            return ("name", id(bindings[0].scope), expr.value) if bindings else None
+        if isinstance(expr, cst.Attribute):
+            owner = self._attribute_owner(expr.value)
+            return ("attr", owner, expr.attr.value) if owner is not None else None
+        return None
+
+    def _attribute_owner(self, receiver: cst.CSTNode) -> Optional[object]:
+        """The class whose instances (or which itself) `receiver` is: `self`/`cls` in its
+        methods, the class name, or a name bound to one of its instances; else the
+        variable itself for a module-level object."""
+        if not isinstance(receiver, cst.Name):
+            return None
+        owner = self._method_class(receiver)
+        if owner is not None:
+            return id(owner)
+        definition = self.definition_of(receiver)
+        if isinstance(definition, cst.ClassDef):
+            return id(definition)
+        for binding in self.assignments(receiver):
+            value = self.assigned_value(binding.node)
+            if isinstance(value, cst.Call):
+                made = self.definition_of(value.func)
+                if isinstance(made, cst.ClassDef):
+                    return id(made)
+        bindings = self.names.resolve(receiver)
+        if bindings and bindings[0].scope is self.global_scope:
+            return ("global", receiver.value)
+        return None
+
+    def _method_class(self, name: cst.Name) -> Optional[cst.ClassDef]:
+        """The class when `name` is the first parameter (`self`, `cls`) of one of its methods."""
+        bindings = self.names.resolve(name)
+        if len(bindings) != 1:
+            return None
+        parameter = self._parameter_of_name(bindings[0].node)
+        if parameter is None:
+            return None
+        function, param = parameter
+        owner = self._class_of_method(function)
+        params = function.params.params or function.params.posonly_params
+        if owner is None or not params or params[0] is not param or is_static(function):
+            return None
+        return owner
+
+    def _class_of_method(self, function: cst.FunctionDef) -> Optional[cst.ClassDef]:
+        block = self.parent(function)
+        owner = self.parent(block) if block is not None else None
+        return owner if isinstance(owner, cst.ClassDef) else None
+
+    def _location_held(self, location: Location) -> Held:
+        held = NOTHING
+        for source in self._flow_index.stores.get(location, ()):
+            held = held | self._held(source.value)
+        return held if location in self._flow_index.stores else UNKNOWN
+
+    def _aliases(self, location: Location) -> list[Location]:
+        index = self._flow_index
+        root = index.root(location)
+        return index.members.get(root, [location])
+
+    def _name_targets(self, location: Location) -> Iterator[cst.CSTNode]:
+        _, scope_id, name = location
+        for scope in self._scopes_by_id().get(scope_id, ()):
+            for binding in scope.bindings.get(name, ()):
+                yield binding.node
+
+    def _scopes_by_id(self) -> dict:
+        return self._flow_index.scopes
+
+    @cached_property
+    def _flow_index(self) -> "FlowIndex":
+        return FlowIndex.build(self)
+
+    # -- parameters and returns ------------------------------------------------------
+
+    def _parameter_of_name(self, target: cst.CSTNode) -> Optional[tuple[cst.FunctionDef, cst.Param]]:
+        param = self.parent(target)
+        if not isinstance(param, cst.Param) or param.name is not target:
+            return None
+        function = self.parent(self.parent(param))
+        return (function, param) if isinstance(function, cst.FunctionDef) else None
+
+    def _parameter_held(self, function: cst.FunctionDef, param: cst.Param) -> Held:
+        """The arguments the module passes for `param` (never complete: others may call)."""
+        held = Held(frozenset(), False)
+        if param.star:
+            return held
+        for value in self.parameter_arguments(function, param):
+            held = held | self._held(value)
+        if param.default is not None:
+            held = held | self._held(param.default)
+        return held
+
+    def parameter_arguments(self, function: cst.FunctionDef,
+                            param: cst.Param) -> list[cst.BaseExpression]:
+        """The values this module's calls of `function` pass for `param`."""
+        names = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+        position = names.index(param.name.value) if param.name.value in names else None
+        found = []
+        for call, skipped in self._flow_index.sites.get(id(function), ()):
+            for index, arg in enumerate(a for a in call.args if a.keyword is None):
+                if arg.star:
+                    break
+                if position is not None and index + skipped == position:
+                    found.append(arg.value)
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value == param.name.value:
+                    found.append(arg.value)
+        return found
+
+    def _called_function(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        return self._flow_index.called.get(id(call))
+
+    def _returned_values(self, function: cst.FunctionDef) -> list[cst.BaseExpression]:
+        return self._flow_index.returns.get(id(function), [])
+
+    def _returns_held(self, function: cst.FunctionDef) -> Held:
+        values = self._returned_values(function)
+        held = NOTHING if values else UNKNOWN
+        for value in values:
+            held = held | self._held(value)
+        return held
+
+    # -- where it was kept ------------------------------------------------------------
+
+    def held_path(self, expr: cst.CSTNode) -> Optional[str]:
+        """Where the object `expr` reads was kept, when it came through an attribute, a
+        container, a parameter or a return: "`self._workers` (filled in `start()`, line 41)"."""
+        if isinstance(expr, cst.Name):
+            for binding in self.assignments(expr):
+                source = self._binding_source(binding.node)
+                if source is not None and source is not expr:
+                    path = self._container_path(source) or self.held_path(source)
+                    if path:
+                        return path
+                parameter = self._parameter_of_name(binding.node)
+                if parameter is not None:
+                    sites = self.parameter_arguments(*parameter)
+                    where = f", passed at line {self.position(sites[0]).start.line}" if sites else ""
+                    return f"`{expr.value}` (a parameter of `{parameter[0].name.value}()`{where})"
+            return None
+        if isinstance(expr, cst.Subscript):
+            return self._container_path(expr.value)
+        if isinstance(expr, cst.Attribute):
+            location = self._location(expr)
+            sources = self._flow_index.stores.get(location, ()) if location else ()
+            if sources:
+                return f"`{_text(expr)}` ({self._where('set', sources[0].node)})"
+        if isinstance(expr, cst.Call):
+            function = self._called_function(expr)
+            if function is not None and self._returned_values(function):
+                line = self.position(self._returned_values(function)[0]).start.line
+                return f"`{function.name.value}()` (returned at line {line})"
+        return None
+
+    def _binding_source(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
+        """The expression a name's binding takes its object from, also when the name is
+        one part of an unpacking (`for name, p in procs.items()`)."""
+        source = self._loop_source(target) or self.assigned_value(target)
+        if source is not None:
+            return source
+        element = self.parent(target)
+        pattern = self.parent(element) if isinstance(element, cst.Element) else None
+        if isinstance(pattern, (cst.Tuple, cst.List)):
+            return self._loop_source(pattern) or self.assigned_value(pattern)
+        return None
+
+    def _container_path(self, expr: cst.CSTNode) -> Optional[str]:
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            return self._container_path(expr.func.value)
+        if isinstance(expr, cst.Subscript):
+            return self._container_path(expr.value)
+        if isinstance(expr, cst.Call) and expr.args and isinstance(expr.func, cst.Name) \
+                and expr.func.value in COPYING_BUILTINS | {"enumerate", "zip"}:
+            return self._container_path(expr.args[0].value)
+        location = self._location(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+        if location is None:
+            return None
+        if isinstance(expr, cst.Name) and any(self._parameter_of_name(b.node)
+                                              for b in self.assignments(expr)):
+            return self.held_path(expr)
+        for member in self._aliases(location):
+            added = self._flow_index.added.get(member)
+            if added:
+                return f"`{_text(expr)}` ({self._where('filled', added[0].node)})"
+        if isinstance(expr, cst.Attribute):
+            return self.held_path(expr)
+        return None
+
+    def _where(self, verb: str, node: cst.CSTNode) -> str:
+        function = self.enclosing_function(node)
+        place = f"in `{function.name.value}()`" if function else "at module level"
+        return f"{verb} {place}, line {self.position(node).start.line}"
+
+
+def _is_slice(expr: cst.Subscript) -> bool:
+    return any(isinstance(element.slice, cst.Slice) for element in expr.slice)
+
+
+def _text(expr: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(expr)
