@@ -33,6 +33,17 @@ class MainGuard(Rule):
     `freeze_support()` is reported only when the project ships frozen
     executables (see Settings).
 
+    Also a call of a function of another module of the run, or of an installed
+    package, whose summary says it starts processes, however many calls away
+    (a console script's `pkg.cli.main()` where `main()` opens a Pool in
+    another file), and a call of a third-party starter whose children import
+    the main module again: `pebble.ProcessPool`, a function decorated with
+    `pebble.concurrent.process`, `torch.multiprocessing.spawn` and
+    `start_processes`, pathos' process pools. joblib (default loky backend)
+    and `loky.get_reusable_executor` are not reported: loky's workers never
+    import the main module. An import mpfix cannot resolve to a file of the
+    run or of the environment it runs in is not followed.
+
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux, and the only
     choice on macOS and Windows) every child imports the main module again.

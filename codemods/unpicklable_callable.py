@@ -12,17 +12,20 @@ from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
+from mpfix.analysis.third_party import library_starter
 
 # What a slot's role hands over, in a finding's few words.
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
                "initializer": "{owner} initializer", "register": "manager's registered callable",
-               "argument": "callable argument", "process": "Process class"}
+               "argument": "callable argument", "process": "Process class",
+               "handed": "callable handed to another process"}
 # Pool methods that return only when every task has been pickled and sent.
 SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
 # Names for hoisted lambdas, by what the process does with them.
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
-                "register": "_factory", "argument": "_callback"}
+                "register": "_factory", "argument": "_callback", "handed": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
@@ -54,6 +57,7 @@ class Slot:
             "register": "registered with a manager",
             "argument": "an argument sent to another process",
             "process": "started as a Process",
+            "handed": "handed to a function that runs it in another process",
         }[self.role]
 
 
@@ -124,6 +128,14 @@ class UnpicklableCallable(Rule):
     before the definition, in another branch, after the Process was started or
     the synchronous pool call returned, or before the hand-over when the name no
     longer holds the definition there.
+
+    Also a callable given to a function that runs it in another process: a
+    function of another module of the run or of an installed package whose
+    summary hands that parameter to a process (a pool task, a Process target,
+    through any number of calls), and `torch.multiprocessing.spawn(fn)` /
+    `start_processes(fn)`, which always spawn. Libraries that send callables by
+    value (multiprocess and pathos with dill, loky and joblib with cloudpickle)
+    take lambdas and local functions as they are and are not reported.
 
     Arguments that cannot be pickled (open files, standard streams, thread
     locks, generators, connections) are MP011's (unpicklable-state).
@@ -259,6 +271,23 @@ class UnpicklableCallable(Rule):
             if analysis.call_kind(call) is Kind.PROCESS \
                     and analysis.process_class(call.func) is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
+        yield from self._handoff_slots()
+
+    def _handoff_slots(self) -> Iterator[Slot]:
+        """Callables given to a function that runs them in another process: a third-party
+        starter (`torch.multiprocessing.spawn(fn)`, which always spawns) or a function of
+        another module whose summary hands that parameter over (mpfix.analysis.summaries)."""
+        analysis = self.analysis
+        for call in analysis.calls:
+            for name in analysis.qualified_names(call.func):
+                handed = analysis.starters.handed_argument(name)
+                if handed is None:
+                    continue
+                arg = keyword(call, handed.name) or (
+                    positional(call, handed.position) if handed.position is not None else None)
+                if arg is not None:
+                    spawns = library_starter(name) is not None
+                    yield Slot(call, "handed", Kind.STARTS, arg.value, spawns)
 
     # -- what is wrong with a callable -------------------------------------------------------
 

@@ -21,6 +21,9 @@ class FileSettings:
     unsafe_fixes: bool = False
     target_start_method: Optional[str] = None
     extra_starters: tuple[tuple[str, str], ...] = ()
+    # Functions of other modules that hand a parameter, a callable, to another process:
+    # (qualified name, parameter, position or -1), from the run's summaries.
+    handoffs: tuple[tuple[str, str, int], ...] = ()
     is_library: Optional[bool] = None  # None: decide from the file alone
     is_package_init: bool = False
     imported_by_run: bool = False  # another file of this run imports it

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from fixture_cases import Case
+from project_cases import SITE, is_project, lay_out
 
 DEFAULT_TIMEOUT = 10.0
 COMPLETION_TIMEOUT = 60.0
@@ -42,6 +43,9 @@ def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
     """Run `script` as __main__ under `method`; a hang is killed with its process group."""
     command = [sys.executable, "-m", "mpfix.verify.startmethod", method, script, *argv]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    if (workdir / SITE).is_dir():  # a project case's fake installed library
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir / SITE),
+                                                          env.get("PYTHONPATH")]))
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True, env=env)
     try:
@@ -73,10 +77,13 @@ def run_program(case: Case, which: str, program: bytes, method: str) -> Outcome:
     spec = case.run or {}
     with tempfile.TemporaryDirectory(prefix="mpfix-run-") as tmp:
         workdir = Path(tmp)
-        for support in case.support_files():
-            shutil.copy(support, workdir / support.name)
         name = spec.get("as", "main.py")
-        (workdir / name).write_bytes(program)
+        if is_project(case.folder):
+            lay_out(case, program, workdir)
+        else:
+            for support in case.support_files():
+                shutil.copy(support, workdir / support.name)
+            (workdir / name).write_bytes(program)
         return run_script(workdir, spec.get("main", name), method, spec.get("argv", []),
                           run_timeout(case, which, method))
 

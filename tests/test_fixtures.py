@@ -7,6 +7,7 @@ import pytest
 from behaviour import METHODS, expected_output
 from conftest import CASES
 from fixture_cases import Case
+from project_cases import check_project, fix_project, is_project
 from mpfix import check_code, fix_code
 from mpfix.engine.source import compiles
 
@@ -17,7 +18,7 @@ run_cases = [case for case in CASES if case.run is not None]
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_fix_gives_after(case: Case) -> None:
     expected = case.after if case.after is not None else case.before
-    assert fix_code(case.before, **case.fix_options()).decode() == expected.decode()
+    assert _fix(case, case.before).decode() == expected.decode()
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.after is not None],
@@ -25,18 +26,30 @@ def test_fix_gives_after(case: Case) -> None:
 def test_fix_is_idempotent_and_compiles(case: Case) -> None:
     assert case.after is not None
     assert compiles(case.after) is None
-    assert fix_code(case.after, **case.fix_options()).decode() == case.after.decode()
+    assert _fix(case, case.after).decode() == case.after.decode()
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 def test_findings(case: Case) -> None:
-    findings = [f for f in check_code(case.before, **case.check_options()) if f.code == case.code]
+    findings = [f for f in _check(case, case.before) if f.code == case.code]
     if case.findings is not None:
         assert [f"{f.line}:{f.col} {f.code}" for f in findings] == case.findings
     elif case.after is not None:
         assert findings, "a case with after.py must have a finding of its rule"
     else:
         assert not findings, "a case without after.py must have no finding of its rule"
+
+
+def _fix(case: Case, program: bytes) -> bytes:
+    if is_project(case.folder):
+        return fix_project(case, program)
+    return fix_code(program, **case.fix_options())
+
+
+def _check(case: Case, program: bytes) -> list:
+    if is_project(case.folder):
+        return check_project(case, program)
+    return check_code(program, **case.check_options())
 
 
 def _methods(case: Case) -> list[tuple[Case, str]]:

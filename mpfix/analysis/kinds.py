@@ -254,7 +254,7 @@ class KindsMixin:
         if family is None or name.count(".") != family.count(".") + 1:
             return None  # submodule classes need an explicit ctx; loky has its own
         kind = self.starters.kind_of_name(name)
-        if kind in (Kind.PIPE, Kind.FREEZE_SUPPORT):
+        if kind in (Kind.PIPE, Kind.FREEZE_SUPPORT, Kind.STARTS):  # STARTS: its own context
             return None
         if kind is Kind.CONTEXT:
             method = argument(call, "method", 0)

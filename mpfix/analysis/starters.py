@@ -34,6 +34,10 @@ class Kind(str, Enum):
     PROXY = "proxy"
     SET_START_METHOD = "set-start-method"
     FREEZE_SUPPORT = "freeze-support"
+    # A call that starts processes whose children import the main module again: a
+    # third-party starter (mpfix.analysis.third_party) or a function whose summary says
+    # so (mpfix.analysis.summaries). What it returns is nothing multiprocessing-shaped.
+    STARTS = "starts-processes"
 
 
 QUEUE_KINDS = frozenset({Kind.QUEUE, Kind.JOINABLE_QUEUE, Kind.SIMPLE_QUEUE})
@@ -45,7 +49,7 @@ RESOURCE_KINDS = QUEUE_KINDS | SYNC_KINDS | frozenset(
     {Kind.VALUE, Kind.ARRAY, Kind.PIPE, Kind.PROXY, Kind.MANAGER}
 )
 # Objects whose creation at import time starts processes.
-STARTING_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR, Kind.MANAGER})
+STARTING_KINDS = frozenset({Kind.POOL, Kind.EXECUTOR, Kind.MANAGER, Kind.STARTS})
 
 # Attributes of the multiprocessing module and of every context object.
 CONTEXT_API: Mapping[str, Kind] = {
@@ -129,6 +133,11 @@ def _build_table() -> dict[str, Kind]:
                 table[f"{family}.{submodule}.{name}"] = kind
     for name in _EXECUTORS:
         table[name] = Kind.EXECUTOR
+    from mpfix.analysis.third_party import LIBRARY_STARTERS  # it reads Kind from here
+
+    for name, entry in LIBRARY_STARTERS.items():
+        if entry.imports_main and not entry.decorator:
+            table[name] = Kind.STARTS
     return table
 
 
@@ -143,12 +152,36 @@ BY_VALUE_FAMILIES = frozenset({"multiprocess", "pathos", "loky", "joblib"})
 
 
 class StarterTable:
-    """The built-in table plus what a project declares in its config."""
+    """The built-in table plus what a project declares in its config, and what the
+    summaries of the modules a file imports say (mpfix.analysis.summaries): functions
+    that start processes (`extra`, kind `starts-processes`) and functions that hand one
+    of their parameters, a callable, to another process (`handoffs`: qualified name,
+    parameter name, position or -1 for keyword-only)."""
 
-    def __init__(self, extra: Mapping[str, str] | None = None) -> None:
+    def __init__(self, extra: Mapping[str, str] | None = None,
+                 handoffs: Iterable[tuple[str, str, int]] = ()) -> None:
+        from mpfix.analysis.third_party import LIBRARY_STARTERS, Handed
+
         self._table = dict(BUILTIN_STARTERS)
         for qualified_name, kind in (extra or {}).items():
             self._table[qualified_name] = Kind(kind)
+        # Callables pickled by reference: what MP007 checks. By-value libraries need nothing.
+        self._handed = {name: entry.handed for name, entry in LIBRARY_STARTERS.items()
+                        if entry.handed is not None and not entry.by_value}
+        for name, parameter, position in handoffs:
+            self._handed[name] = Handed(parameter, position if position >= 0 else None)
+        self._decorators = frozenset(name for name, entry in LIBRARY_STARTERS.items()
+                                     if entry.decorator and entry.imports_main)
+
+    def handed_argument(self, qualified_name: str):  # type: ignore[no-untyped-def]
+        """The argument (a `Handed`) of a call of `qualified_name` that runs in another
+        process and travels by reference, or None."""
+        return self._handed.get(qualified_name)
+
+    def starts_when_decorated(self, qualified_name: str) -> bool:
+        """Whether calling a function decorated with `qualified_name` starts a process."""
+        return qualified_name in self._decorators
+
 
     def kind_of_name(self, qualified_name: str) -> Kind | None:
         if qualified_name.startswith(NOT_PROCESSES):
@@ -159,25 +192,40 @@ class StarterTable:
         return self._table.keys()
 
 
+def _third_party_starters() -> list[str]:
+    from mpfix.analysis.third_party import LIBRARY_STARTERS
+
+    return [name for name, entry in LIBRARY_STARTERS.items() if entry.imports_main]
+
+
+_THIRD_PARTY_STARTERS = _third_party_starters()
+_THIRD_PARTY_MODULES = sorted({name.rsplit(".", 1)[0] for name in _THIRD_PARTY_STARTERS})
+
+
 def _alternation(items: Iterable[str]) -> bytes:
     return b"|".join(re.escape(item).encode() for item in sorted(items, key=len, reverse=True))
 
 
 def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     extra = list(extra_names)
-    modules = {name.rsplit(".", 1)[0] for name in extra if "." in name}
+    # `pkg.cli.main` is also reached through `from pkg import cli`.
+    modules = {".".join(parts[:cut]) for parts in (name.split(".") for name in extra)
+               for cut in range(1, len(parts)) if parts[cut - 1]}
     modules |= {"multiprocessing", "multiprocess", "billiard", "torch.multiprocessing"}
+    modules |= set(_THIRD_PARTY_MODULES)
     roots = _alternation(modules)
     # An import of a family module (any indentation, any position in an import list;
     # a UTF-8 BOM or a form feed may start the line), or a name only process pools have.
     imports = re.compile(
-        rb"^(?:\xef\xbb\xbf)?[ \t\f]*(?:from[ \t]+(?:" + roots + rb")\b|import[ \t][^\n]*\b(?:" + roots + rb")\b)"
+        rb"^(?:\xef\xbb\xbf)?[ \t\f]*(?:from[ \t]+(?:" + roots + rb")\b|(?:from[ \t]+[\w.]+[ \t]+)?"
+        rb"import[ \t][^\n]*\b(?:" + roots + rb")\b)"
         rb"|\bProcessPoolExecutor\b",
         re.MULTILINE,
     )
     words = set(CONTEXT_API) | set(MANAGER_API) | {"ProcessPoolExecutor"}
     words |= {name for api in _SUBMODULE_API.values() for name in api}  # BaseManager...
     words |= {name.rsplit(".", 1)[-1] for name in extra}
+    words |= {name.rsplit(".", 1)[-1] for name in _THIRD_PARTY_STARTERS}
     words -= {"dict", "list"}
     return imports, re.compile(rb"\b(?:" + _alternation(words) + rb")\b")
 
@@ -196,6 +244,7 @@ class Prefilter:
         self._roots, self._words = _prefilter_patterns(extra)
         # Plain substring tests run at memory speed; most files stop here.
         self._needles = tuple({b"multiprocess", b"billiard", b"ProcessPoolExecutor"}
+                              | {n.split(".")[0].encode() for n in _THIRD_PARTY_MODULES}
                               | {n.split(".")[0].encode() for n in extra})
 
     def wants(self, data: bytes) -> bool:

@@ -89,8 +89,20 @@ class StartsMixin:
             if isinstance(receiver, cst.Call) and self.call_kind(receiver) is Kind.PROCESS:
                 return True
         function = self.definition_of(call.func)
+        if isinstance(function, cst.FunctionDef) and self._decorated_to_start(function):
+            return True
         if isinstance(function, cst.FunctionDef) and self.parent(function) is self.module:
             return self.function_starts(function)
+        return False
+
+    def _decorated_to_start(self, function: cst.FunctionDef) -> bool:
+        """`@pebble.concurrent.process`: each call of the function starts a process."""
+        for decorator in function.decorators:
+            expr = decorator.decorator
+            expr = expr.func if isinstance(expr, cst.Call) else expr
+            if any(self.starters.starts_when_decorated(name)
+                   for name in self.qualified_names(expr)):
+                return True
         return False
 
     def default_context_calls(self, node: cst.CSTNode, family: str) -> list[cst.Call]:

@@ -108,6 +108,29 @@ class Cache:
         except OSError:
             pass  # a cache that cannot be written only costs time
 
+    def get_data(self, key: str) -> Optional[dict]:
+        """A JSON document stored with `put_data` (cross-module summaries)."""
+        try:
+            data = json.loads(self._data_path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def put_data(self, key: str, data: dict) -> None:
+        try:
+            self._prepare()
+            target = self._data_path(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(json.dumps(data))
+            os.replace(temporary, target)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+    def _data_path(self, key: str) -> Path:
+        return self.directory / self.version / "data" / key[:2] / f"{key}.json"
+
     def _prepare(self) -> None:
         if self._prepared:
             return

@@ -163,7 +163,7 @@ def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]]
              texts: Optional[StatementTexts] = None,
              ) -> tuple[ModuleAnalysis, list[tuple[type[Rule], Violation]]]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters()), texts)
+    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters(), settings.handoffs), texts)
     context = RuleContext(analysis=analysis, settings=settings, path=path)
     found: list[tuple[type[Rule], Violation]] = []
     for rule in rules:

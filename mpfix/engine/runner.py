@@ -18,9 +18,10 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Protocol
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from mpfix.engine.cache import Cache
+from mpfix.engine.crossmodule import with_summaries
 from mpfix.findings import FileResult
 from mpfix.engine.libraries import imported_files, package_modules
 from mpfix.engine.pipeline import needs_parse, process_source
@@ -97,13 +98,17 @@ def run(
     approve=None,  # type: ignore[no-untyped-def]
     progress: Optional[ProgressSink] = None,
     on_result: Optional[Callable[[FileResult, bytes], None]] = None,
+    environment: Optional[Sequence[str]] = None,
 ) -> RunReport:
     """`on_result(result, source)` is told about each file as it is computed (not about
-    cache hits), so a run that is stopped part way can still act on the files done."""
+    cache hits), so a run that is stopped part way can still act on the files done.
+    `environment`: where installed modules are looked for (mpfix.engine.crossmodule);
+    by default the `sys.path` of the interpreter mpfix runs in."""
     report = RunReport()
     pending: list[Work] = []
     mode = "fix" if fix else "check"
     candidates: list[tuple[int, Path, bytes, FileSettings]] = []
+    skipped: list[tuple[int, Path, bytes, FileSettings]] = []
     loaded: dict[Path, bytes] = {}
     for index, path in enumerate(files):
         name = str(path)
@@ -120,9 +125,14 @@ def run(
         if not settings.rules or not needs_parse(source, settings):
             report.results.append(FileResult(path=name))
             report.skipped += 1
+            if settings.rules and path.suffix == ".py":
+                skipped.append((index, path, source, settings))
             continue
         report.results.append(FileResult(path=name))  # placeholder, filled below
         candidates.append((index, path, source, settings))
+    # Functions of other modules that start processes make their callers candidates too.
+    candidates, promoted = with_summaries(candidates, skipped, cache, environment)
+    report.skipped -= len(promoted)
     undecided = [path for _, path, _, settings in candidates if settings.is_library is None]
     packaged = package_modules(undecided, loaded)
     imported = imported_files(undecided, loaded)

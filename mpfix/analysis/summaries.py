@@ -1,0 +1,434 @@
+"""Cross-module summaries: what each module-level function does with processes.
+
+Per function of a module (from its text alone, with Python's `ast`: no libcst, no
+import, nothing executed):
+
+- whether it starts processes whose children import the main module again, itself
+  or through the functions it calls (`starts`);
+- whether it sets the start method, itself or through a call (`sets_start_method`);
+- which of its parameters it hands, as a callable, to another process that pickles
+  it by reference (`hands`: a Process target, a pool or executor task, a third-party
+  starter's callable argument, or a parameter of another function that hands it on).
+
+`extract` summarises one module; the result is plain JSON-able data, cached by the
+file's content (mpfix.engine.crossmodule). `link` joins the summaries of many modules
+through their imports (aliases, re-exports, relative imports) to a fixpoint, and
+names the functions that start processes or hand callables over, as the starter
+table spells them: `pkg.cli.main`. Only names an import resolves to a summarised
+module count: nothing is guessed from a name alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional
+
+from mpfix.analysis.starters import (BY_VALUE_FAMILIES, CONTEXT_API, MANAGER_API,
+                                     STARTING_KINDS, Kind, StarterTable)
+
+SUMMARY_FORMAT = 1
+LOCAL = "#"  # prefix of a call to a function of the same module
+POOL_TASK_METHODS = frozenset({"map", "imap", "imap_unordered", "starmap", "apply",
+                               "apply_async", "map_async", "starmap_async"})
+EXECUTOR_TASK_METHODS = frozenset({"submit", "map"})
+_MAX_ALIAS_DEPTH = 8
+
+
+@dataclass
+class FunctionSummary:
+    params: list[str] = field(default_factory=list)  # positional parameters, in order
+    starts: bool = False
+    sets_start_method: bool = False
+    hands: set[str] = field(default_factory=set)     # parameters handed to another process
+    calls: set[str] = field(default_factory=set)     # callees, as the module spells them
+    # (callee, position or -1, keyword or "", own parameter): a parameter passed on
+    forwards: set[tuple[str, int, str, str]] = field(default_factory=set)
+
+    def to_json(self) -> dict:
+        return {"params": self.params, "starts": self.starts, "sets": self.sets_start_method,
+                "hands": sorted(self.hands), "calls": sorted(self.calls),
+                "forwards": sorted(self.forwards)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FunctionSummary":
+        return cls(list(data["params"]), bool(data["starts"]), bool(data["sets"]),
+                   set(data["hands"]), set(data["calls"]),
+                   {tuple(f) for f in data["forwards"]})  # type: ignore[misc]
+
+
+@dataclass
+class ModuleSummary:
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # module-level imports: name -> target
+    imports: set[str] = field(default_factory=set)         # every module it imports (as spelled)
+
+    def to_json(self) -> dict:
+        return {"format": SUMMARY_FORMAT,
+                "functions": {n: f.to_json() for n, f in self.functions.items()},
+                "aliases": self.aliases, "imports": sorted(self.imports)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Optional["ModuleSummary"]:
+        if data.get("format") != SUMMARY_FORMAT:
+            return None
+        return cls({n: FunctionSummary.from_json(f) for n, f in data["functions"].items()},
+                   dict(data["aliases"]), set(data["imports"]))
+
+
+# -- one module ---------------------------------------------------------------------------
+
+
+def _import_bindings(node: ast.AST) -> list[tuple[str, str]]:
+    """(bound name, what it names) for an import statement; relative targets keep their dots."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                found.append((alias.asname, alias.name))
+            else:
+                top = alias.name.split(".")[0]
+                found.append((top, top))
+    elif isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            target = f"{base}{alias.name}" if base.endswith(".") or not base \
+                else f"{base}.{alias.name}"
+            found.append((alias.asname or alias.name, target))
+    return found
+
+
+def _imported_modules(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        found = [base] if node.module else []
+        found.extend(f"{base}{a.name}" if base.endswith(".") else f"{base}.{a.name}"
+                     for a in node.names if a.name != "*")
+        return found
+    return []
+
+
+def _module_level(body: list[ast.stmt]) -> Iterable[ast.stmt]:
+    """Module-level statements, also inside `if`/`try` blocks (optional imports)."""
+    for statement in body:
+        yield statement
+        if isinstance(statement, ast.If):
+            yield from _module_level(statement.body + statement.orelse)
+        elif isinstance(statement, ast.Try):
+            blocks = statement.body + statement.orelse + statement.finalbody
+            for handler in statement.handlers:
+                blocks += handler.body
+            yield from _module_level(blocks)
+
+
+def extract(source: bytes, starters: StarterTable) -> Optional[ModuleSummary]:
+    """The summary of one module's text; None when Python cannot parse it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    summary = ModuleSummary()
+    defined: set[str] = set()
+    for statement in _module_level(tree.body):
+        summary.imports.update(_imported_modules(statement))
+        for name, target in _import_bindings(statement):
+            summary.aliases[name] = target
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined.add(statement.name)
+    for statement in _module_level(tree.body):
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            reader = _FunctionReader(statement, summary.aliases, defined, starters)
+            summary.functions[statement.name] = reader.read()
+            summary.imports.update(reader.imports)
+    return summary
+
+
+class _FunctionReader(ast.NodeVisitor):
+    """One pass over a function's own body (nested definitions are not run by it)."""
+
+    def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef,
+                 aliases: Mapping[str, str], defined: set[str], starters: StarterTable) -> None:
+        self.function = function
+        self.aliases = dict(aliases)
+        self.defined = defined
+        self.starters = starters
+        args = function.args
+        self.summary = FunctionSummary(params=[a.arg for a in (*args.posonlyargs, *args.args)])
+        self.all_params = set(self.summary.params) | {a.arg for a in args.kwonlyargs}
+        self.kinds: dict[str, Kind] = {}
+        self.imports: set[str] = set()
+        self.creates_process = False
+        self.starts_something = False
+
+    def read(self) -> FunctionSummary:
+        for decorator in self.function.decorator_list:
+            name = self._qualified(decorator.func if isinstance(decorator, ast.Call) else decorator)
+            if name is not None and self.starters.starts_when_decorated(name):
+                self.summary.starts = True
+        for statement in self.function.body:
+            self.visit(statement)
+        if self.creates_process and self.starts_something:
+            self.summary.starts = True
+        return self.summary
+
+    # Nested definitions run only when called: their calls are not this function's.
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        return None
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        return None
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        return None
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        return None
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self._local_import(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self._local_import(node)
+
+    def _local_import(self, node: ast.AST) -> None:
+        self.imports.update(_imported_modules(node))
+        for name, target in _import_bindings(node):
+            self.aliases[name] = target
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.generic_visit(node)
+        kind = self._kind(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name) and kind is not None:
+                self.kinds[target.id] = kind
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            kind = self._kind(item.context_expr)
+            if kind is not None and isinstance(item.optional_vars, ast.Name):
+                self.kinds[item.optional_vars.id] = kind
+        for statement in node.body:
+            self.visit(statement)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        name = self._qualified(node.func)
+        kind = self._kind(node)
+        if kind in STARTING_KINDS:
+            self.summary.starts = True
+        elif kind is Kind.SET_START_METHOD:
+            self.summary.sets_start_method = True
+        elif kind is Kind.PROCESS:
+            self.creates_process = True
+            self._hand(self._argument(node, "target", 1), name)
+        if isinstance(node.func, ast.Attribute):
+            self._method_call(node, node.func)
+        if name is not None:
+            handed = self.starters.handed_argument(name)
+            if handed is not None:
+                self._hand(self._argument(node, handed.name, handed.position), name)
+            if kind is None and (name.startswith(LOCAL) or "." in name or name.startswith(".")):
+                self.summary.calls.add(name)
+                self._forwards(node, name)
+
+    def _method_call(self, node: ast.Call, func: ast.Attribute) -> None:
+        receiver = func.value
+        kind = self._kind(receiver)
+        method = func.attr
+        if method == "start" and kind in (Kind.PROCESS, None):
+            # `for worker in workers: worker.start()`: the loop variable's kind is not
+            # followed here; a start() in a function that creates a Process counts.
+            self.starts_something = self.starts_something or kind is None
+            self.summary.starts = self.summary.starts or kind is Kind.PROCESS
+        elif (kind is Kind.POOL and method in POOL_TASK_METHODS) \
+                or (kind is Kind.EXECUTOR and method in EXECUTOR_TASK_METHODS):
+            self._hand(self._argument(node, "func" if kind is Kind.POOL else "fn", 0),
+                       self._api_of(receiver))
+
+    def _api_of(self, receiver: ast.expr) -> Optional[str]:
+        if isinstance(receiver, ast.Call):
+            return self._qualified(receiver.func)
+        return None
+
+    def _hand(self, value: Optional[ast.expr], api: Optional[str]) -> None:
+        if api is not None and api.split(".")[0] in BY_VALUE_FAMILIES:
+            return  # dill or cloudpickle: any callable travels
+        if isinstance(value, ast.Name) and value.id in self.all_params:
+            self.summary.hands.add(value.id)
+
+    def _forwards(self, node: ast.Call, callee: str) -> None:
+        for position, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred):
+                break
+            if isinstance(arg, ast.Name) and arg.id in self.all_params:
+                self.summary.forwards.add((callee, position, "", arg.id))
+        for keyword in node.keywords:
+            if keyword.arg and isinstance(keyword.value, ast.Name) \
+                    and keyword.value.id in self.all_params:
+                self.summary.forwards.add((callee, -1, keyword.arg, keyword.value.id))
+
+    @staticmethod
+    def _argument(node: ast.Call, keyword: str, position: Optional[int]) -> Optional[ast.expr]:
+        for item in node.keywords:
+            if item.arg == keyword:
+                return item.value
+        if position is not None and position < len(node.args) \
+                and not any(isinstance(a, ast.Starred) for a in node.args[:position + 1]):
+            return node.args[position]
+        return None
+
+    def _qualified(self, expr: ast.expr) -> Optional[str]:
+        if isinstance(expr, ast.Name):
+            if expr.id in self.kinds or expr.id in self.all_params:
+                return None
+            if expr.id in self.aliases:
+                return self.aliases[expr.id]
+            if expr.id in self.defined:
+                return LOCAL + expr.id
+            return None
+        if isinstance(expr, ast.Attribute):
+            base = self._qualified(expr.value)
+            if base is None or base.startswith(LOCAL):
+                return None
+            return f"{base}.{expr.attr}" if not base.endswith(".") else f"{base}{expr.attr}"
+        return None
+
+    def _kind(self, expr: ast.expr) -> Optional[Kind]:
+        if isinstance(expr, ast.Name):
+            return self.kinds.get(expr.id)
+        if not isinstance(expr, ast.Call):
+            return None
+        name = self._qualified(expr.func)
+        if name is not None and not name.startswith((LOCAL, ".")):
+            kind = self.starters.kind_of_name(name)
+            if kind is not None:
+                return kind
+        if isinstance(expr.func, ast.Attribute):
+            receiver = self._kind(expr.func.value)
+            if receiver is Kind.CONTEXT:
+                return CONTEXT_API.get(expr.func.attr)
+            if receiver is Kind.MANAGER:
+                return MANAGER_API.get(expr.func.attr)
+        return None
+
+
+# -- many modules ---------------------------------------------------------------------------
+
+
+@dataclass
+class Linked:
+    """What the run's summaries say, keyed on the qualified names imports resolve to."""
+
+    starters: dict[str, str] = field(default_factory=dict)  # name -> Kind value
+    handoffs: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (param, pos)
+    setters: set[str] = field(default_factory=set)  # functions that set the start method
+
+
+def _absolute(target: str, module: str, is_package: bool) -> str:
+    """`..x.f` in `a.b.c` -> `a.x.f`; absolute names are returned as they are."""
+    if not target.startswith("."):
+        return target
+    level = len(target) - len(target.lstrip("."))
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    parts = parts[:len(parts) - (level - 1)] if level > 1 else parts
+    rest = target[level:]
+    return ".".join([*parts, rest] if rest else parts)
+
+
+class Linker:
+    def __init__(self, modules: Mapping[str, tuple[ModuleSummary, bool]]) -> None:
+        self.modules = modules  # dotted name -> (summary, is a package's __init__)
+
+    def resolve(self, name: str, module: str, depth: int = 0) -> Optional[tuple[str, str]]:
+        """The (module, function) a name spelled in `module` refers to, through aliases."""
+        if depth > _MAX_ALIAS_DEPTH:
+            return None
+        summary, is_package = self.modules[module]
+        if name.startswith(LOCAL):
+            return (module, name[1:]) if name[1:] in summary.functions else None
+        absolute = _absolute(name, module, is_package)
+        parts = absolute.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            owner = ".".join(parts[:cut])
+            if owner not in self.modules:
+                continue
+            rest = parts[cut:]
+            target, _ = self.modules[owner]
+            if len(rest) == 1 and rest[0] in target.functions:
+                return owner, rest[0]
+            if rest[0] in target.aliases:
+                return self.resolve(".".join([target.aliases[rest[0]], *rest[1:]]),
+                                    owner, depth + 1)
+            return None
+        return None
+
+    def link(self) -> Linked:
+        facts = {(m, f): s for m, (summary, _) in self.modules.items()
+                 for f, s in summary.functions.items()}
+        resolved = {key: [(call, self.resolve(call, key[0])) for call in s.calls]
+                    for key, s in facts.items()}
+        starts = {key for key, s in facts.items() if s.starts}
+        sets = {key for key, s in facts.items() if s.sets_start_method}
+        hands = {key: set(s.hands) for key, s in facts.items()}
+        changed = True
+        while changed:
+            changed = False
+            for key, summary in facts.items():
+                callees = {call: target for call, target in resolved[key] if target is not None}
+                if key not in starts and any(t in starts for t in callees.values()):
+                    starts.add(key)
+                    changed = True
+                if key not in sets and any(t in sets for t in callees.values()):
+                    sets.add(key)
+                    changed = True
+                for callee, position, keyword, own in summary.forwards:
+                    target = callees.get(callee)
+                    if target is None or own in hands[key]:
+                        continue
+                    params = facts[target].params
+                    if any((keyword == p or (position >= 0 and position < len(params)
+                                              and params[position] == p))
+                           for p in hands[target]):
+                        hands[key].add(own)
+                        starts.add(key)
+                        changed = True
+        return self._named(facts, starts, sets, hands)
+
+    def _named(self, facts, starts, sets, hands) -> Linked:  # type: ignore[no-untyped-def]
+        linked = Linked()
+        for name, key in self._spellings(facts):
+            if key in starts:
+                linked.starters[name] = Kind.STARTS.value
+            if key in sets:
+                linked.setters.add(name)
+            for parameter in sorted(hands[key]):
+                params = facts[key].params
+                linked.handoffs[name] = (parameter, params.index(parameter)
+                                         if parameter in params else -1)
+        return linked
+
+    def _spellings(self, facts  # type: ignore[no-untyped-def]
+                   ) -> Iterable[tuple[str, tuple[str, str]]]:
+        """`module.function` for every function, and `module.alias` for every re-export."""
+        for module, function in facts:
+            yield f"{module}.{function}", (module, function)
+        for module, (summary, _) in self.modules.items():
+            for alias in summary.aliases:
+                target = self.resolve(LOCAL + alias, module) if alias in summary.functions \
+                    else self.resolve(summary.aliases[alias], module, 1)
+                if target is not None and target in facts:
+                    yield f"{module}.{alias}", target
+
+
+def link(modules: Mapping[str, tuple[ModuleSummary, bool]]) -> Linked:
+    return Linker(modules).link()
