@@ -20,6 +20,8 @@ from mpfix.analysis.starters import Kind
 # own command-line flag, `--multiprocessing-fork` or `--billiard-fork`).
 PROCESS_KINDS = frozenset({Kind.PROCESS, Kind.POOL, Kind.EXECUTOR, Kind.MANAGER, Kind.CONTEXT,
                            Kind.SET_START_METHOD})
+# A library's import-time call that sets the start method is MP008's.
+SETTING_KINDS = frozenset({Kind.SET_START_METHOD, Kind.CALLS_SET_START_METHOD})
 GUARD = "`if __name__ == \"__main__\":`"
 
 
@@ -157,7 +159,7 @@ class MainGuard(Rule):
         if self.context.is_library():
             # A library or test module setting the start method at import time is MP008's.
             starting = [c for c in starting
-                        if self.analysis.call_kind(c) is not Kind.SET_START_METHOD]
+                        if self.analysis.call_kind(c) not in SETTING_KINDS]
         return bool(starting)
 
     # -- freeze_support -----------------------------------------------------------------

@@ -71,7 +71,9 @@ class StartMethodPlacement(Rule):
     once before any test runs (`pytest_configure`, a session-scoped autouse fixture,
     conftest.py's import), is not, unless it pins `fork`. It also reports the
     pin-fork non-fix: a library or a test session that sets or takes the `fork`
-    method. A script's own module-level call is not reported here: MP001 moves it
+    method; and a library's import-time call of a function of another module, or
+    of an installed package, that sets the method (its summary says so). A
+    script's own module-level call is not reported here: MP001 moves it
     under the main guard; a main guard that sets the method once is right. Files are
     judged as MP001 judges them: a file that shows it runs as `__main__` (it imports
     Streamlit, has notebook cell markers, or reads `sys.argv` or calls `sys.exit()` at
@@ -151,6 +153,8 @@ class StartMethodPlacement(Rule):
                 violation = self._check_setter(call, children)
             elif kind is Kind.CONTEXT:
                 violation = self._check_pinned_context(call)
+            elif kind is Kind.CALLS_SET_START_METHOD:
+                violation = self._check_setting_call(call)
             else:
                 continue
             if violation is not None:
@@ -194,6 +198,20 @@ class StartMethodPlacement(Rule):
         if in_tests:
             return self._check_in_tests(call, function)
         return self._check_in_function(call, function)
+
+    def _check_setting_call(self, call: cst.Call) -> Optional[Violation]:
+        """A library that, at import time, calls a function of another module or of an
+        installed package whose summary says it sets the start method (report only: the
+        call is not this module's to rewrite)."""
+        analysis = self.analysis
+        if not self._library_api() or not analysis.is_module_level(call) \
+                or analysis.enclosing_function(call) is not None or analysis.in_main_guard(call):
+            return None
+        name = analysis.api_name(call.func) or analysis.module.code_for_node(call.func)
+        return Violation(call, (
+            f"library sets the start method at import time through `{name}()`, which calls "
+            f"set_start_method(), overriding the application: call it from the entry point, "
+            f"or use a context of this library's own (get_context())"))
 
     def _check_pinned_context(self, call: cst.Call) -> Optional[Violation]:
         """A library that binds the fork context for its own use. A call whose value is

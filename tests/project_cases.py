@@ -1,11 +1,12 @@
 """Project fixture cases: a case folder that holds a small project, not one file.
 
 A case folder with a subfolder (a package, or `site/`) is a project: its other `.py`
-files and folders are laid out beside the program (before.py or after.py, written
-under run.json's `as` name, main.py by default), and mpfix runs on the whole folder,
-as `mpfix check .` would; `site/` is a fake installed library, on mpfix's
-environment search path (and on the behaviour run's `sys.path`), never among the
-files checked. The program's findings and fix are what the case states.
+files and folders are laid out beside the program (before.py or after.py), and mpfix
+runs on the whole folder, as `mpfix check .` would; `site/` is a fake installed
+library, on mpfix's environment search path (and on the behaviour run's `sys.path`),
+never among the files checked. The program's findings and fix are what the case
+states; it is written under run.json's `as`, else options.json's `path` (a package's
+`__init__.py`), else main.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ def is_project(folder: Path) -> bool:
     return any(p.is_dir() and p.name != "__pycache__" for p in folder.iterdir())
 
 
+def program_path(case: Case) -> str:
+    """Where the program goes: run.json's `as`, else options.json's `path`, else main.py."""
+    return (case.run or {}).get("as") or case.options.get("path") or "main.py"
+
+
 def lay_out(case: Case, program: bytes, workdir: Path) -> Path:
     """Copy the case's project into `workdir` with `program` as its main file."""
     for item in case.folder.iterdir():
@@ -39,7 +45,7 @@ def lay_out(case: Case, program: bytes, workdir: Path) -> Path:
                             ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(item, workdir / item.name)
-    main = workdir / (case.run or {}).get("as", "main.py")
+    main = workdir / program_path(case)
     main.parent.mkdir(parents=True, exist_ok=True)
     main.write_bytes(program)
     return main

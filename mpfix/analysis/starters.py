@@ -38,6 +38,8 @@ class Kind(str, Enum):
     # third-party starter (mpfix.analysis.third_party) or a function whose summary says
     # so (mpfix.analysis.summaries). What it returns is nothing multiprocessing-shaped.
     STARTS = "starts-processes"
+    # A call of a function (of another module, per its summary) that sets the start method.
+    CALLS_SET_START_METHOD = "calls-set-start-method"
 
 
 QUEUE_KINDS = frozenset({Kind.QUEUE, Kind.JOINABLE_QUEUE, Kind.SIMPLE_QUEUE})

@@ -79,7 +79,7 @@ class StartsMixin:
 
     def _starts(self, call: cst.Call) -> bool:
         kind = self.call_kind(call)
-        if kind in STARTING_KINDS or kind is Kind.SET_START_METHOD:
+        if kind in STARTING_KINDS or kind in (Kind.SET_START_METHOD, Kind.CALLS_SET_START_METHOD):
             return True
         if method_name(call) in {"start", "run_until_complete"} and \
                 self.receiver_kind(call) in (Kind.PROCESS, Kind.MANAGER):

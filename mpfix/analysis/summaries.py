@@ -409,6 +409,8 @@ class Linker:
         for name, key in self._spellings(facts):
             if key in starts:
                 linked.starters[name] = Kind.STARTS.value
+            elif key in sets:
+                linked.starters[name] = Kind.CALLS_SET_START_METHOD.value
             if key in sets:
                 linked.setters.add(name)
             for parameter in sorted(hands[key]):
