@@ -100,7 +100,9 @@ class MainGuard(Rule):
     notebook-style script with cell markers (`# %%`, `# In[1]:`), or one
     whose module-level code reads `sys.argv` or calls `sys.exit()` (a test
     suite runs it by path), unless another file of the run imports it.
-    MP008 start-method-placement judges files the same way.
+    MP008 start-method-placement judges files the same way. A Jupyter
+    notebook needs no guard and gets no finding: its kernel runs the cells in
+    a `__main__` that has no file, which children never run again.
 
     Settings:
     `frozen-executables = true` in `[tool.mpfix]` (default false), for a
@@ -121,6 +123,8 @@ class MainGuard(Rule):
         self._touched_names: dict[int, set[str]] = {}
 
     def check(self) -> Iterable[Violation]:
+        if self.context.is_notebook:
+            return  # the kernel's `__main__` has no file: no child ever runs the cells again
         body = list(self.context.module.body)
         entry = [s for s in body if self._is_entry(s)]
         guards = [s for s in body if is_main_guard(s)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -240,6 +242,9 @@ class UnpicklableCallable(Rule):
                 yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
                                 f"{subject.problem}")
                 continue
+            if self.context.is_notebook:
+                yield Violation(subject.node, self._notebook_message(slot, subject))
+                continue
             key = id(subject.definition)
             if key not in plans:
                 plans[key] = self._plan(subject, slots_by_definition[key])
@@ -312,6 +317,8 @@ class UnpicklableCallable(Rule):
             return "lambda"
         if not self.analysis.is_module_level(definition):
             return "local"
+        if self.context.is_notebook:
+            return "notebook"
         if self.analysis.in_main_guard(definition):
             return "guarded"
         return None
@@ -644,7 +651,8 @@ class UnpicklableCallable(Rule):
         method = self.analysis.start_method_of(slot.call)
         if method != "fork" or self.context.settings.target_start_method in FORK_SAFE_TARGETS:
             return True
-        return slot.always_pickled and subject.placement != "guarded"
+        # Like a guarded definition, a notebook's is in every forked child's `__main__`.
+        return slot.always_pickled and subject.placement not in ("guarded", "notebook")
 
     # -- a module-level name rebound away from the callable it names ---------------------
 
@@ -905,6 +913,23 @@ class UnpicklableCallable(Rule):
         kind = "class" if isinstance(definition, cst.ClassDef) else "function"
         return (f"pickle stores a {kind} by qualified name and cannot find one defined "
                 f"inside {where}")
+
+    def _notebook_message(self, slot: Slot, subject: Subject) -> str:
+        """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
+        the kernel's `__main__` has no file for the child to import, so moving a definition
+        to the notebook's top level would not help; it has to live in a module."""
+        definition = subject.definition
+        name = getattr(getattr(definition, "name", None), "value", None)
+        error = (f"a spawn or forkserver child fails with `AttributeError: Can't get attribute "
+                 f"'{name}' on <module '__main__' (built-in)>`" if subject.placement == "notebook"
+                 else self._why(subject))
+        if slot.role == "task":
+            error += (" and the executor breaks (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
+                      else " and the pool waits for its result forever")
+        helpers = notebook_helpers_module(self.context.path)
+        return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
+                f"the cells in a `__main__` that has no file; {error}: define it in a module "
+                f"beside the notebook ('{helpers}.py') and import it from there")
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1242,6 +1267,13 @@ class _Rewrite(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         update = self.updates.get(original_node)
         return update(updated_node) if update is not None else updated_node
+
+
+def notebook_helpers_module(path: str) -> str:
+    """The module beside a notebook that its process code belongs in:
+    `analysis.ipynb` -> `analysis_helpers`."""
+    stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
+    return f"{'nb_' if stem[0].isdigit() else ''}{stem}_helpers"
 
 
 def _renamer(name: str) -> Update:

@@ -44,6 +44,15 @@ class Finding:
     path: str = ""
     # The fix as text edits of the original file; computed only when asked for.
     edits: Optional[tuple[Edit, ...]] = field(default=None, compare=False)
+    # In a notebook: the code cell (1-based among all its cells); line and columns count
+    # from that cell's first line, and `edits` is None.
+    cell: Optional[int] = field(default=None, compare=False)
+
+    @property
+    def location(self) -> str:
+        """`path:line:col`, or in a notebook `path:cell N:line:col` (ruff's notation)."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.line}:{self.col}"
 
     @property
     def fixable(self) -> bool:

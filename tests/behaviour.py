@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import notebook_kernel
 from fixture_cases import Case
 from project_cases import SITE, is_project, lay_out
 
@@ -40,8 +41,12 @@ class Outcome:
 
 def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
                timeout: float) -> Outcome:
-    """Run `script` as __main__ under `method`; a hang is killed with its process group."""
-    command = [sys.executable, "-m", "mpfix.verify.startmethod", method, script, *argv]
+    """Run `script` as __main__ under `method` (a notebook's cells as a kernel runs them, see
+    notebook_kernel.py); a hang is killed with its process group."""
+    if script.endswith(".ipynb"):
+        command = notebook_kernel.command(script, method)
+    else:
+        command = [sys.executable, "-m", "mpfix.verify.startmethod", method, script, *argv]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     if (workdir / SITE).is_dir():  # a project case's fake installed library
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir / SITE),
@@ -77,7 +82,7 @@ def run_program(case: Case, which: str, program: bytes, method: str) -> Outcome:
     spec = case.run or {}
     with tempfile.TemporaryDirectory(prefix="mpfix-run-") as tmp:
         workdir = Path(tmp)
-        name = spec.get("as", "main.py")
+        name = spec.get("as", case.program_name)
         if is_project(case.folder):
             lay_out(case, program, workdir)
         else:

@@ -1,5 +1,7 @@
 """Fixture folders as test cases: fixtures/<rule-name>/<case>/{before,after}.py,
-run.json, findings.txt, options.json (see CONTRIBUTING in the README)."""
+run.json, findings.txt, options.json (see CONTRIBUTING in the README). A notebook
+case has before.ipynb (and after.ipynb) instead; its findings.txt lines read
+`cell N:LINE:COL CODE`."""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)
     run: Optional[dict[str, Any]] = None
     findings: Optional[list[str]] = None
+    notebook: bool = False  # before.ipynb, run the way a Jupyter kernel runs it
+
+    @property
+    def program_name(self) -> str:
+        return str(self.options.get("path", "notebook.ipynb")) if self.notebook else "main.py"
 
     @property
     def id(self) -> str:
@@ -47,6 +54,17 @@ class Case:
                       if p.suffix == ".py" and p.name not in ("before.py", "after.py"))
 
 
+def program_code(case: Case, data: bytes) -> bytes:
+    """The Python a case's program holds: a notebook's code cells, joined as mpfix sees them."""
+    if not case.notebook:
+        return data
+    from mpfix.engine.notebook import notebook_module
+
+    module = notebook_module(data)
+    assert module is not None
+    return module.code.encode("utf-8")
+
+
 def _read_json(path: Path) -> Optional[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -57,15 +75,20 @@ def load_cases() -> list[Case]:
         if rule_dir.name not in CODES_BY_NAME:
             raise ValueError(f"fixtures/{rule_dir.name}: no rule has that name")
         for folder in sorted(p for p in rule_dir.iterdir() if p.is_dir()):
-            after = folder / "after.py"
+            notebook = (folder / "before.ipynb").exists()
+            suffix = ".ipynb" if notebook else ".py"
+            after = folder / f"after{suffix}"
             findings = folder / "findings.txt"
             cases.append(Case(
                 rule_name=rule_dir.name,
                 name=folder.name,
                 folder=folder,
-                before=(folder / "before.py").read_bytes(),
+                notebook=notebook,
+                before=(folder / f"before{suffix}").read_bytes(),
                 after=after.read_bytes() if after.exists() else None,
-                options=_read_json(folder / "options.json") or {},
+                # A notebook case is checked under a notebook's name: that makes it one.
+                options={**({"path": "notebook.ipynb"} if notebook else {}),
+                         **(_read_json(folder / "options.json") or {})},
                 run=_read_json(folder / "run.json"),
                 findings=findings.read_text().split() and
                 [line.strip() for line in findings.read_text().splitlines() if line.strip()]

@@ -33,7 +33,7 @@ def test_hook_definitions():
     assert hooks["mpfix-check"]["entry"] == "mpfix check"
     for hook in hooks.values():
         assert hook["language"] == "python"
-        assert hook["types"] == ["python"]
+        assert hook["types_or"] == ["python", "jupyter"]  # notebooks too
         assert "-i" not in hook["entry"].split() and "--interactive" not in hook["entry"]
 
 

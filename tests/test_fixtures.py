@@ -6,7 +6,7 @@ import pytest
 
 from behaviour import METHODS, expected_output
 from conftest import CASES
-from fixture_cases import Case
+from fixture_cases import Case, program_code
 from project_cases import check_project, fix_project, is_project
 from mpfix import check_code, fix_code
 from mpfix.engine.source import compiles
@@ -25,7 +25,7 @@ def test_fix_gives_after(case: Case) -> None:
                          ids=[c.id for c in CASES if c.after is not None])
 def test_fix_is_idempotent_and_compiles(case: Case) -> None:
     assert case.after is not None
-    assert compiles(case.after) is None
+    assert compiles(program_code(case, case.after)) is None
     assert _fix(case, case.after).decode() == case.after.decode()
 
 
@@ -33,7 +33,7 @@ def test_fix_is_idempotent_and_compiles(case: Case) -> None:
 def test_findings(case: Case) -> None:
     findings = [f for f in _check(case, case.before) if f.code == case.code]
     if case.findings is not None:
-        assert [f"{f.line}:{f.col} {f.code}" for f in findings] == case.findings
+        assert [f"{_cell(f)}{f.line}:{f.col} {f.code}" for f in findings] == case.findings
     elif case.after is not None:
         assert findings, "a case with after.py must have a finding of its rule"
     else:
@@ -50,6 +50,10 @@ def _check(case: Case, program: bytes) -> list:
     if is_project(case.folder):
         return check_project(case, program)
     return check_code(program, **case.check_options())
+
+
+def _cell(finding) -> str:  # type: ignore[no-untyped-def]
+    return f"cell {finding.cell}:" if finding.cell is not None else ""
 
 
 def _methods(case: Case) -> list[tuple[Case, str]]:

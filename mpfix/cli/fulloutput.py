@@ -96,7 +96,11 @@ def write_full(results: list[FileResult], out: IO[str], sources: Mapping[str, by
         source: Optional[bytes] = sources.get(result.path)
         lines = _lines(source) if source is not None else []
         for f in result.findings:
-            location = f"{f.path}:{f.line}:{f.col}:"
+            if f.cell is not None:
+                from mpfix.engine.notebook import cell_lines
+
+                lines = cell_lines(source or b"", f.cell)
+            location = f"{f.location}:"
             out.write(f"{style(location, BOLD)} {style(f.code, RED, BOLD)} "
                       f"{FIX_MARKERS[f.fix_safety]}{f.message}\n")
             out.write("".join(line + "\n" for line in _snippet(f, lines, style)))

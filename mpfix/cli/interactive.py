@@ -132,7 +132,7 @@ class Reviewer:
 
     def _show(self, pending: "PendingFix") -> None:
         finding, rule = pending.finding, pending.rule
-        where = f"{finding.path}:{finding.line}:{finding.col}"
+        where = finding.location
         title = f"[{self.asked}/{self.total()}] {finding.code} {rule.name} at {where}"
         patch = unified_diff_text(finding.path, pending.module.code, pending.preview())
         if self.color:

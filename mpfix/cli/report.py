@@ -9,14 +9,22 @@ Formats (`--output-format`):
   under the reported code and, where a fix exists, the fix as a diff hunk
   (the default when stdout is a terminal; coloured there, `NO_COLOR` honoured).
 * `json`: a list of objects, one per finding: `path`, `code`, `name`,
-  `message`, `line`, `column`, `end_line`, `end_column` (1-based; columns count
-  characters; the end is exclusive), `fixable`, and `fix`: null, or
+  `message`, `cell`, `line`, `column`, `end_line`, `end_column` (1-based; columns
+  count characters; the end is exclusive), `fixable`, and `fix`: null, or
   `{"safety": "safe"|"unsafe", "edits": [...]}` where each edit replaces
   `line:column` up to `end_line:end_column` with `content`; applied together
   (from the last to the first) the edits of one finding are its fix alone.
 * `sarif`: SARIF 2.1.0 for GitHub code scanning (see mpfix/cli/sarif.py).
 * `github`: GitHub Actions workflow commands, which annotate the pull request:
   `::error file=PATH,line=L,col=C,endLine=L,endColumn=C,title=CODE::message`.
+
+In a Jupyter notebook a finding's place is a code cell (numbered from 1 among
+all the notebook's cells, as a reader counts them) and a line and column in it:
+`text` and `full` write `nb.ipynb:cell 3:2:5:` (ruff's notation), `json` gives
+`cell` (null outside notebooks) with the line and columns in the cell, `sarif`
+gives the region in the cell and the cell in the result's `properties`, and
+`github` (whose annotations count the file's JSON lines) names the file and puts
+`nb.ipynb:cell 3:2:5:` before the message. Fix edits are not given for notebooks.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ def rule_name(code: str) -> str:
 
 
 def finding_line(f: Finding) -> str:
-    return f"{f.path}:{f.line}:{f.col}: {f.code} {FIX_MARKERS[f.fix_safety]}{f.message}"
+    return f"{f.location}: {f.code} {FIX_MARKERS[f.fix_safety]}{f.message}"
 
 
 def _text(results: list[FileResult], out: IO[str]) -> None:
@@ -60,8 +68,8 @@ def finding_record(f: Finding) -> dict[str, Any]:
         fix = {"safety": f.fix_safety.value, "edits": edits}
     return {
         "path": f.path, "code": f.code, "name": rule_name(f.code), "message": f.message,
-        "line": f.line, "column": f.col, "end_line": f.end_line, "end_column": f.end_col,
-        "fixable": f.fixable, "fix": fix,
+        "cell": f.cell, "line": f.line, "column": f.col, "end_line": f.end_line,
+        "end_column": f.end_col, "fixable": f.fixable, "fix": fix,
     }
 
 
@@ -87,12 +95,17 @@ def _escape_property(text: str) -> str:
 
 def _github(results: list[FileResult], out: IO[str]) -> None:
     for f in _findings(results):
-        properties = [("file", f.path), ("line", f.line), ("col", f.col)]
-        if f.end_line:
-            properties += [("endLine", f.end_line), ("endColumn", f.end_col)]
+        properties: list[tuple[str, object]] = [("file", f.path)]
+        message = f.message
+        if f.cell is None:
+            properties += [("line", f.line), ("col", f.col)]
+            if f.end_line:
+                properties += [("endLine", f.end_line), ("endColumn", f.end_col)]
+        else:  # the notebook file's lines are JSON: the cell's position goes in the message
+            message = f"{f.location}: {message}"
         properties.append(("title", f.code))
         joined = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties)
-        out.write(f"::error {joined}::{_escape_data(f.message)}\n")
+        out.write(f"::error {joined}::{_escape_data(message)}\n")
     for result in results:
         if result.error:
             out.write(f"::error file={_escape_property(result.path)},title=mpfix::"

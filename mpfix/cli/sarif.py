@@ -74,6 +74,8 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "message": {"text": f.message},
         "locations": [{"physicalLocation": location}],
     }
+    if f.cell is not None:  # a notebook: the region counts lines from the cell's first
+        result["properties"] = {"cell": f.cell}
     fixes = _fix(f)
     if fixes:
         result["fixes"] = fixes

@@ -21,7 +21,7 @@ SKIPPED_DIRS = frozenset({
     "build", "dist", "node_modules", ".eggs", ".mypy_cache", ".pytest_cache",
     ".ruff_cache", ".mpfix_cache", ".hypothesis", "__pypackages__",
 })
-PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
+PYTHON_SUFFIXES = (".py", ".pyi", ".pyw", ".ipynb")  # notebooks: mpfix.engine.notebook
 
 
 class DiscoveryError(Exception):

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from mpfix.engine.fixer import Approver
 
 SKIP_FILE = b"# mpfix: skip-file"
+NOTEBOOK_SUFFIX = ".ipynb"  # mpfix.engine.notebook, which imports nbformat, reads these
+# A notebook that names none of these cannot start a process (the full prefilter runs on
+# its cells' code).
+NOTEBOOK_WORDS = (b"multiprocess", b"billiard", b"ProcessPoolExecutor", b"DataLoader")
 
 _prefilters: dict[tuple, Prefilter] = {}
 
@@ -30,7 +34,13 @@ def prefilter_for(settings: FileSettings) -> Prefilter:
     return _prefilters[key]
 
 
-def needs_parse(source: bytes, settings: FileSettings) -> bool:
+def needs_parse(source: bytes, settings: FileSettings, path: str = "") -> bool:
+    if path.endswith(NOTEBOOK_SUFFIX):
+        # The JSON's lines are not the cells' lines: the cells' code is prefiltered once
+        # mpfix.engine.notebook has joined it; here only its words can rule it out.
+        words = NOTEBOOK_WORDS + tuple(name.split(".")[0].encode()
+                                       for name, _ in settings.extra_starters)
+        return SKIP_FILE not in source and any(word in source for word in words)
     return SKIP_FILE not in source and prefilter_for(settings).wants(source)
 
 
@@ -42,6 +52,10 @@ def process_source(
     fix: bool = False,
     approve: "Optional[Approver]" = None,
 ) -> FileResult:
+    if path.endswith(NOTEBOOK_SUFFIX):
+        from mpfix.engine.notebook import process_notebook
+
+        return process_notebook(source, settings, path=path, fix=fix, approve=approve)
     if looks_binary(source):
         return FileResult(path=path, error="not a Python source file (binary content)")
     if not settings.rules or not needs_parse(source, settings):

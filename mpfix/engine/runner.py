@@ -122,7 +122,7 @@ def run(
         if looks_binary(source):
             report.results.append(process_source(source, settings, path=name))
             continue
-        if not settings.rules or not needs_parse(source, settings):
+        if not settings.rules or not needs_parse(source, settings, name):
             report.results.append(FileResult(path=name))
             report.skipped += 1
             if settings.rules and path.suffix == ".py":

@@ -54,7 +54,16 @@ class RuleContext:
     def module(self) -> cst.Module:
         return self.analysis.module
 
-    # What the file is, decided here once for every rule: test code, a script, or a library.
+    # What the file is, decided here once for every rule: a notebook, test code, a script,
+    # or a library.
+
+    @property
+    def is_notebook(self) -> bool:
+        """A Jupyter notebook's code cells, analysed as one module (mpfix.engine.notebook).
+        A kernel runs them in a `__main__` that has no file: spawn and forkserver children
+        never run them again (no main guard is needed), and cannot import anything they
+        define."""
+        return self.path.endswith(".ipynb")
 
     @cached_property
     def runs_as_main(self) -> Optional[str]:
@@ -63,6 +72,8 @@ class RuleContext:
         another file of the run imports (a helper of the app, not the app) or a test
         module."""
         settings = self.settings
+        if self.is_notebook:
+            return "a notebook runs in its kernel's `__main__`"
         if settings.is_package_init or settings.imported_by_run or is_test_module(self.path):
             return None
         return script_sign(self.analysis)
@@ -83,6 +94,8 @@ class RuleContext:
         path, or, with `counting_importers`, a module another file of the run imports,
         which may be a script as well.
         """
+        if self.is_notebook:
+            return False
         if self.is_test_code:
             return True
         if self.runs_as_main is not None:

@@ -1,0 +1,260 @@
+"""Jupyter notebooks (issue 18): cells as one module, positions in cells, magics, noqa,
+discovery, output formats, and writing back only the changed cells, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from cli_helpers import mpfix
+from mpfix import check_code, fix_code
+from mpfix.api import MpfixError
+from mpfix.engine.notebook import mask_magics, notebook_module
+
+POOL_NEVER_CLOSED = ("def run(items):\n"
+                     "    pool = mp.Pool(2)\n"
+                     "    return pool.map(abs, items)")
+POOL_IN_WITH = ("def run(items):\n"
+                "    with mp.Pool(2) as pool:\n"
+                "        return pool.map(abs, items)")
+CELL_FUNCTION = "def square(x):\n    return x * x"
+CELL_POOL = "with mp.Pool(2) as pool:\n    print(pool.map(square, [1, 2]))"
+
+
+def notebook(*cells: str, markdown_first: bool = True, outputs: bool = True) -> nbformat.NotebookNode:
+    made = [new_markdown_cell("# A notebook")] if markdown_first else []
+    for number, source in enumerate(cells, 1):
+        cell = new_code_cell(source, execution_count=number)
+        if outputs:
+            cell.outputs.append(new_output("stream", name="stdout", text=f"out {number}\n"))
+        made.append(cell)
+    document = new_notebook(cells=made, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python", "version": "3.11.9"}})
+    for number, cell in enumerate(document.cells):
+        cell["id"] = f"cell-{number}"
+    return document
+
+
+def jupyter_bytes(document: nbformat.NotebookNode) -> bytes:
+    """As Jupyter saves a notebook: nbformat's JSON and a final newline."""
+    return (nbformat.writes(document) + "\n").encode("utf-8")
+
+
+def with_cell(document: nbformat.NotebookNode, index: int, source: str) -> nbformat.NotebookNode:
+    changed = nbformat.from_dict(json.loads(json.dumps(document)))
+    changed.cells[index].source = source
+    return changed
+
+
+# -- the module mpfix analyses ----------------------------------------------------------
+
+def test_cells_join_in_order_and_findings_name_the_cell() -> None:
+    data = jupyter_bytes(notebook("import multiprocessing as mp", CELL_FUNCTION, CELL_POOL))
+    findings = check_code(data, path="nb.ipynb", select=["MP007"])
+    assert [(f.location, f.code) for f in findings] == [("nb.ipynb:cell 4:2:20", "MP007")]
+    assert "Can't get attribute 'square' on <module '__main__' (built-in)>" in findings[0].message
+    assert "nb_helpers.py" in findings[0].message
+
+
+def test_a_notebook_needs_no_main_guard() -> None:
+    data = jupyter_bytes(notebook("import multiprocessing as mp", "pool = mp.Pool(2)\n"
+                                  "print(pool.map(abs, [-1]))\npool.close()\npool.join()"))
+    assert check_code(data, path="nb.ipynb", select=["MP001"]) == []
+    # The same code as a script is reported: the notebook is what makes the difference.
+    code = notebook_module(data).code  # type: ignore[union-attr]
+    assert [f.code for f in check_code(code, path="script.py", select=["MP001"])] == ["MP001"]
+
+
+@pytest.mark.parametrize("line", [
+    "%time x = 1", "%%time", "!pip install tqdm", "?print", "print?", "mp.Pool??",
+    "files = !ls", "x, y = %who_ls", "%load_ext autoreload"])
+def test_magics_are_masked_line_for_line(line: str) -> None:
+    masked = mask_magics(f"import os\n{line}\nprint(os.sep)\n")
+    assert masked is not None
+    lines = masked.splitlines()
+    assert len(lines) == 3 and lines[0] == "import os" and lines[2] == "print(os.sep)"
+    compile(masked, "<cell>", "exec")
+
+
+def test_a_magic_inside_a_block_keeps_the_block_valid() -> None:
+    masked = mask_magics("for i in range(2):\n    %time print(i)\n")
+    assert masked is not None
+    compile(masked, "<cell>", "exec")
+
+
+def test_percent_inside_a_string_is_not_a_magic() -> None:
+    text = 'template = """\n%(name)s\n!important\n"""\n'
+    assert mask_magics(text) == text
+
+
+def test_a_cell_of_another_language_is_left_out() -> None:
+    assert mask_magics("%%bash\necho hi\n") is None
+    assert mask_magics("%%capture out\nprint(1)\n") is not None
+    data = jupyter_bytes(notebook("import multiprocessing as mp", "%%writefile helper.py\n"
+                                  "def square(x):\n    return x * x", CELL_POOL))
+    module = notebook_module(data)
+    assert module is not None and "def square" not in module.code
+
+
+def test_a_notebook_of_another_language_is_skipped() -> None:
+    document = notebook("import multiprocessing as mp", CELL_FUNCTION, CELL_POOL)
+    document.metadata["language_info"] = {"name": "R"}
+    document.metadata["kernelspec"]["language"] = "R"
+    assert check_code(jupyter_bytes(document), path="nb.ipynb") == []
+
+
+def test_noqa_works_in_a_cell() -> None:
+    data = jupyter_bytes(notebook(
+        "import multiprocessing as mp", CELL_FUNCTION,
+        "with mp.Pool(2) as pool:\n    print(pool.map(square, [1]))  # noqa: MP007"))
+    assert check_code(data, path="nb.ipynb", select=["MP007"]) == []
+
+
+def test_a_notebook_that_is_not_one_is_one_clear_error() -> None:
+    with pytest.raises(MpfixError, match=r"^cannot read notebook: invalid JSON"):
+        check_code(b'{"cells": [', path="nb.ipynb")
+    with pytest.raises(MpfixError, match=r"^cannot read notebook: not valid nbformat"):
+        check_code(b'{"nbformat": 4, "nbformat_minor": 5, "cells": 3, "metadata": {}}',
+                   path="nb.ipynb")
+
+
+def test_a_syntax_error_is_placed_in_its_cell() -> None:
+    data = jupyter_bytes(notebook("import multiprocessing as mp", CELL_POOL,
+                                  "def broken(:\n    pass"))
+    with pytest.raises(MpfixError, match=r"\(cell 4, line 1"):
+        check_code(data, path="nb.ipynb")
+
+
+# -- writing back ---------------------------------------------------------------------------
+
+def test_fix_changes_only_the_fixed_cell_byte_for_byte() -> None:
+    before = notebook("import multiprocessing as mp", POOL_NEVER_CLOSED, "print(run([-1]))")
+    after = jupyter_bytes(with_cell(before, 2, POOL_IN_WITH))
+    assert fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP006"]) == after
+
+
+@pytest.mark.parametrize("indent,sort_keys,final_newline", [
+    (2, False, False), (1, False, True), (4, True, True), (1, True, False)])
+def test_fix_keeps_another_json_layout(indent: int, sort_keys: bool, final_newline: bool) -> None:
+    """Editors other than Jupyter (VS Code, Colab, nbconvert options) write other layouts."""
+    def layout(document: nbformat.NotebookNode) -> bytes:
+        plain = json.loads(json.dumps(document))
+        for cell in plain["cells"]:
+            cell["source"] = cell["source"].splitlines(keepends=True)
+        text = json.dumps(plain, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+        return (text + ("\n" if final_newline else "")).encode("utf-8")
+
+    before = notebook("import multiprocessing as mp", POOL_NEVER_CLOSED, "print(run([-1]))")
+    after = layout(with_cell(before, 2, POOL_IN_WITH))
+    assert fix_code(layout(before), path="nb.ipynb", select=["MP006"]) == after
+
+
+def test_a_layout_mpfix_cannot_reproduce_is_left_alone() -> None:
+    before = notebook("import multiprocessing as mp", POOL_NEVER_CLOSED)
+    odd = json.dumps(json.loads(json.dumps(before)), indent=3).replace('": ', '" : ')
+    with pytest.raises(MpfixError, match="cannot reproduce this notebook's JSON layout"):
+        fix_code(odd.encode(), path="nb.ipynb", select=["MP006"])
+
+
+def test_fix_keeps_magics_in_the_changed_cell() -> None:
+    cell = "%time x = 1\n" + POOL_NEVER_CLOSED.replace("    pool = ", "    !echo hi\n    pool = ")
+    fixed_cell = "%time x = 1\n" + POOL_IN_WITH.replace("    with ", "    !echo hi\n    with ")
+    before = notebook("import multiprocessing as mp", cell)
+    fixed = fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP006"])
+    assert fixed == jupyter_bytes(with_cell(before, 2, fixed_cell))
+
+
+def test_a_cell_without_a_final_newline_keeps_it_that_way() -> None:
+    before = notebook("import multiprocessing as mp", POOL_NEVER_CLOSED + "\n")
+    fixed = json.loads(fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP006"]))
+    assert "".join(fixed["cells"][2]["source"]) == POOL_IN_WITH + "\n"
+    before = notebook("import multiprocessing as mp", POOL_NEVER_CLOSED)
+    fixed = json.loads(fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP006"]))
+    assert "".join(fixed["cells"][2]["source"]) == POOL_IN_WITH
+
+
+# -- the command line -------------------------------------------------------------------
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "analysis.ipynb").write_bytes(jupyter_bytes(notebook(
+        "import multiprocessing as mp", CELL_FUNCTION, CELL_POOL, POOL_NEVER_CLOSED)))
+    (tmp_path / "clean.ipynb").write_bytes(jupyter_bytes(notebook("print('hello')")))
+    (tmp_path / "drafts").mkdir()
+    (tmp_path / "drafts" / "old.ipynb").write_bytes(jupyter_bytes(notebook(
+        "import multiprocessing as mp", POOL_NEVER_CLOSED)))
+    return tmp_path
+
+
+def test_check_finds_notebooks_in_directories_and_honours_exclude(project: Path) -> None:
+    result = mpfix("check", "--output-format", "text", ".")
+    assert result.exit_code == 1
+    assert "analysis.ipynb:cell 4:2:20: MP007 " in result.output
+    assert "analysis.ipynb:cell 5:2:12: MP006 [*] " in result.output
+    assert "drafts/old.ipynb:cell 3:2:12: MP006" in result.output
+    excluded = mpfix("check", "--output-format", "text", "--exclude", "drafts", ".")
+    assert "old.ipynb" not in excluded.output and "analysis.ipynb" in excluded.output
+
+
+def test_json_sarif_and_github_name_the_cell(project: Path) -> None:
+    records = json.loads(mpfix("check", "--output-format", "json", "analysis.ipynb").stdout)
+    assert [(r["cell"], r["line"], r["column"], r["code"]) for r in records] == [
+        (4, 2, 20, "MP007"), (5, 2, 12, "MP006")]
+    sarif = json.loads(mpfix("check", "--output-format", "sarif", "analysis.ipynb").stdout)
+    results = sarif["runs"][0]["results"]
+    assert [(r["properties"]["cell"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+            for r in results] == [(4, 2), (5, 2)]
+    github = mpfix("check", "--output-format", "github", "analysis.ipynb").stdout
+    assert "::error file=analysis.ipynb,title=MP007::analysis.ipynb:cell 4:2:20: " in github
+    assert "line=" not in github.splitlines()[0]
+
+
+def test_fix_rewrites_only_notebooks_it_fixes(project: Path) -> None:
+    clean = (project / "clean.ipynb").stat().st_mtime_ns
+    original = (project / "analysis.ipynb").read_bytes()
+    result = mpfix("fix", "analysis.ipynb", "clean.ipynb")
+    assert result.exit_code == 1
+    assert (project / "clean.ipynb").stat().st_mtime_ns == clean
+    fixed = json.loads((project / "analysis.ipynb").read_bytes())
+    assert "".join(fixed["cells"][4]["source"]) == POOL_IN_WITH
+    assert json.loads(original)["cells"][:4] == fixed["cells"][:4]
+    assert fixed["cells"][4]["outputs"] == json.loads(original)["cells"][4]["outputs"]
+
+
+def test_fix_diff_is_a_patch_of_the_notebook_file(project: Path) -> None:
+    original = (project / "analysis.ipynb").read_bytes()
+    result = mpfix("fix", "--diff", "analysis.ipynb")
+    assert (project / "analysis.ipynb").read_bytes() == original
+    assert "--- a/analysis.ipynb" in result.output and '+    "    with mp.Pool(2) as pool:\\n",' \
+        in result.output
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    patch = project / "fix.patch"
+    patch.write_text(result.output[result.output.index("--- a/"):].split("\n1 file")[0] + "\n")
+    subprocess.run(["git", "apply", "fix.patch"], cwd=project, check=True)
+    assert (project / "analysis.ipynb").read_bytes() == fix_code(original, path="analysis.ipynb")
+
+
+def test_nbformat_is_imported_only_when_a_notebook_is_read(project: Path) -> None:
+    (project / "script.py").write_text("import multiprocessing as mp\n\n"
+                                       "with mp.Pool(2) as pool:\n    print(pool.map(abs, [1]))\n")
+    code = ("import json, sys\nfrom mpfix.cli.app import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+
+    def modules(*args: str) -> set[str]:
+        completed = subprocess.run([sys.executable, "-c", code, *args], cwd=project,
+                                   capture_output=True, text=True, timeout=120,
+                                   env={**os.environ, "NO_COLOR": "1"})
+        return set(json.loads(completed.stderr.strip().splitlines()[-1]))
+
+    assert "nbformat" not in modules("check", "--no-cache", "script.py")
+    assert "nbformat" in modules("check", "--no-cache", "analysis.ipynb")
