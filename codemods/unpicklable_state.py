@@ -8,6 +8,10 @@ import libcst as cst
 
 from mpfix.analysis.module import CallableUse, method_name
 from mpfix.analysis.pickling import (
+    GENERATOR,
+    STANDARD_STREAM,
+    THREAD_LOCK,
+    THREAD_QUEUE,
     held_unpicklable,
     instance_attributes,
     instead,
@@ -21,6 +25,14 @@ from mpfix.rulekit.rule import Rule, Violation
 PICKLING_METHODS = ("spawn", "forkserver")
 # Process methods that run in the parent before start() pickles the object.
 PARENT_METHODS = frozenset({"__init__"})
+# How a Process subclass keeps what cannot travel, by what it is; anything else is reopened.
+ATTRIBUTE_FIXES = {
+    STANDARD_STREAM: "the child has streams of its own: use them in run()",
+    THREAD_LOCK: "use a multiprocessing lock or event (from the same context) instead, or "
+                 "create it in run()",
+    THREAD_QUEUE: "use a multiprocessing queue instead",
+    GENERATOR: "keep the values, or make the generator in run()",
+}
 # Longer expressions are named "this argument" in a message.
 MAX_QUOTED = 30
 
@@ -199,11 +211,13 @@ class UnpicklableState(Rule):
         return False
 
     def _attribute_message(self, cls: cst.ClassDef, attribute: str, what: str) -> str:
-        return (f"`self.{attribute}` of the Process subclass `{cls.name.value}` holds {what}, "
-                f"which spawn and forkserver cannot pickle when they send the process to its "
-                f"child at start(): keep what is needed to recreate it (the path, the "
-                f"settings) and create it in run(), or give `{cls.name.value}` "
-                f"__getstate__/__setstate__ that drop it and reopen it")
+        name = cls.name.value
+        fix = ATTRIBUTE_FIXES.get(what) or (
+            f"keep what recreates it (the path, the settings) and open it in run(), in the "
+            f"child; or give `{name}` __getstate__/__setstate__ that drop it and reopen it")
+        return (f"`self.{attribute}` of the Process subclass `{name}` holds {what}, which "
+                f"spawn and forkserver cannot pickle when start() sends the process to its "
+                f"child: {fix}")
 
     # -- whether a Process is ever started -------------------------------------------------
 
