@@ -205,6 +205,14 @@ class UnpicklableCallable(Rule):
     the name, a rebinding outside the guard, a decorator applied in the guard)
     it is reported. Calls on an explicit fork context are only reported where the configured
     target start method is spawn or forkserver, or where they fail under fork too.
+    In a Jupyter notebook every function, class or lambda of the cells handed to
+    another process is reported without a fix, with the error a spawn or
+    forkserver child raises (`AttributeError: Can't get attribute 'f' on
+    <module '__main__' (built-in)>`): the kernel's `__main__` has no file to
+    import, so moving it within the notebook would not help; the finding names
+    the module beside the notebook to define it in (`analysis.ipynb`:
+    `analysis_helpers.py`; the setting `notebook-helpers`, default
+    `"{notebook}_helpers"`, names it otherwise).
     """
 
     code = "MP007"
@@ -926,7 +934,7 @@ class UnpicklableCallable(Rule):
         if slot.role == "task":
             error += (" and the executor breaks (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
                       else " and the pool waits for its result forever")
-        helpers = notebook_helpers_module(self.context.path)
+        helpers = notebook_helpers_module(self.context.path, self.context.settings.notebook_helpers)
         return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
                 f"the cells in a `__main__` that has no file; {error}: define it in a module "
                 f"beside the notebook ('{helpers}.py') and import it from there")
@@ -1269,11 +1277,11 @@ class _Rewrite(cst.CSTTransformer):
         return update(updated_node) if update is not None else updated_node
 
 
-def notebook_helpers_module(path: str) -> str:
-    """The module beside a notebook that its process code belongs in:
-    `analysis.ipynb` -> `analysis_helpers`."""
+def notebook_helpers_module(path: str, template: str = "{notebook}_helpers") -> str:
+    """The module beside a notebook that its process code belongs in (the setting
+    notebook-helpers): `analysis.ipynb` -> `analysis_helpers`."""
     stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
-    return f"{'nb_' if stem[0].isdigit() else ''}{stem}_helpers"
+    return template.replace("{notebook}", f"nb_{stem}" if stem[0].isdigit() else stem)
 
 
 def _renamer(name: str) -> Update:

@@ -30,6 +30,7 @@ class FileSettings:
     report_unused_noqa: bool = False  # report `# noqa` codes that suppress nothing (MP100)
     edits: bool = False  # attach each fix's text edits to its finding (json, sarif)
     frozen_executables: bool = False  # MP001: a guard without freeze_support() is a finding
+    notebook_helpers: str = "{notebook}_helpers"  # MP007: the module beside a notebook
 
     def starters(self) -> Mapping[str, str]:
         return dict(self.extra_starters)
@@ -53,4 +54,5 @@ class Settings:
     respect_gitignore: bool = True
     report_unused_noqa: bool = False
     frozen_executables: bool = False
+    notebook_helpers: str = "{notebook}_helpers"
     cache_dir: Optional[str] = None  # absolute; None: .mpfix_cache at the project root

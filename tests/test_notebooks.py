@@ -258,3 +258,12 @@ def test_nbformat_is_imported_only_when_a_notebook_is_read(project: Path) -> Non
 
     assert "nbformat" not in modules("check", "--no-cache", "script.py")
     assert "nbformat" in modules("check", "--no-cache", "analysis.ipynb")
+
+
+def test_the_helpers_module_name_is_a_setting(project: Path) -> None:
+    (project / "pyproject.toml").write_text('[tool.mpfix]\nnotebook-helpers = "{notebook}_workers"\n')
+    result = mpfix("check", "--output-format", "text", "analysis.ipynb")
+    assert "('analysis_workers.py')" in result.stdout
+    (project / "pyproject.toml").write_text('[tool.mpfix]\nnotebook-helpers = "my helpers"\n')
+    result = mpfix("check", "analysis.ipynb")
+    assert result.exit_code == 2 and "notebook-helpers must be a module name" in result.stderr

@@ -44,7 +44,7 @@ from mpfix.analysis.starters import Kind
 KNOWN_KEYS = (
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "unsafe-fixes", "extra-starters", "target-start-method", "library-paths", "respect-gitignore",
-    "report-unused-noqa", "frozen-executables", "cache-dir",
+    "report-unused-noqa", "frozen-executables", "cache-dir", "notebook-helpers",
 )
 
 
@@ -155,7 +155,18 @@ def settings_from(config: Config) -> Settings:
         settings.extra_starters = _starters(where, values["extra-starters"])
     if "cache-dir" in values:
         settings.cache_dir = _cache_dir(config, values["cache-dir"])
+    if "notebook-helpers" in values:
+        settings.notebook_helpers = _notebook_helpers(where, values["notebook-helpers"])
     return settings
+
+
+def _notebook_helpers(where: Optional[Path], value: Any) -> str:
+    """A module name, where `{notebook}` stands for the notebook's name."""
+    example = value.replace("{notebook}", "analysis") if isinstance(value, str) else ""
+    if not example.isidentifier() or "{" in example:
+        raise ConfigError(f"{where}: notebook-helpers must be a module name; `{{notebook}}` in it "
+                          f"stands for the notebook's name (default \"{{notebook}}_helpers\")")
+    return value
 
 
 def _cache_dir(config: Config, value: Any) -> str:
@@ -309,4 +320,5 @@ class Resolver:
             is_library=library, is_package_init=path.name == "__init__.py",
             report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
             frozen_executables=settings.frozen_executables,
+            notebook_helpers=settings.notebook_helpers,
         )
