@@ -173,8 +173,9 @@ class ExplicitArgs(Rule):
         self._child = {id(f) for f in child_functions}
         self._closures: dict[int, list[cst.FunctionDef]] = {}
         self._effective: dict[int, list[Need]] = {}
+        # A DataLoader's worker_init_fn is its workers' initializer.
         self._initializer_code = {id(f) for use in uses
-                                  if use.role == "initializer"
+                                  if use.role in ("initializer", "worker_init_fn")
                                   for f in self._closure_of_callable(use.callable_arg.value)}
         self._child_writes = self._writes_by_children()
         self._parent_changes = self._changes_by_parent()

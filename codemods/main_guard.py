@@ -31,7 +31,11 @@ class MainGuard(Rule):
     What it finds:
     Module-level code that starts a process, creates a pool, executor or
     manager, sets the start method, or calls a function of the same module that
-    does so, outside `if __name__ == "__main__":`. A main guard without
+    does so, outside `if __name__ == "__main__":`; also module-level code that
+    iterates a `torch.utils.data.DataLoader` with worker processes (`for batch
+    in loader:`, `next(iter(loader))`, `enumerate(loader)`, or handing it to a
+    call), since that starts its workers. Creating a loader at import time starts
+    nothing and is not reported. A main guard without
     `freeze_support()` is reported only when the project ships frozen
     executables (see Settings).
 
@@ -162,8 +166,8 @@ class MainGuard(Rule):
         starting = self.analysis.starting_calls(statement)
         if self.context.is_library():
             # A library or test module setting the start method at import time is MP008's.
-            starting = [c for c in starting
-                        if self.analysis.call_kind(c) not in SETTING_KINDS]
+            starting = [c for c in starting if not isinstance(c, cst.Call)
+                        or self.analysis.call_kind(c) not in SETTING_KINDS]
         return bool(starting)
 
     # -- freeze_support -----------------------------------------------------------------

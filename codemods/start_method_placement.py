@@ -9,7 +9,8 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 import libcst.matchers as m
 
-from mpfix.analysis.module import ModuleAnalysis, api_family, argument, default_family, keyword
+from mpfix.analysis.module import (ModuleAnalysis, Workers, api_family, argument,
+                                   default_family, keyword)
 from mpfix.findings import Safety
 from mpfix.analysis.names import dotted_name
 from mpfix.rulekit.rule import Fix, ImportSpec, Rule, Violation
@@ -71,7 +72,10 @@ class StartMethodPlacement(Rule):
     once before any test runs (`pytest_configure`, a session-scoped autouse fixture,
     conftest.py's import), is not, unless it pins `fork`. It also reports the
     pin-fork non-fix: a library or a test session that sets or takes the `fork`
-    method; and a library's import-time call of a function of another module, or
+    method (a DataLoader's `multiprocessing_context="fork"` in a library or a test
+    included); a DataLoader whose `num_workers` is decided by a test of
+    `get_start_method() == "fork"` (under forkserver and spawn it silently loads
+    everything in the main process, in any file); and a library's import-time call of a function of another module, or
     of an installed package, that sets the method (its summary says so). A
     script's own module-level call is not reported here: MP001 moves it
     under the main guard; a main guard that sets the method once is right. Files are
@@ -153,6 +157,8 @@ class StartMethodPlacement(Rule):
                 violation = self._check_setter(call, children)
             elif kind is Kind.CONTEXT:
                 violation = self._check_pinned_context(call)
+            elif kind is Kind.DATA_LOADER:
+                violation = self._check_loader(call)
             elif kind is Kind.CALLS_SET_START_METHOD:
                 violation = self._check_setting_call(call)
             else:
@@ -223,6 +229,37 @@ class StartMethodPlacement(Rule):
                 or not isinstance(analysis.parent(call), (cst.Assign, cst.AnnAssign)):
             return None
         return Violation(call, f"library pins the fork context at import time: {PIN_FORK}")
+
+    def _check_loader(self, call: cst.Call) -> Optional[Violation]:
+        """A DataLoader whose workers only run under fork: pinned with
+        `multiprocessing_context="fork"` by a library or a test, or sized by a test of
+        `get_start_method() == "fork"` (no workers under spawn or forkserver at all)."""
+        analysis = self.analysis
+        if analysis.loader_workers(call) is Workers.NONE:
+            return None
+        fork_test = analysis.fork_only_workers(call)
+        if fork_test is not None:
+            line = analysis.position(fork_test).start.line
+            return Violation(call, (
+                f"this DataLoader's num_workers depends on the start method being fork (line "
+                f"{line}): under Python 3.14's forkserver default on Linux, and spawn on macOS "
+                f"and Windows, it silently loads every batch in the main process; make what "
+                f"its workers receive picklable (MP007) and keep the workers under every "
+                f"method"))
+        if analysis.loader_start_method(call) != "fork":
+            return None
+        context = analysis.loader_context(call)
+        if self.context.is_test_code:
+            return Violation(context, (
+                "the test pins its DataLoader's workers to fork: it never runs them the way "
+                "Python 3.14's forkserver default on Linux (and spawn on macOS and Windows) "
+                f"does, so it cannot catch a dataset or collate_fn that does not pickle; "
+                f"{PIN_FORK}"))
+        if self._library_api():
+            return Violation(context, (
+                "library pins its DataLoader's workers to fork, overriding the application's "
+                f"choice: {PIN_FORK}"))
+        return None
 
     def _earlier_default_context_uses(self, call: cst.Call,
                                       function: Optional[cst.FunctionDef]) -> list[cst.Call]:

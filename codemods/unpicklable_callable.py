@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
-from mpfix.analysis.module import Binding, CallableUse, Definition, ModuleAnalysis, method_name
+from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnalysis, Workers,
+                                   method_name)
 from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
@@ -22,12 +23,15 @@ from mpfix.analysis.third_party import library_starter
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
                "initializer": "{owner} initializer", "register": "manager's registered callable",
                "argument": "callable argument", "process": "Process class",
-               "handed": "callable handed to another process"}
+               "handed": "callable handed to another process",
+               "collate_fn": "DataLoader collate_fn", "worker_init_fn": "DataLoader worker_init_fn",
+               "dataset": "DataLoader dataset class", "transform": "callable given to a dataset"}
 # Pool methods that return only when every task has been pickled and sent.
 SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
 # Names for hoisted lambdas, by what the process does with them.
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
-                "register": "_factory", "argument": "_callback", "handed": "_task"}
+                "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
+                "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
@@ -44,7 +48,8 @@ class Slot:
     """One place a callable leaves for another process."""
 
     call: cst.Call                # the call that hands it over
-    role: str                     # target, task, initializer, register, argument, process
+    role: str                     # target, task, initializer, register, argument, process;
+                                  # a DataLoader's collate_fn, worker_init_fn, dataset, transform
     owner: Kind
     expr: cst.BaseExpression      # as written: `work`, `partial(work, 2)`, a lambda
     always_pickled: bool          # pool and executor tasks are pickled under fork too
@@ -60,6 +65,11 @@ class Slot:
             "argument": "an argument sent to another process",
             "process": "started as a Process",
             "handed": "handed to a function that runs it in another process",
+            "collate_fn": "the collate_fn of a DataLoader whose worker processes receive it",
+            "worker_init_fn": "the worker_init_fn of a DataLoader whose worker processes "
+                              "receive it",
+            "dataset": "the class of a DataLoader's dataset, which its worker processes receive",
+            "transform": "given to a DataLoader's dataset, which its worker processes receive",
         }[self.role]
 
 
@@ -122,6 +132,16 @@ class UnpicklableCallable(Rule):
     with `functools.wraps`, which gives the wrapper the function's names. A
     Process that is never started (nothing calls its `start()`, and it goes
     nowhere a `start()` could be out of sight) pickles nothing and is not reported.
+
+    A `torch.utils.data.DataLoader` with worker processes (`num_workers` above 0)
+    hands each worker its dataset, `collate_fn` and `worker_init_fn`: a lambda or
+    local function as `collate_fn` or `worker_init_fn`, a dataset whose class is
+    defined inside a function (a test's), and a lambda or local function given to
+    the dataset's constructor (`transform=lambda x: ...`) are reported. The sampler
+    and batch sampler stay in the parent, and a loader without workers
+    (`num_workers` absent or 0) or pinned to fork pickles nothing: not reported.
+    Where `num_workers` comes from configuration or an argument, the finding is
+    reported without a fix: the loader may run without workers.
 
     Also a module-level function or class handed over while its name is rebound:
     `worker = Process(target=worker)`, `for worker in workers:`, `task =
@@ -257,13 +277,24 @@ class UnpicklableCallable(Rule):
             if key not in plans:
                 plans[key] = self._plan(subject, slots_by_definition[key])
             plan = plans[key]
-            message = f"{self._describe(subject)} is {slot.where()}; {self._why(subject)}"
+            where = slot.where()
+            if self._workers_uncertain([slot]):
+                where += " when its num_workers (not a literal here) is above 0"
+            message = f"{self._describe(subject)} is {where}; {self._why(subject)}"
             if slot.always_pickled and subject.placement != "guarded":
                 message += " (tasks are pickled under every start method)"
             if isinstance(plan, str):
                 yield Violation(subject.node, f"{message}, and {plan}")
+            elif self._workers_uncertain(plan.slots):
+                yield Violation(subject.node, f"{message}: {self._advice(plan)}")
             else:
                 yield Violation(subject.node, f"{message}: {self._advice(plan)}", self._fix(plan))
+
+    def _workers_uncertain(self, slots: list[Slot]) -> bool:
+        """A DataLoader whose `num_workers` comes from configuration or an argument may run
+        without workers: reported, not rewritten."""
+        return any(slot.owner is Kind.DATA_LOADER
+                   and self.analysis.loader_workers(slot.call) is Workers.MAYBE for slot in slots)
 
     # -- where callables leave -----------------------------------------------------------
 
@@ -285,6 +316,7 @@ class UnpicklableCallable(Rule):
                     and analysis.process_class(call.func) is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
         yield from self._handoff_slots()
+        yield from self._loader_slots()
 
     def _handoff_slots(self) -> Iterator[Slot]:
         """Callables given to a function that runs them in another process: a third-party
@@ -301,6 +333,19 @@ class UnpicklableCallable(Rule):
                 if arg is not None:
                     spawns = library_starter(name) is not None
                     yield Slot(call, "handed", Kind.STARTS, arg.value, spawns)
+
+    def _loader_slots(self) -> Iterator[Slot]:
+        """A DataLoader's dataset travels with its class, and with the callables its
+        constructor was given (`transform=lambda x: ...`); its collate_fn and
+        worker_init_fn are callable uses like any other."""
+        analysis = self.analysis
+        for handoff in analysis.loader_handoffs():
+            if handoff.role == "dataset":
+                cls = analysis.instance_class(handoff.value)
+                if cls is not None:
+                    yield Slot(handoff.call, "dataset", Kind.DATA_LOADER, cls, False)
+            elif handoff.role == "transform":
+                yield Slot(handoff.call, "transform", Kind.DATA_LOADER, handoff.value, False)
 
     # -- what is wrong with a callable -------------------------------------------------------
 

@@ -14,7 +14,9 @@ from mpfix.analysis.arguments import (
     argument,
     method_name,
 )
+from mpfix.analysis.loaders import Workers
 from mpfix.analysis.starters import (
+    LOADER_HANDOFFS,
     QUEUE_KINDS,
     Kind,
 )
@@ -32,8 +34,10 @@ class CallableUse:
     """A callable handed to another process: a target, a pool task, an initializer."""
 
     call: cst.Call             # the call that hands it over
-    role: str                  # "target", "task", "initializer", "register"
-    owner_kind: Kind           # PROCESS, POOL, EXECUTOR or MANAGER
+    role: str                  # "target", "task", "initializer", "register"; a DataLoader's
+                               # "dataset" (an object, not a callable), "collate_fn",
+                               # "worker_init_fn"
+    owner_kind: Kind           # PROCESS, POOL, EXECUTOR, MANAGER or DATA_LOADER
     callable_arg: cst.Arg      # the argument holding the callable
     args_arg: Optional[cst.Arg] = None  # `args=`/`initargs=` where the role has one
     # The call of the function around `call` that binds the parameters it forwards
@@ -182,6 +186,9 @@ class CallablesMixin:
 
     def _callable_uses_of(self, call: cst.Call) -> Iterator[CallableUse]:
         created = self.call_kind(call)
+        if created is Kind.DATA_LOADER:
+            yield from self._loader_uses(call)
+            return
         if created is Kind.PROCESS:
             target = argument(call, "target", 1)
             if target is not None:
@@ -209,6 +216,16 @@ class CallablesMixin:
             func = argument(call, "callable", 1)
             if func is not None:
                 yield CallableUse(call, "register", Kind.MANAGER, func)
+
+    def _loader_uses(self, call: cst.Call) -> Iterator[CallableUse]:
+        """A DataLoader that may start workers hands each its dataset, `collate_fn` and
+        `worker_init_fn` (see mpfix.analysis.loaders); one without workers, nothing."""
+        if self.loader_workers(call) is Workers.NONE:
+            return
+        for parameter in LOADER_HANDOFFS:
+            passed = argument(call, parameter.name, parameter.position)
+            if passed is not None and not (isinstance(passed.value, cst.Name) and passed.value.value == "None"):
+                yield CallableUse(call, parameter.name, Kind.DATA_LOADER, passed)
 
     def child_functions(self) -> list[cst.FunctionDef]:
         """Functions that run in a child process (or a manager's server process): Process

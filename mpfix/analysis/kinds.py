@@ -14,6 +14,7 @@ from mpfix.analysis.arguments import (
 from mpfix.analysis.starters import (
     CONTEXT_API,
     FAMILIES,
+    LOADER_CONTEXT,
     MANAGER_API,
     Kind,
 )
@@ -206,7 +207,11 @@ class KindsMixin:
         return None
 
     def context_method(self, expr: cst.CSTNode) -> Optional[str]:
-        """The start method of the context `expr` comes from, when a literal says it."""
+        """The start method of the context `expr` comes from, when a literal says it (a
+        string stands for its method where a context is expected: DataLoader's
+        `multiprocessing_context="fork"`)."""
+        if isinstance(expr, cst.SimpleString):
+            return expr.evaluated_value  # type: ignore[return-value]
         if isinstance(expr, cst.Name):
             for assignment in self.assignments(expr):
                 value = self.assigned_value(assignment.node)
@@ -235,6 +240,8 @@ class KindsMixin:
             return None
         if name.startswith("concurrent.futures."):
             return EXECUTOR_CONTEXT_PARAMETER
+        if self.starters.kind_of_name(name) is Kind.DATA_LOADER:
+            return LOADER_CONTEXT.name, LOADER_CONTEXT.position
         family = api_family(name)
         return CONTEXT_PARAMETERS.get(name[len(family) + 1:]) if family else None
 

@@ -41,6 +41,7 @@ from mpfix.analysis.kinds import (  # noqa: F401 - re-exported for rules
 )
 from mpfix.analysis.flow import FlowMixin, Held  # noqa: F401 - re-exported for rules
 from mpfix.analysis.names import Binding, NameIndex  # noqa: F401 - re-exported for rules
+from mpfix.analysis.loaders import LoaderHandoff, LoadersMixin, Workers  # noqa: F401 - re-exported for rules
 from mpfix.analysis.objects import ObjectsMixin
 from mpfix.analysis.positions import StatementTexts
 from mpfix.analysis.reads import (  # noqa: F401 - re-exported for rules
@@ -60,7 +61,7 @@ from mpfix.analysis.structure import (  # noqa: F401 - re-exported for rules
 
 
 class ModuleAnalysis(StructureMixin, KindsMixin, FlowMixin, CallablesMixin, ReadsMixin,
-                     StartsMixin, ObjectsMixin):
+                     StartsMixin, ObjectsMixin, LoadersMixin):
     """One file's analysis, built once over one MetadataWrapper and asked by every rule.
 
     Each part answers one question and lives in its own module; the caches they share

@@ -10,6 +10,7 @@ prefilter reads its words before libcst is loaded.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable, Mapping
 
@@ -34,6 +35,7 @@ class Kind(str, Enum):
     PROXY = "proxy"
     SET_START_METHOD = "set-start-method"
     FREEZE_SUPPORT = "freeze-support"
+    DATA_LOADER = "data-loader"
     # A call that starts processes whose children import the main module again: a
     # third-party starter (mpfix.analysis.third_party) or a function whose summary says
     # so (mpfix.analysis.summaries). What it returns is nothing multiprocessing-shaped.
@@ -125,6 +127,32 @@ _EXECUTORS = (
 )
 
 
+# Data loaders that start worker processes when iterated with num_workers > 0.
+DATA_LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+
+
+@dataclass(frozen=True)
+class LoaderParameter:
+    name: str
+    position: int
+
+
+# torch.utils.data.DataLoader(dataset, batch_size, shuffle, sampler, batch_sampler,
+# num_workers, collate_fn, pin_memory, drop_last, timeout, worker_init_fn,
+# multiprocessing_context, generator, *, ...).
+LOADER_WORKERS = LoaderParameter("num_workers", 5)
+LOADER_CONTEXT = LoaderParameter("multiprocessing_context", 11)
+# What a loader's iterator pickles into every worker process (the arguments torch's
+# _MultiProcessingDataLoaderIter gives each worker's _worker_loop). The sampler and
+# batch_sampler are not among them: they run in the parent, which sends the workers
+# indices through a queue.
+LOADER_HANDOFFS = (
+    LoaderParameter("dataset", 0),
+    LoaderParameter("collate_fn", 6),
+    LoaderParameter("worker_init_fn", 10),
+)
+
+
 def _build_table() -> dict[str, Kind]:
     table: dict[str, Kind] = {}
     for family in FAMILIES:
@@ -135,6 +163,8 @@ def _build_table() -> dict[str, Kind]:
                 table[f"{family}.{submodule}.{name}"] = kind
     for name in _EXECUTORS:
         table[name] = Kind.EXECUTOR
+    for name in DATA_LOADERS:
+        table[name] = Kind.DATA_LOADER
     from mpfix.analysis.third_party import LIBRARY_STARTERS  # it reads Kind from here
 
     for name, entry in LIBRARY_STARTERS.items():
@@ -232,13 +262,25 @@ def _prefilter_patterns(extra_names: Iterable[str]) -> tuple[re.Pattern[bytes], 
     return imports, re.compile(rb"\b(?:" + _alternation(words) + rb")\b")
 
 
+# An import of torch in any form (`import torch`, `from torch.utils.data import ...`).
+_TORCH_IMPORT = re.compile(
+    rb"^(?:\xef\xbb\xbf)?[ \t\f]*(?:from[ \t]+torch\b|import[ \t][^\n]*\btorch\b)", re.MULTILINE)
+
+# `DataLoader(dataset, 10, False, None, None, 2)`: num_workers is the sixth positional
+# argument (arguments may hold one level of parentheses).
+_ARGUMENT = rb"(?:[^,()]|\([^()]*\))*"
+_POSITIONAL_WORKERS = re.compile(rb"DataLoader\(" + _ARGUMENT + rb"(?:," + _ARGUMENT + rb"){5}")
+
+
 class Prefilter:
     """Decides from bytes alone whether a file can reach a process-starting API.
 
     A file must import a module family (or a configured starter's module), or
     name ProcessPoolExecutor, and name one of the APIs a rule looks at: a file
     that mentions multiprocessing in a comment, or imports it only for
-    `cpu_count()`, is not worth a parse.
+    `cpu_count()`, is not worth a parse. A file that imports torch and names
+    DataLoader passes only if it also names `num_workers` (or passes a sixth
+    positional argument): without it no loader starts a worker.
     """
 
     def __init__(self, extra_names: Iterable[str] = ()) -> None:
@@ -250,6 +292,13 @@ class Prefilter:
                               | {n.split(".")[0].encode() for n in extra})
 
     def wants(self, data: bytes) -> bool:
-        if not any(needle in data for needle in self._needles):
+        if any(needle in data for needle in self._needles) \
+                and self._roots.search(data) and self._words.search(data):
+            return True
+        return self._may_start_loader_workers(data)
+
+    @staticmethod
+    def _may_start_loader_workers(data: bytes) -> bool:
+        if b"DataLoader" not in data or not _TORCH_IMPORT.search(data):
             return False
-        return bool(self._roots.search(data)) and bool(self._words.search(data))
+        return b"num_workers" in data or bool(_POSITIONAL_WORKERS.search(data))

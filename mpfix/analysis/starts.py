@@ -21,16 +21,21 @@ class StartsMixin:
 
     # -- what starts processes ----------------------------------------------------------
 
-    def starting_calls(self, node: cst.CSTNode, *, into_functions: bool = False) -> list[cst.Call]:
-        """Calls under `node` that start processes or fix the start method.
+    def starting_calls(self, node: cst.CSTNode, *,
+                       into_functions: bool = False) -> list[cst.CSTNode]:
+        """Calls under `node` that start processes or fix the start method, and loops
+        over a DataLoader that starts workers (`for batch in loader:`), in source order.
 
         A call to a module-level function that does so counts too, so the
         classic unguarded `main()` at the bottom of a script is found.
         """
-        found: list[cst.Call] = []
+        found: list[cst.CSTNode] = []
         for call in self._calls_under(node, into_functions):
             if self._starts(call):
                 found.append(call)
+        loops = self.loader_loops(node, into_functions)
+        if loops:
+            found = sorted([*found, *loops], key=lambda n: self.names.order.get(n, 0))
         return found
 
     def _calls_under(self, node: cst.CSTNode, into_functions: bool) -> Iterator[cst.Call]:
@@ -80,6 +85,8 @@ class StartsMixin:
     def _starts(self, call: cst.Call) -> bool:
         kind = self.call_kind(call)
         if kind in STARTING_KINDS or kind in (Kind.SET_START_METHOD, Kind.CALLS_SET_START_METHOD):
+            return True
+        if self.iterates_loader(call):
             return True
         if method_name(call) in {"start", "run_until_complete"} and \
                 self.receiver_kind(call) in (Kind.PROCESS, Kind.MANAGER):
