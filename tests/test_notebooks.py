@@ -267,3 +267,15 @@ def test_the_helpers_module_name_is_a_setting(project: Path) -> None:
     (project / "pyproject.toml").write_text('[tool.mpfix]\nnotebook-helpers = "my helpers"\n')
     result = mpfix("check", "analysis.ipynb")
     assert result.exit_code == 2 and "notebook-helpers must be a module name" in result.stderr
+
+
+def test_interactive_review_shows_the_cell(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mpfix.cli import interactive
+
+    monkeypatch.setattr(interactive, "stdin_is_terminal", lambda: True)
+    result = mpfix("fix", "-i", "--select", "MP006", "analysis.ipynb", input="y\n")
+    assert "MP006 pool-lifecycle at analysis.ipynb:cell 5:2:12" in result.stderr
+    assert "# cell 5\n" in result.stderr and "+    with mp.Pool(2) as pool:\n" in result.stderr
+    assert "mpfix-cell" not in result.stderr and "mpfix-magic" not in result.stderr
+    fixed = json.loads((project / "analysis.ipynb").read_bytes())
+    assert "".join(fixed["cells"][4]["source"]) == POOL_IN_WITH

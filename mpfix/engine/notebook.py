@@ -370,9 +370,41 @@ def _approver_in_cells(notebook: NotebookModule,
         return None
 
     def decide(pending: "PendingFix") -> bool:
-        return approve(replace(pending, finding=in_cells(notebook, pending.finding)))
+        return approve(CellsReview(notebook, pending))  # type: ignore[arg-type]
 
     return decide
+
+
+class CellsReview:
+    """A pending fix as the review shows it in a notebook: its finding in its cell, and
+    the cells it changes, as the notebook holds them, before and after."""
+
+    def __init__(self, notebook: NotebookModule, pending: "PendingFix") -> None:
+        self.rule, self.violation = pending.rule, pending.violation
+        self.finding = in_cells(notebook, pending.finding)
+        before, after = _changed_cells(notebook, pending.module.code, pending.preview())
+        self.module = _Text(before)
+        self._after = after
+
+    def preview(self) -> str:
+        return self._after
+
+
+@dataclass(frozen=True)
+class _Text:
+    code: str
+
+
+def _changed_cells(notebook: NotebookModule, old: str, new: str) -> tuple[str, str]:
+    try:
+        before, after = split_cells(notebook, old), split_cells(notebook, new)
+    except NotebookError:  # the fix moves code across cells: show the module as it is
+        return unmask(old), unmask(new)
+    numbers = [n for n in before if before[n] != after[n]]
+    def shown(cells: dict[int, str]) -> str:
+        return "".join(f"# cell {n}\n{cells[n]}" + ("" if cells[n].endswith("\n") else "\n")
+                       for n in numbers)
+    return shown(before), shown(after)
 
 
 def cell_lines(data: bytes, cell: int) -> list[str]:
