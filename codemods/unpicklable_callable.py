@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -13,6 +11,7 @@ from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnaly
                                    method_name)
 from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
+from mpfix.settings import notebook_helpers_module
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.analysis.arguments import keyword, positional
@@ -979,7 +978,8 @@ class UnpicklableCallable(Rule):
         if slot.role == "task":
             error += (" and the executor breaks (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
                       else " and the pool waits for its result forever")
-        helpers = notebook_helpers_module(self.context.path, self.context.settings.notebook_helpers)
+        helpers = notebook_helpers_module(self.context.settings.notebook_helpers,
+                                          self.context.path)
         return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
                 f"the cells in a `__main__` that has no file; {error}: define it in a module "
                 f"beside the notebook ('{helpers}.py') and import it from there")
@@ -1320,13 +1320,6 @@ class _Rewrite(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         update = self.updates.get(original_node)
         return update(updated_node) if update is not None else updated_node
-
-
-def notebook_helpers_module(path: str, template: str = "{notebook}_helpers") -> str:
-    """The module beside a notebook that its process code belongs in (the setting
-    notebook-helpers): `analysis.ipynb` -> `analysis_helpers`."""
-    stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
-    return template.replace("{notebook}", f"nb_{stem}" if stem[0].isdigit() else stem)
 
 
 def _renamer(name: str) -> Update:

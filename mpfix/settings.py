@@ -7,6 +7,8 @@ spawn, and they are part of the cache key.
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Optional
 
@@ -30,13 +32,21 @@ class FileSettings:
     report_unused_noqa: bool = False  # report `# noqa` codes that suppress nothing (MP100)
     edits: bool = False  # attach each fix's text edits to its finding (json, sarif)
     frozen_executables: bool = False  # MP001: a guard without freeze_support() is a finding
-    notebook_helpers: str = "{notebook}_helpers"  # MP007: the module beside a notebook
+    # MP007: the module beside a notebook for its process code; for a notebook of a run the
+    # name itself (so it is part of the cache key), else the setting's `{notebook}` template.
+    notebook_helpers: str = "{notebook}_helpers"
 
     def starters(self) -> Mapping[str, str]:
         return dict(self.extra_starters)
 
     def fingerprint(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+def notebook_helpers_module(template: str, path: str) -> str:
+    """The notebook-helpers setting for one notebook: `analysis.ipynb` -> `analysis_helpers`."""
+    stem = re.sub(r"\W", "_", os.path.basename(path).rsplit(".", 1)[0]) or "notebook"
+    return template.replace("{notebook}", f"nb_{stem}" if stem[0].isdigit() else stem)
 
 
 @dataclass

@@ -38,7 +38,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10
 
 from mpfix.engine.cache import CACHE_DIR, project_root
 from mpfix.engine.registry import DEFAULT_CODES, UnknownRule, expand_codes
-from mpfix.settings import START_METHODS, FileSettings, Settings
+from mpfix.settings import START_METHODS, FileSettings, Settings, notebook_helpers_module
 from mpfix.analysis.starters import Kind
 
 KNOWN_KEYS = (
@@ -320,5 +320,6 @@ class Resolver:
             is_library=library, is_package_init=path.name == "__init__.py",
             report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
             frozen_executables=settings.frozen_executables,
-            notebook_helpers=settings.notebook_helpers,
+            notebook_helpers=notebook_helpers_module(settings.notebook_helpers, str(path))
+            if path.suffix == ".ipynb" else settings.notebook_helpers,
         )

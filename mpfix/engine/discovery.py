@@ -20,6 +20,7 @@ SKIPPED_DIRS = frozenset({
     ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".tox", ".nox", "__pycache__",
     "build", "dist", "node_modules", ".eggs", ".mypy_cache", ".pytest_cache",
     ".ruff_cache", ".mpfix_cache", ".hypothesis", "__pypackages__",
+    ".ipynb_checkpoints",  # Jupyter's autosaved copies of the notebooks beside it
 })
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw", ".ipynb")  # notebooks: mpfix.engine.notebook
 
