@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
+
+    from mpfix.api import MpfixError, check_code, fix_code
+    from mpfix.findings import Finding, Safety
 
 # In a source tree the rules live in `codemods/`, beside this package; installing maps that
 # folder to `mpfix.codemods` (pyproject's package-dir). Imported from a source tree instead
@@ -34,8 +38,24 @@ class _SourceTreeCodemods:
 if not (_PACKAGE / "codemods").is_dir() and (_SOURCE_CODEMODS / "__init__.py").is_file():
     sys.meta_path.append(_SourceTreeCodemods())
 
-from mpfix.api import MpfixError, check_code, fix_code  # noqa: E402 - needs the finder above
-from mpfix.findings import Finding, Safety  # noqa: E402
-
 __version__ = "0.1.0"
 __all__ = ["Finding", "MpfixError", "Safety", "__version__", "check_code", "fix_code"]
+
+# The public API is imported on first use (PEP 562): every `mpfix.x.y` import runs this
+# file first, and the start-up hook and the command line's cheap paths must not pay for
+# the engine they do not use.
+_LAZY = {"MpfixError": "mpfix.api", "check_code": "mpfix.api", "fix_code": "mpfix.api",
+         "Finding": "mpfix.findings", "Safety": "mpfix.findings"}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -202,6 +202,40 @@ def test_parallel_and_in_process_runs_agree(tmp_path: Path) -> None:
     assert fixed_serial.stdout == fixed_parallel.stdout
 
 
+def test_verbose_says_how_each_file_was_served_and_names_the_slowest(tmp_path: Path) -> None:
+    import re
+
+    (tmp_path / "pyproject.toml").write_text("")  # the cache lives here
+    (tmp_path / "plain.py").write_text("import os\n\nprint(os.getcwd())\n")
+    (tmp_path / "small.py").write_text(UNGUARDED)
+    (tmp_path / "large.py").write_text(
+        UNGUARDED + "".join(f"def f{i}(x):\n    return [x for _ in range(3)]\n" for i in range(300)))
+    parsed = r"parsed in (\d+\.\d{3}) s, analysed in (\d+\.\d{3}) s"
+    first = mpfix("check", "-v", "plain.py", "small.py", "large.py", cwd=tmp_path)
+    lines = first.stderr.splitlines()
+    served = dict(line.split(": ", 1) for line in lines[:3])
+    assert served.keys() == {"plain.py", "small.py", "large.py"}, first.stderr
+    assert served["plain.py"] == "skipped by the prefilter"
+    times = {}
+    for path in ("small.py", "large.py"):
+        match = re.fullmatch(parsed, served[path])
+        assert match, first.stderr
+        times[path] = sum(map(float, match.groups()))
+    slowest = max(times, key=times.__getitem__)
+    assert re.fullmatch(rf"slowest file: {slowest}, \d+\.\d{{3}} s \(parse \d+\.\d{{3}} s, "
+                        rf"analysis \d+\.\d{{3}} s\)", lines[-1]), first.stderr
+    second = mpfix("check", "-v", "plain.py", "small.py", "large.py", cwd=tmp_path)
+    assert sorted(second.stderr.splitlines()[:3]) == ["large.py: served from the cache",
+                                                      "plain.py: skipped by the prefilter",
+                                                      "small.py: served from the cache"]
+    assert "slowest file" not in second.stderr  # nothing was parsed
+    fixed = mpfix("fix", "-v", "--diff", "--no-cache", "-j", "1", "small.py", cwd=tmp_path)
+    assert re.fullmatch(rf"small\.py: {parsed}", fixed.stderr.splitlines()[0]), fixed.stderr
+    assert fixed.stderr.splitlines()[-1].startswith("slowest file: small.py, ")
+    quiet = mpfix("check", "--no-cache", "small.py", cwd=tmp_path)
+    assert "parsed in" not in quiet.stderr and "slowest" not in quiet.stderr
+
+
 def test_benchmark_smoke(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--slice", "25", "--runs", "1",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Optional
 
 import libcst as cst
-import libcst.matchers as m
 
 from mpfix.analysis.arguments import (
     argument,
@@ -265,6 +264,7 @@ class KindsMixin:
             return None
         if kind is Kind.CONTEXT:
             method = argument(call, "method", 0)
-            if method is not None and not m.matches(method.value, m.Name("None")):
+            if method is not None and not (isinstance(method.value, cst.Name)
+                                           and method.value.value == "None"):
                 return None
         return default_family(name)

@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Iterator, Optional, Union
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import CodeRange
 
 from mpfix.analysis.names import Binding, Scope
@@ -19,15 +18,24 @@ Definition = Union[cst.FunctionDef, cst.ClassDef, cst.Lambda]
 
 
 def is_main_guard(node: cst.CSTNode) -> bool:
-    if not isinstance(node, cst.If):
+    """`if __name__ == "__main__":`, either way round (isinstance checks: libcst.matchers
+    costs more to import than checking a small file)."""
+    if not isinstance(node, cst.If) or not isinstance(node.test, cst.Comparison):
         return False
-    name = m.Name("__name__")
-    main = m.SimpleString(value=m.MatchIfTrue(lambda v: v.strip("\"'") == "__main__"))
-    return m.matches(
-        node.test,
-        m.Comparison(left=name, comparisons=[m.ComparisonTarget(m.Equal(), main)])
-        | m.Comparison(left=main, comparisons=[m.ComparisonTarget(m.Equal(), name)]),
-    )
+    test = node.test
+    if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    sides = (test.left, test.comparisons[0].comparator)
+    return any(_is_dunder_name(one) and _is_main_string(other)
+               for one, other in (sides, sides[::-1]))
+
+
+def _is_dunder_name(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "__name__"
+
+
+def _is_main_string(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.SimpleString) and node.value.strip("\"'") == "__main__"
 
 
 class StructureMixin:

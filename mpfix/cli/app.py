@@ -52,6 +52,7 @@ class Options:
     isolated: bool = False
     stdin_filename: Optional[str] = None
     quiet: bool = False
+    verbose: bool = False
     exit_zero: bool = False
     add_noqa: bool = False
     report_unused_noqa: Optional[bool] = None
@@ -125,6 +126,10 @@ def common_options(function: Callable) -> Callable:
                           "configuration applies); check prints findings, fix prints the "
                           "fixed source."),
         click.option("-q", "--quiet", is_flag=True, help="No summary on stderr."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="On stderr, per file: skipped by the prefilter, served from the "
+                          "cache, or parsed (with its parse and analysis time); then the "
+                          "slowest file."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -437,11 +442,22 @@ def _as_read(name: str, report: runner.RunReport,
 def _finish(options: Options, report: runner.RunReport,
             settings: dict[Path, FileSettings], unwritten: Optional[dict[str, int]] = None) -> int:
     _echo_errors(report.results)
+    if options.verbose:
+        from mpfix.cli.timings import verbose_lines
+
+        for line in verbose_lines([r.path for r in report.results], report.timings):
+            click.echo(line, err=True)
     if not options.quiet:
         unsafe = {str(path): s.unsafe_fixes for path, s in settings.items()}
         click.echo(summary(report.results, mode=options.mode, skipped=report.skipped,
                            unsafe_enabled=lambda path: unsafe.get(path, False),
                            unwritten=unwritten or {}), err=True)
+    if options.verbose:
+        from mpfix.cli.timings import slowest_line
+
+        slowest = slowest_line(report.timings)
+        if slowest:
+            click.echo(slowest, err=True)
     if report.errors:
         return EXIT_ERROR
     found = any(r.findings for r in report.results)

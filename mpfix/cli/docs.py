@@ -1,8 +1,10 @@
 """Rule documentation, from one source: each rule class's docstring.
 
 `mpfix rule CODE`, `mpfix rule --all`, the README's rule table and the SARIF
-rule descriptors are all rendered here from `Rule.sections()`, so they cannot
-drift apart. The README holds the table between two marker lines:
+rule descriptors are all rendered here from the docstring's sections, so they
+cannot drift apart; the docstrings are read from the rule modules' source
+(mpfix.rulekit.ruledoc), without importing libcst. The README holds the table
+between two marker lines:
 
     <!-- rules-table-start -->
     <!-- rules-table-end -->
@@ -16,14 +18,15 @@ drift apart. The README holds the table between two marker lines:
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from mpfix.engine.noqa import UNUSED_NOQA, UNUSED_NOQA_DOC, UNUSED_NOQA_NAME
-from mpfix.engine.registry import ALL_CODES, OPT_IN, UnknownRule, code_for, rule_class
-from mpfix.rulekit.rule import Rule, Violation
+from mpfix.engine.registry import ALL_CODES, CODES_BY_NAME, OPT_IN, REGISTRY, UnknownRule, code_for
+from mpfix.rulekit.ruledoc import RuleDoc, read_rule_doc
 
 TABLE_START = "<!-- rules-table-start -->"
 TABLE_END = "<!-- rules-table-end -->"
@@ -31,45 +34,49 @@ SECTION_ORDER = ("what it finds", "why", "example", "fixed", "fix safety")
 SAFETY_LABELS = {"safe": "safe", "unsafe": "unsafe", "mixed": "safe or unsafe",
                  "none": "report only"}
 
-
-class UnusedNoqa(Rule):
-    __doc__ = UNUSED_NOQA_DOC
-    code = UNUSED_NOQA
-    name = UNUSED_NOQA_NAME
-    fix_safety = "none"
-
-    def check(self) -> Iterable[Violation]:
-        # The engine reports MP100 from the file's comments after every other
-        # rule has run (mpfix/engine/noqa.py); there is nothing to find in the tree.
-        return ()
+# The engine reports MP100 from the file's comments after every other rule has run
+# (mpfix/engine/noqa.py): it has documentation but no rule class.
+UNUSED_NOQA_RULE = RuleDoc(UNUSED_NOQA, UNUSED_NOQA_NAME, "none", inspect.cleandoc(UNUSED_NOQA_DOC))
+_NAMES = {code: name for name, code in CODES_BY_NAME.items()}
 
 
-def rule_for(code: str) -> type[Rule]:
+def rule_doc(code: str) -> RuleDoc:
+    """A registered rule's documentation, read from its module's source (see
+    mpfix.rulekit.ruledoc: `mpfix rule` and the reports never import libcst)."""
+    try:
+        location = REGISTRY[code]
+    except KeyError:
+        raise UnknownRule(code) from None
+    module_name, class_name = location.rsplit(".", 1)
+    return read_rule_doc(f"mpfix.codemods.{module_name}", class_name)
+
+
+def rule_for(code: str) -> RuleDoc:
     """The rule of a code (`MP001`) or a name (`main-guard`)."""
     if code.strip().lower() == UNUSED_NOQA_NAME:
-        return UnusedNoqa
+        return UNUSED_NOQA_RULE
     code = code_for(code)
     if code == UNUSED_NOQA:
-        return UnusedNoqa
-    return rule_class(code)
+        return UNUSED_NOQA_RULE
+    return rule_doc(code)
 
 
-def documented_rules() -> list[type[Rule]]:
-    return [rule_class(code) for code in ALL_CODES] + [UnusedNoqa]
+def documented_rules() -> list[RuleDoc]:
+    return [rule_doc(code) for code in ALL_CODES] + [UNUSED_NOQA_RULE]
 
 
 def rule_name(code: str) -> str:
-    try:
-        return rule_for(code).name
-    except UnknownRule:
-        return code
+    """`MP001` -> `main-guard`, from the registry (no rule source is read)."""
+    if code == UNUSED_NOQA:
+        return UNUSED_NOQA_NAME
+    return _NAMES.get(code, code)
 
 
-def safety_label(cls: type[Rule]) -> str:
+def safety_label(cls: RuleDoc) -> str:
     return SAFETY_LABELS.get(cls.fix_safety, cls.fix_safety)
 
 
-def _ordered_sections(cls: type[Rule]) -> list[tuple[str, str]]:
+def _ordered_sections(cls: RuleDoc) -> list[tuple[str, str]]:
     sections = cls.sections()
     names = [n for n in SECTION_ORDER if n in sections]
     names += [n for n in sections if n not in SECTION_ORDER and n != "summary"]
@@ -80,14 +87,14 @@ def _is_code(name: str) -> bool:
     return name in ("example", "fixed")
 
 
-def rule_line(cls: type[Rule]) -> str:
+def rule_line(cls: RuleDoc) -> str:
     """One line of `mpfix rule`'s list: code, name, fix safety, on or off by default."""
     default = ("opt-in" if cls.code in OPT_IN
-               else "off (--report-unused-noqa)" if cls is UnusedNoqa else "on")
+               else "off (--report-unused-noqa)" if cls is UNUSED_NOQA_RULE else "on")
     return f"{cls.code}  {cls.name:<26}  fix: {safety_label(cls):<14}  {default}"
 
 
-def rule_text(cls: type[Rule]) -> str:
+def rule_text(cls: RuleDoc) -> str:
     """A rule's documentation for a terminal (`mpfix rule CODE`)."""
     title = f"{cls.code} {cls.name}"
     lines = [title, "=" * len(title), cls.summary(), "", f"Fix: {safety_label(cls)}"]
@@ -96,7 +103,7 @@ def rule_text(cls: type[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rule_markdown(cls: type[Rule]) -> str:
+def rule_markdown(cls: RuleDoc) -> str:
     lines = [f"## {cls.code} `{cls.name}`", "", cls.summary(), "", f"**Fix:** {safety_label(cls)}"]
     for name, body in _ordered_sections(cls):
         lines += ["", f"### {name.capitalize()}", ""]
@@ -107,7 +114,7 @@ def rule_markdown(cls: type[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rule_record(cls: type[Rule]) -> dict[str, Any]:
+def rule_record(cls: RuleDoc) -> dict[str, Any]:
     return {"code": cls.code, "name": cls.name, "summary": cls.summary(),
             "fix_safety": cls.fix_safety,
             "sections": dict(_ordered_sections(cls))}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from mpfix.engine.registry import ALL_CODES, rule_classes
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
 from mpfix.engine.source import compiles, too_deeply_nested
+from mpfix.engine.timing import count_parse
 from mpfix.analysis.starters import StarterTable
 
 MAX_FIX_ROUNDS = 8
@@ -290,6 +292,7 @@ def run_rules(
     """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input.
     With `fix`, `observe` is told about every round of the fix loop."""
     result = FileResult(path=path, parsed=True)
+    started = time.perf_counter()
     try:
         module = parse_module(source, path)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as error:
@@ -301,6 +304,8 @@ def run_rules(
     except (RecursionError, TooDeeplyNested):
         result.error = "cannot parse: nesting too deep"
         return result
+    finally:
+        count_parse(time.perf_counter() - started)
     rules = rule_classes(settings.rules)
     parsed = module
     if fix:

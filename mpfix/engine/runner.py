@@ -27,6 +27,7 @@ from mpfix.engine.libraries import imported_files, package_modules
 from mpfix.engine.pipeline import needs_parse, process_source
 from mpfix.settings import FileSettings
 from mpfix.engine.source import looks_binary
+from mpfix.engine.timing import CACHED, SKIPPED, FileTiming, timing_file
 
 # Below this many bytes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400_000
@@ -55,18 +56,33 @@ class RunReport:
     sources: dict[str, bytes] = field(default_factory=dict)
     skipped: int = 0
     cached: int = 0
+    # How each file was served (skipped, cached, parsed) and its parse and analysis time.
+    timings: dict[str, FileTiming] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[FileResult]:
         return [r for r in self.results if r.error]
 
 
-def _process(work: Work, fix: bool) -> FileResult:
-    return process_source(work.source, work.settings, path=work.path, fix=fix)
+def _process(work: Work, fix: bool, approve=None) -> tuple[FileResult, FileTiming]:  # type: ignore[no-untyped-def]
+    _load_engine(work.settings)
+    with timing_file() as timing:
+        result = process_source(work.source, work.settings, path=work.path, fix=fix,
+                                approve=approve)
+    return result, timing
 
 
-def _process_batch(batch: list[Work], fix: bool) -> list[tuple[int, FileResult]]:
-    return [(work.index, _process(work, fix)) for work in batch]
+def _load_engine(settings: FileSettings) -> None:
+    """Imports are the run's cost, paid once, not the first parsed file's: loaded before
+    its timing starts."""
+    from mpfix.engine.fixer import run_rules  # noqa: F401
+    from mpfix.engine.registry import rule_classes
+
+    rule_classes(settings.rules)
+
+
+def _process_batch(batch: list[Work], fix: bool) -> list[tuple[int, FileResult, FileTiming]]:
+    return [(work.index, *_process(work, fix)) for work in batch]
 
 
 def _read(path: Path) -> tuple[Optional[bytes], Optional[str]]:
@@ -125,6 +141,7 @@ def run(
         if not settings.rules or not needs_parse(source, settings, name):
             report.results.append(FileResult(path=name))
             report.skipped += 1
+            report.timings[name] = FileTiming(SKIPPED)
             if settings.rules and path.suffix == ".py":
                 skipped.append((index, path, source, settings))
             continue
@@ -147,14 +164,16 @@ def run(
         if hit is not None:
             report.results[index] = hit
             report.cached += 1
+            report.timings[name] = FileTiming(CACHED)
             continue
         pending.append(Work(index, name, source, settings, key))
     by_index = {work.index: work for work in pending}
     if progress:
         progress.start(len(pending), sum(len(work.source) for work in pending))
-    for index, result in _compute(pending, fix, jobs, approve, progress):
+    for index, result, timing in _compute(pending, fix, jobs, approve, progress):
         report.results[index] = result
         work = by_index[index]
+        report.timings[work.path] = timing
         if cache and work.cache_key:
             cache.put(work.cache_key, result)
         if on_result is not None:
@@ -166,11 +185,10 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
     total = sum(len(w.source) for w in pending)
     if jobs <= 1 or len(pending) < 2 or total < PARALLEL_THRESHOLD or approve is not None:
         for work in pending:
-            result = process_source(work.source, work.settings, path=work.path, fix=fix,
-                                    approve=approve)
+            result, timing = _process(work, fix, approve)
             if progress:
                 progress.advance(1, len(work.source))
-            yield work.index, result
+            yield work.index, result, timing
         return
     context = multiprocessing.get_context("spawn")
     batches = _batches(pending, jobs)
@@ -183,10 +201,10 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
             futures = [pool.submit(_process_batch, batch, fix) for batch in batches]
         sizes = {work.index: len(work.source) for work in pending}
         for future in futures:
-            for index, result in future.result():
+            for index, result, timing in future.result():
                 if progress:
                     progress.advance(1, sizes[index])
-                yield index, result
+                yield index, result, timing
     except KeyboardInterrupt:
         _terminate_workers(pool)
         raise

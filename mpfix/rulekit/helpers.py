@@ -1,18 +1,15 @@
 """Helpers rule modules share: naming imported things in the module's own style,
-and running a rule alone as a libcst codemod command."""
+and declaring a rule's libcst codemod command (built in mpfix.rulekit.codemod)."""
 
 from __future__ import annotations
 
-import argparse
 from typing import ClassVar, Iterator, Optional, Sequence, TypeVar
 
 import libcst as cst
-from libcst.codemod import CodemodCommand, SkipFile
 
 from mpfix.analysis.module import ModuleAnalysis
-from mpfix.analysis.names import dotted_name
+from mpfix.analysis.names import child_fields, dotted_name
 from mpfix.rulekit.rule import ImportSpec, Rule
-from mpfix.settings import FileSettings
 
 
 def _top_level_imports(module: cst.Module):  # type: ignore[no-untyped-def]
@@ -85,6 +82,24 @@ def appended(items: Sequence[Item], new: Sequence[Item],
             new[-1].with_changes(comma=trailing)]
 
 
+def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """`node` and every node under it, in source order: libcst.matchers.findall's walk
+    without importing libcst.matchers. By dataclass field, as the name index walks:
+    libcst's `children` runs a visitor for every node."""
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children: list[cst.CSTNode] = []
+        for name in child_fields(type(current)):
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (tuple, list)):
+                children.extend(item for item in value if isinstance(item, cst.CSTNode))
+        stack.extend(reversed(children))
+
+
 def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
     """The nodes of `function`'s body that run as part of it, in source order: not those of
     nested defs, lambdas or classes."""
@@ -118,33 +133,39 @@ def split_leading_lines(lines: Sequence[cst.EmptyLine]
     return blank, list(lines[len(blank):])
 
 
-class RuleCommand(CodemodCommand):
-    """Runs one rule as `python -m libcst.tool codemod mpfix.codemods.<module>.<Command>`."""
+class _CommandDeclaration(type):
+    """The metaclass of RuleCommand. A rule module declares its libcst codemod command at
+    import time, but importing libcst.codemod (and with it libcst.matchers) costs more than
+    checking a small file, and only `python -m libcst.tool codemod` needs it: the command
+    class that tool instantiates is built on first use, in mpfix.rulekit.codemod."""
+
+    def codemod_class(cls) -> type:
+        built = cls.__dict__.get("_codemod_class")
+        if built is None:
+            from mpfix.rulekit.codemod import codemod_class_for
+
+            built = codemod_class_for(cls)
+            type.__setattr__(cls, "_codemod_class", built)
+        return built
+
+    def __call__(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return cls.codemod_class()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> object:
+        # What libcst's tool reads from a command class (DESCRIPTION, add_args,
+        # get_inherited_dependencies...) is the built class's.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(cls.codemod_class(), name)
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        built = cls.__dict__.get("_codemod_class")
+        return type.__instancecheck__(cls, instance) or (
+            built is not None and isinstance(instance, built))
+
+
+class RuleCommand(metaclass=_CommandDeclaration):
+    """Runs one rule as `python -m libcst.tool codemod mpfix.codemods.<module>.<Command>`;
+    a rule module declares it as `class XCommand(RuleCommand): rule = X`."""
 
     rule: ClassVar[type[Rule]]
-
-    @property
-    def DESCRIPTION(self) -> str:  # type: ignore[override]
-        return f"{self.rule.code} {self.rule.name}: {self.rule.summary()}"
-
-    def __init__(self, context, unsafe_fixes: bool = False) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(context)
-        self.unsafe_fixes = unsafe_fixes
-
-    @staticmethod
-    def add_args(arg_parser: argparse.ArgumentParser) -> None:
-        arg_parser.add_argument("--unsafe-fixes", action="store_true",
-                                help="also apply fixes that change signatures or control flow")
-
-    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        from mpfix.engine.fixer import run_rules
-
-        path = self.context.filename or "<string>"
-        settings = FileSettings(rules=(self.rule.code,), unsafe_fixes=self.unsafe_fixes,
-                                is_package_init=path.endswith("__init__.py"))
-        result = run_rules(tree.bytes, settings, path=path, fix=True)
-        if result.error:
-            raise SkipFile(result.error)
-        if result.new_source is None:
-            return tree
-        return cst.parse_module(result.new_source)

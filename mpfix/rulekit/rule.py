@@ -10,7 +10,6 @@ only its detection and its fix.
 from __future__ import annotations
 
 import inspect
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
@@ -20,6 +19,7 @@ import libcst as cst
 from mpfix.findings import Safety
 from mpfix.analysis.scriptsigns import script_sign
 from mpfix.analysis.testcode import in_test_folder, is_test_module
+from mpfix.rulekit.ruledoc import sections_of, summary_of
 
 if TYPE_CHECKING:
     from mpfix.analysis.module import ModuleAnalysis
@@ -121,7 +121,7 @@ class Rule:
 
     @classmethod
     def summary(cls) -> str:
-        return _doc(cls).split("\n\n", 1)[0].replace("\n", " ")
+        return summary_of(_doc(cls))
 
     @classmethod
     def documentation(cls) -> str:
@@ -130,16 +130,7 @@ class Rule:
     @classmethod
     def sections(cls) -> dict[str, str]:
         """The docstring split on its `Heading:` lines."""
-        parts: dict[str, str] = {"summary": cls.summary()}
-        current = None
-        for line in _doc(cls).splitlines():
-            heading = re.fullmatch(r"([A-Z][A-Za-z ]+):", line.strip())
-            if heading:
-                current = heading.group(1).lower()
-                parts[current] = ""
-            elif current:
-                parts[current] += line + "\n"
-        return {k: v.strip("\n") for k, v in parts.items()}
+        return sections_of(_doc(cls))
 
 
 def _doc(cls: type) -> str:
