@@ -6,20 +6,23 @@ from typing import Iterable, Iterator, Optional
 
 import libcst as cst
 
-from mpfix.analysis.module import CallableUse, method_name
+from mpfix.analysis.module import CallableUse, Workers, method_name
 from mpfix.analysis.pickling import (
     GENERATOR,
+    OPEN_FILE,
     STANDARD_STREAM,
     THREAD_LOCK,
     THREAD_QUEUE,
     held_unpicklable,
     instance_attributes,
     instead,
+    making_call,
     pickling_methods,
 )
 from mpfix.analysis.starters import Kind
-from mpfix.rulekit.helpers import RuleCommand
-from mpfix.rulekit.rule import Rule, Violation
+from mpfix.findings import Safety
+from mpfix.rulekit.helpers import RuleCommand, node_code, own_nodes, simple_statement
+from mpfix.rulekit.rule import Fix, Rule, Violation
 
 # Start methods that pickle what a Process is handed.
 PICKLING_METHODS = ("spawn", "forkserver")
@@ -28,11 +31,15 @@ PARENT_METHODS = frozenset({"__init__"})
 # How a Process subclass keeps what cannot travel, by what it is; anything else is reopened.
 ATTRIBUTE_FIXES = {
     STANDARD_STREAM: "the child has streams of its own: use them in run()",
-    THREAD_LOCK: "use a multiprocessing lock or event (from the same context) instead, or "
-                 "create it in run()",
+    THREAD_LOCK: "use a multiprocessing lock or event, or create it in run()",
     THREAD_QUEUE: "use a multiprocessing queue instead",
     GENERATOR: "keep the values, or make the generator in run()",
 }
+# What a target may do with a file it only reads: the fix hands it the path instead.
+READING_METHODS = frozenset({"read", "readline", "readlines", "close", "__iter__", "__next__"})
+READING_BUILTINS = frozenset(f"builtins.{name}" for name in (
+    "next", "iter", "list", "tuple", "enumerate", "sorted", "sum", "len", "set"))
+READ_MODES = frozenset({"r", "rt", "tr", "rb", "br"})
 # Longer expressions are named "this argument" in a message.
 MAX_QUOTED = 30
 
@@ -44,7 +51,10 @@ class UnpicklableState(Rule):
     Objects pickle refuses, handed to a child: passed to a Process (`args=`,
     `kwargs=`, through `functools.partial`), to a pool or executor initializer
     (`initargs=`) or as a pool or executor task's argument (`apply`, `submit`);
-    or kept by a Process subclass in an attribute its `__init__` sets. What pickle
+    kept by a Process subclass in an attribute its `__init__` sets; or kept the same
+    way by the dataset of a `torch.utils.data.DataLoader` that starts worker
+    processes (`num_workers` above 0, or not a literal: then the message says so).
+    What pickle
     refuses: an open file (`open()`, `io`, `codecs`, `gzip`, `bz2`, `lzma`,
     `tempfile`, `zipfile`, `tarfile`), the parent's `sys.stdin`/`stdout`/`stderr`,
     a socket's `makefile()` stream, a `threading` lock, event, thread or
@@ -57,10 +67,11 @@ class UnpicklableState(Rule):
     resolved through imports and followed through the variables holding them.
     Not reported: paths and plain data, file descriptors, sockets (multiprocessing
     duplicates them), in-memory buffers, multiprocessing locks and queues given to
-    a Process (pool tasks are MP009's), handles opened in the child (in `run()`
-    or the target), a Process subclass that defines its own `__getstate__` or
-    `__reduce__`, a Process that is never started, and an explicit fork context's
-    Process arguments (unless the configured target start method pickles them).
+    a Process (pool tasks are MP009's), handles opened in the child (in `run()`,
+    the target, or a dataset's `__getitem__`), a Process subclass or dataset that
+    defines its own `__getstate__` or `__reduce__`, a Process that is never started,
+    a DataLoader without workers, and what an explicit fork context hands over by
+    forking (unless the configured target start method pickles it).
 
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux; macOS and Windows
@@ -94,21 +105,29 @@ class UnpicklableState(Rule):
                     log.write("started\\n")
 
     Fix safety:
-    None: report only. Where the handle must be opened instead (in `run()`, in the
-    target, in `__getitem__` or a `worker_init_fn` for a dataset), and whether it is
-    read, written or shared, is the author's decision; the message names the
-    object, where it travels and the established fixes: open it lazily in the
+    Unsafe, and only for one shape: a Process target handed a file from
+    `open(<literal path>)` in a read mode (inline, or through a variable read
+    nowhere else), where the target is a module-level function handed over only
+    there and only reads that parameter (`read()`, `readline()`, a loop, `list()`).
+    The argument becomes the path and the target's first statement opens it
+    (`source = open(source)`): the child reads the file from the start, as it did,
+    but opens it itself, relative to its working directory when it starts.
+    Everything else is reported only: where the handle must be opened instead (in
+    `run()`, in the target, in `__getitem__` or a `worker_init_fn` for a dataset),
+    and whether it is written or shared, is the author's decision; the message names
+    the object, where it travels and the established fixes: open it lazily in the
     child, pass the path rather than the handle, or give the class `__getstate__`/
     `__setstate__` that drop the handle and reopen it.
     """
 
     code = "MP011"
     name = "unpicklable-state"
-    fix_safety = "none"
+    fix_safety = "unsafe"
 
     def check(self) -> Iterable[Violation]:
         yield from self._argument_findings()
         yield from self._process_attribute_findings()
+        yield from self._dataset_attribute_findings()
 
     # -- arguments -----------------------------------------------------------------------
 
@@ -125,7 +144,11 @@ class UnpicklableState(Rule):
                 seen.add(id(value))
                 what = held_unpicklable(analysis, value)
                 if what is not None:
-                    yield Violation(value, self._argument_message(value, what, use))
+                    message = self._argument_message(value, what, use)
+                    fix = self._path_fix(use, value) if what == OPEN_FILE else None
+                    if fix is not None:
+                        message += " (the fix passes the path and opens it in the target)"
+                    yield Violation(value, message, fix)
 
     def _pickled(self, use: CallableUse) -> bool:
         """Whether the configured start method pickles what `use` hands over: an explicit
@@ -140,11 +163,104 @@ class UnpicklableState(Rule):
         task = use.role == "task"
         if task:
             owner = "an executor" if use.owner_kind is Kind.EXECUTOR else "a pool"
-            how = f"{owner} cannot pickle as a task argument under any start method"
+            how = f"{owner} cannot pickle it as a task argument"
         else:
             recipient = "a Process" if use.role == "target" else "an initializer"
-            how = f"spawn and forkserver cannot pickle as {recipient} argument"
-        return f"{written} is {what}, which {how}: {instead(what, task=task)}"
+            how = f"spawn and forkserver cannot pass it to {recipient}"
+        return f"{written} is {what}: {how}; {instead(what, task=task)}"
+
+    # -- the fix: the path instead of a file the target only reads ----------------------
+
+    def _path_fix(self, use: CallableUse, value: cst.BaseExpression) -> Optional[Fix]:
+        """A Process target handed `open(<literals>)` for reading, which it only reads, gets
+        the path and opens the file itself as it starts: what the child saw before, read
+        from the start. Only where the module shows every use of the target and the handle."""
+        analysis = self.analysis
+        if use.role != "target" or use.site is not None:
+            return None
+        opening = self._literal_read_open(value)
+        target = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+        if opening is None or not isinstance(target, cst.FunctionDef) \
+                or analysis.scope(target) is not analysis.global_scope \
+                or target.asynchronous is not None or len(analysis.references_to(target)) != 1:
+            return None
+        parameter = self._receiving_parameter(use, target, value)
+        if parameter is None or not self._only_read(target, parameter) \
+                or analysis.names.lookup(analysis.names.created[target], "open") \
+                or analysis.names.lookup(analysis.global_scope, "open"):
+            return None
+        rest = "".join(", " + node_code(arg) for arg in opening.args[1:])
+        reopen = simple_statement(f"{parameter} = open({parameter}{rest})")
+        body = target.body
+        if not isinstance(body, cst.IndentedBlock):
+            return None
+        statements = list(body.body)
+        at = 1 if statements and _is_docstring(statements[0]) else 0
+        statements.insert(at, reopen)
+        path = opening.args[0].value.deep_clone()
+        return Fix({value: path, body: body.with_changes(body=statements)}, Safety.UNSAFE)
+
+    def _literal_read_open(self, value: cst.BaseExpression) -> Optional[cst.Call]:
+        """The `open(path, mode)` call `value` is, or the one binding of a name read only
+        here; literal arguments, a read mode."""
+        analysis = self.analysis
+        call = making_call(analysis, value)
+        if call is None or "builtins.open" not in analysis.qualified_names(call.func):
+            return None
+        if isinstance(value, cst.Name):
+            bindings = analysis.assignments(value)
+            if len(bindings) != 1 or analysis.reads_of(value) != [value]:
+                return None
+        if not call.args or any(arg.star or not _is_literal(arg.value) for arg in call.args):
+            return None
+        if call.args[0].keyword is not None and call.args[0].keyword.value != "file":
+            return None
+        mode = next((arg.value for index, arg in enumerate(call.args)
+                     if (arg.keyword is None and index == 1)
+                     or (arg.keyword is not None and arg.keyword.value == "mode")), None)
+        if mode is not None and not (isinstance(mode, cst.SimpleString)
+                                     and mode.evaluated_value in READ_MODES):
+            return None
+        return call
+
+    def _receiving_parameter(self, use: CallableUse, target: cst.FunctionDef,
+                             value: cst.BaseExpression) -> Optional[str]:
+        params = target.params
+        if params.star_arg is not None and isinstance(params.star_arg, cst.Param) \
+                or params.star_kwarg is not None:
+            return None
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if self.analysis.argument_for(use, param.name.value) is value:
+                return param.name.value
+        return None
+
+    def _only_read(self, target: cst.FunctionDef, parameter: str) -> bool:
+        """Every use of `parameter` in `target` reads the file (and it is never rebound):
+        its reading methods, a loop over it, the builtins that iterate it."""
+        analysis = self.analysis
+        scope = analysis.names.created.get(target)
+        if scope is None or len(scope.bindings.get(parameter, [])) != 1:
+            return False
+        own = {id(node) for node in own_nodes(target)}
+        reads = analysis.parameter_reads(target, parameter)
+        if not reads or any(id(read) not in own for read in reads):
+            return False  # read in a nested def or lambda: out of sight
+        for read in reads:
+            parent = analysis.parent(read)
+            if isinstance(parent, cst.Attribute) and parent.value is read:
+                call = analysis.parent(parent)
+                if parent.attr.value in READING_METHODS and isinstance(call, cst.Call) \
+                        and call.func is parent:
+                    continue
+                return False
+            if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is read:
+                continue
+            call = analysis.parent(parent) if isinstance(parent, cst.Arg) else None
+            if isinstance(call, cst.Call) and len(call.args) == 1 \
+                    and analysis.qualified_names(call.func) & READING_BUILTINS:
+                continue
+            return False
+        return True
 
     # -- attributes of a Process subclass ------------------------------------------------
 
@@ -163,6 +279,41 @@ class UnpicklableState(Rule):
                     if id(node) not in reported:
                         reported.add(id(node))
                         yield Violation(node, self._attribute_message(cls, attribute, what))
+
+    # -- attributes of a DataLoader's dataset ---------------------------------------------
+
+    def _dataset_attribute_findings(self) -> Iterator[Violation]:
+        """A dataset handed to a DataLoader with workers is pickled into each of them under
+        spawn and forkserver, with what its `__init__` set."""
+        analysis = self.analysis
+        reported: set[int] = set()
+        for handoff in analysis.loader_handoffs():
+            if handoff.role != "dataset" or self._forked_loader(handoff.call):
+                continue
+            creation = making_call(analysis, handoff.value)
+            cls = analysis.definition_of(creation.func) if creation is not None else None
+            if not isinstance(cls, cst.ClassDef) or pickling_methods(analysis, cls):
+                continue
+            maybe = analysis.loader_workers(handoff.call) is Workers.MAYBE
+            for attribute, value, method in instance_attributes(cls, PARENT_METHODS):
+                for node, what in self._held(value, method, creation):  # type: ignore[arg-type]
+                    if id(node) not in reported:
+                        reported.add(id(node))
+                        yield Violation(node, self._dataset_message(cls, attribute, what, maybe))
+
+    def _forked_loader(self, call: cst.Call) -> bool:
+        return self.analysis.loader_start_method(call) == "fork" \
+            and self.context.settings.target_start_method not in PICKLING_METHODS
+
+    def _dataset_message(self, cls: cst.ClassDef, attribute: str, what: str, maybe: bool) -> str:
+        name = cls.name.value
+        workers = "when its num_workers (not a literal here) is above 0" if maybe \
+            else "with worker processes"
+        return (f"`self.{attribute}` of the dataset `{name}` holds {what}, which spawn and "
+                f"forkserver cannot pickle into the workers of a DataLoader {workers}: keep "
+                f"the path (or the settings) in __init__ and open it lazily in the worker, in "
+                f"__getitem__ or a worker_init_fn; or give `{name}` __getstate__/__setstate__ "
+                f"that drop it and reopen it")
 
     def _held(self, value: cst.BaseExpression, method: cst.FunctionDef, call: cst.Call
               ) -> Iterator[tuple[cst.BaseExpression, str]]:
@@ -212,12 +363,9 @@ class UnpicklableState(Rule):
 
     def _attribute_message(self, cls: cst.ClassDef, attribute: str, what: str) -> str:
         name = cls.name.value
-        fix = ATTRIBUTE_FIXES.get(what) or (
-            f"keep what recreates it (the path, the settings) and open it in run(), in the "
-            f"child; or give `{name}` __getstate__/__setstate__ that drop it and reopen it")
-        return (f"`self.{attribute}` of the Process subclass `{name}` holds {what}, which "
-                f"spawn and forkserver cannot pickle when start() sends the process to its "
-                f"child: {fix}")
+        fix = ATTRIBUTE_FIXES.get(what) or "open it in run() instead, or drop it in __getstate__"
+        return (f"`self.{attribute}` of `{name}` holds {what}, which spawn and forkserver cannot "
+                f"pickle with the Process: {fix}")
 
     # -- whether a Process is ever started -------------------------------------------------
 
@@ -267,6 +415,17 @@ class UnpicklableState(Rule):
         if len(written) > MAX_QUOTED or "\n" in written:
             return otherwise
         return f"`{written}`"
+
+
+def _is_literal(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, (cst.SimpleString, cst.Integer)) or (
+        isinstance(expr, cst.Name) and expr.value in ("None", "True", "False"))
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+        and isinstance(statement.body[0], cst.Expr) \
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
 
 
 class UnpicklableStateCommand(RuleCommand):
