@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from typing import Iterable, Optional, Union
 
 import libcst as cst
-import libcst.matchers as m
 
 from mpfix.analysis.module import (ModuleAnalysis, Workers, api_family, argument,
                                    default_family, keyword)
 from mpfix.findings import Safety
 from mpfix.analysis.names import dotted_name
 from mpfix.rulekit.rule import Fix, ImportSpec, Rule, Violation
-from mpfix.rulekit.helpers import RuleCommand, import_binding, unused_name
+from mpfix.rulekit.helpers import RuleCommand, descendants, import_binding, unused_name
 from mpfix.analysis.starters import CONTEXT_API, Kind
 from mpfix.analysis.testcode import is_conftest
 
@@ -415,15 +415,19 @@ class StartMethodPlacement(Rule):
         which unsets it. The forced calls between are scoped to the tests they wrap."""
         analysis = self.analysis
         family = analysis.default_context_family(call)
-        saved = _saved_method_names(analysis)
         for other in analysis.calls:
             if analysis.call_kind(other) is not Kind.SET_START_METHOD or not _forced(other) \
                     or analysis.default_context_family(other) != family:
                 continue
             method = argument(other, "method", 0)
-            if _unsets(other) or (method is not None and _root_name(method.value) in saved):
+            if _unsets(other) or (method is not None
+                                  and _root_name(method.value) in self._saved_names):
                 return True
         return False
+
+    @cached_property
+    def _saved_names(self) -> set[str]:
+        return _saved_method_names(self.analysis)  # once per file, not once per setter
 
     def _tolerates_repeat(self, call: cst.Call) -> bool:
         """`try: set_start_method(m) except RuntimeError: ...` and
@@ -525,7 +529,7 @@ class StartMethodPlacement(Rule):
                 continue
             scope = keyword(call, "scope") if call is not None else None
             autouse = keyword(call, "autouse") if call is not None else None
-            is_autouse = autouse is not None and m.matches(autouse.value, m.Name("True"))
+            is_autouse = autouse is not None and _is_name(autouse.value, "True")
             if scope is None:
                 return "function", is_autouse
             if isinstance(scope.value, cst.SimpleString):
@@ -834,20 +838,28 @@ def _imports_from(small: cst.BaseSmallStatement, family: str) -> bool:
 def _exported_names(module: cst.Module) -> set[str]:
     """The strings of a module-level `__all__`, which keep imports alive."""
     names: set[str] = set()
-    for assign in m.findall(module, m.Assign(targets=[m.AssignTarget(m.Name("__all__"))])):
-        for string in m.findall(assign, m.SimpleString()):
-            value = string.evaluated_value  # type: ignore[attr-defined]
+    for assign in descendants(module):
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and _is_name(assign.targets[0].target, "__all__")):
+            continue
+        for string in descendants(assign):
+            if not isinstance(string, cst.SimpleString):
+                continue
+            value = string.evaluated_value
             if isinstance(value, str):
                 names.add(value)
     return names
 
 
 def _has_relative_imports(module: cst.Module) -> bool:
-    imports = m.findall(module, m.ImportFrom())
-    return any(node.relative for node in imports)  # type: ignore[attr-defined]
+    return any(isinstance(node, cst.ImportFrom) and node.relative for node in descendants(module))
 
 
 # -- small syntax helpers -----------------------------------------------------------------
+
+
+def _is_name(node: cst.CSTNode, value: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == value
 
 
 def _literal_method(call: cst.Call) -> Optional[str]:
@@ -879,9 +891,12 @@ def _saved_method_names(analysis: ModuleAnalysis) -> set[str]:
     """Where the module stores what get_start_method() returned: `old = ...get_start_method(...)`,
     `saved[0] = ...`, `self.previous = ...`."""
     names: set[str] = set()
-    for assign in m.findall(analysis.module, m.Assign()):
-        assert isinstance(assign, cst.Assign)
-        if not any(_start_method_query(analysis, c.func) for c in _calls_in(assign.value)):
+    index = analysis.names
+    # From the name index's calls up, not a walk of the module: this runs for every setter.
+    for call in index.calls:
+        assign = next((a for a in index.ancestors(call) if isinstance(a, cst.Assign)), None)
+        if assign is None or not index.contains(assign.value, call) \
+                or not _start_method_query(analysis, call.func):
             continue
         for target in assign.targets:
             name = _root_name(target.target)
@@ -893,13 +908,13 @@ def _saved_method_names(analysis: ModuleAnalysis) -> set[str]:
 def _unsets(call: cst.Call) -> bool:
     """`set_start_method(None, force=True)`: the default context is unsettled again."""
     method = argument(call, "method", 0)
-    return _forced(call) and method is not None and m.matches(method.value, m.Name("None"))
+    return _forced(call) and method is not None and _is_name(method.value, "None")
 
 
 def _forced(call: cst.Call) -> bool:
     """`force=` given and not literally False (a computed value may well be True)."""
     force = argument(call, "force", 1)
-    return force is not None and not m.matches(force.value, m.Name("False"))
+    return force is not None and not _is_name(force.value, "False")
 
 
 def _call_family(analysis: ModuleAnalysis, call: cst.Call) -> Optional[str]:
@@ -934,9 +949,10 @@ def _is_class_base(analysis: ModuleAnalysis, node: cst.CSTNode) -> bool:
     return isinstance(owner, cst.ClassDef) and any(base is arg for base in owner.bases)
 
 
-def _start(analysis: ModuleAnalysis, node: cst.CSTNode) -> tuple[int, int]:
-    position = analysis.position(node).start
-    return position.line, position.column
+def _start(analysis: ModuleAnalysis, node: cst.CSTNode) -> int:
+    """Where `node` starts, as the name index's source order: a position would render the
+    whole module's code, which only a finding needs."""
+    return analysis.names.order[node]
 
 
 def _starts_before(analysis: ModuleAnalysis, node: cst.CSTNode, other: cst.CSTNode) -> bool:
@@ -967,7 +983,7 @@ def _only_pass(block: cst.BaseSuite) -> bool:
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    return list(m.findall(node, m.Call()))  # type: ignore[arg-type]
+    return [call for call in descendants(node) if isinstance(call, cst.Call)]
 
 
 def _with_keyword(call: cst.Call, keyword: str, value: cst.BaseExpression) -> cst.Call:
