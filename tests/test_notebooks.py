@@ -299,3 +299,9 @@ def test_the_cache_keeps_a_finding_naming_its_own_notebook(project: Path) -> Non
         output = CliRunner().invoke(main, ["check", "--output-format", "text", "analysis.ipynb",
                                            "copy.ipynb"]).stdout
         assert "'analysis_helpers.py'" in output and "'copy_helpers.py'" in output
+
+
+def test_full_output_shows_the_line_of_the_cell(project: Path) -> None:
+    output = mpfix("check", "--output-format", "full", "analysis.ipynb").stdout
+    assert "analysis.ipynb:cell 4:2:20:" in output
+    assert "2 |     print(pool.map(square, [1, 2]))" in output
