@@ -982,7 +982,42 @@ class UnpicklableCallable(Rule):
                                           self.context.path)
         return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
                 f"the cells in a `__main__` that has no file; {error}: define it in a module "
-                f"beside the notebook ('{helpers}.py') and import it from there")
+                f"beside the notebook ('{helpers}.py') and import it from there"
+                f"{self._notebook_company(subject)}")
+
+    def _notebook_company(self, subject: Subject) -> str:
+        """What a notebook definition needs beside it in its module: the notebook's functions,
+        classes and constants it reads, transitively (they move with it), and the notebook's
+        other variables it reads (values the kernel computed, which a worker can only get as
+        arguments). Imports are repeated in the module, so they count as neither."""
+        definition = subject.definition
+        if subject.placement != "notebook" or definition is None:
+            return ""
+        moved: list[str] = []
+        passed: list[str] = []
+        pending, seen = [definition], {id(definition)}
+        while pending:
+            for name in self.analysis.global_reads(pending.pop()):
+                bindings = self.analysis.global_bindings(name)
+                if all(binding.imported for binding in bindings):
+                    continue
+                nodes = [binding.node for binding in bindings]
+                if len(nodes) == 1 and isinstance(nodes[0], (cst.FunctionDef, cst.ClassDef)):
+                    if id(nodes[0]) not in seen:
+                        seen.add(id(nodes[0]))
+                        moved.append(name)
+                        pending.append(nodes[0])
+                elif self.analysis.is_constant_global(name):
+                    if name not in moved:
+                        moved.append(name)
+                elif name not in passed:
+                    passed.append(name)
+        note = ""
+        if moved:
+            note += f"; move {_quoted(moved)} it uses with it"
+        if passed:
+            note += f"; pass {_quoted(passed)} (notebook variables it reads) as arguments"
+        return note
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1320,6 +1355,10 @@ class _Rewrite(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         update = self.updates.get(original_node)
         return update(updated_node) if update is not None else updated_node
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def _renamer(name: str) -> Update:

@@ -305,3 +305,18 @@ def test_full_output_shows_the_line_of_the_cell(project: Path) -> None:
     output = mpfix("check", "--output-format", "full", "analysis.ipynb").stdout
     assert "analysis.ipynb:cell 4:2:20:" in output
     assert "2 |     print(pool.map(square, [1, 2]))" in output
+
+
+def test_mp007_names_what_moves_with_the_function_and_what_it_must_be_passed() -> None:
+    data = jupyter_bytes(notebook(
+        "import multiprocessing as mp\nimport math\nSCALE = 3\ndata = [1, 2, 3]\n"
+        "threshold = len(data)",
+        "def clip(v):\n    return min(v, threshold)\n\n"
+        "def work(x):\n    return clip(math.floor(x * SCALE)) + len(data)",
+        "with mp.Pool(2) as pool:\n    print(pool.map(work, data))"))
+    message = check_code(data, path="nb.ipynb", select=["MP007"])[0].message
+    # Functions and constants of the notebook go along; imports are repeated in the module;
+    # values the kernel computed reach a worker only as arguments.
+    assert "move 'clip', 'SCALE' it uses with it" in message
+    assert "pass 'data', 'threshold' (notebook variables it reads) as arguments" in message
+    assert "'math'" not in message and "'mp'" not in message
