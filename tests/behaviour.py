@@ -2,8 +2,9 @@
 
 Every run starts in its own session (process group); a run that outlives its
 timeout is killed with the whole group, so a deadlocked worker never outlives
-the test. All runs are submitted at once to a thread pool: most of their time
-is waiting, so they overlap far beyond the number of cores.
+the test. All runs are submitted at once, before the first test of the session,
+and go on in the background while the other tests run (conftest.py): most of
+their time is waiting, so they overlap far beyond the number of cores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from project_cases import SITE, is_project, lay_out
 DEFAULT_TIMEOUT = 10.0
 COMPLETION_TIMEOUT = 60.0
 METHODS = ("fork", "spawn", "forkserver")
+# Threads for the runs expected to fail: many of those hang until their timeout, idle.
+HANG_WORKERS = 32
+# The environment as the session started: the runs go on while other tests set variables
+# (MPFIX_START_METHOD, FORCE_COLOR) in this process, which must not reach a fixture program.
+SESSION_ENVIRONMENT = dict(os.environ)
 
 
 @dataclass
@@ -47,7 +53,7 @@ def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
         command = notebook_kernel.command(script, method)
     else:
         command = [sys.executable, "-m", "mpfix.verify.startmethod", method, script, *argv]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+    env = {**SESSION_ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
     if (workdir / SITE).is_dir():  # a project case's fake installed library
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir / SITE),
                                                           env.get("PYTHONPATH")]))
@@ -72,10 +78,13 @@ def run_script(workdir: Path, script: str, method: str, argv: "list[str]",
 def run_timeout(case: Case, which: str, method: str) -> float:
     """A run expected to hang is killed after run.json's `timeout`; a run expected to
     finish gets at least COMPLETION_TIMEOUT, so a loaded machine cannot fail it."""
-    spec = case.run or {}
-    hang_timeout = spec.get("timeout", DEFAULT_TIMEOUT)
-    expected_to_fail = which == "before" and method in spec.get("before_fails", [])
-    return hang_timeout if expected_to_fail else max(hang_timeout, COMPLETION_TIMEOUT)
+    hang_timeout = (case.run or {}).get("timeout", DEFAULT_TIMEOUT)
+    return hang_timeout if expected_to_fail(case, which, method) \
+        else max(hang_timeout, COMPLETION_TIMEOUT)
+
+
+def expected_to_fail(case: Case, which: str, method: str) -> bool:
+    return which == "before" and method in (case.run or {}).get("before_fails", [])
 
 
 def run_program(case: Case, which: str, program: bytes, method: str) -> Outcome:
@@ -105,8 +114,12 @@ def expected_output(case: Case, outcome: Outcome) -> bool:
 
 
 class BehaviourRuns:
-    def __init__(self, workers: int) -> None:
+    """The runs of a session. A run expected to fail often hangs until its timeout, idle:
+    those get threads of their own, so they never hold back the runs that compute."""
+
+    def __init__(self, workers: int, hang_workers: int = HANG_WORKERS) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._hang_pool = ThreadPoolExecutor(max_workers=hang_workers)
         self._runs: dict[tuple[str, str, str], Future[Outcome]] = {}
 
     def submit_all(self, cases: list[Case]) -> None:
@@ -121,10 +134,12 @@ class BehaviourRuns:
     def _submit(self, case: Case, which: str, program: bytes, method: str) -> None:
         key = (case.id, which, method)
         if key not in self._runs:
-            self._runs[key] = self._pool.submit(run_program, case, which, program, method)
+            pool = self._hang_pool if expected_to_fail(case, which, method) else self._pool
+            self._runs[key] = pool.submit(run_program, case, which, program, method)
 
     def outcome(self, case: Case, which: str, method: str) -> Outcome:
         return self._runs[(case.id, which, method)].result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._pool, self._hang_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
