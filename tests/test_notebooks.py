@@ -276,7 +276,7 @@ def test_interactive_review_shows_the_cell(project: Path, monkeypatch: pytest.Mo
     result = mpfix("fix", "-i", "--select", "MP006", "analysis.ipynb", input="y\n")
     assert "MP006 pool-lifecycle at analysis.ipynb:cell 5:2:12" in result.stderr
     assert "# cell 5\n" in result.stderr and "+    with mp.Pool(2) as pool:\n" in result.stderr
-    assert "mpfix-cell" not in result.stderr and "mpfix-magic" not in result.stderr
+    assert "__mpfix_cell__" not in result.stderr and "mpfix-magic" not in result.stderr
     fixed = json.loads((project / "analysis.ipynb").read_bytes())
     assert "".join(fixed["cells"][4]["source"]) == POOL_IN_WITH
 
@@ -320,3 +320,17 @@ def test_mp007_names_what_moves_with_the_function_and_what_it_must_be_passed() -
     assert "move 'clip', 'SCALE' it uses with it" in message
     assert "pass 'data', 'threshold' (notebook variables it reads) as arguments" in message
     assert "'math'" not in message and "'mp'" not in message
+
+
+def test_a_fix_that_moves_statements_keeps_them_in_their_cell() -> None:
+    """MP003 moves the joins below the gets; a comment leading the joins goes with them,
+    and the cell boundary above them stays where it was."""
+    produce = "import multiprocessing as mp\n\ndef produce(queue, n):\n    queue.put(n)"
+    start = ("queue = mp.Queue()\n"
+             "workers = [mp.Process(target=produce, args=(queue, n)) for n in range(3)]\n"
+             "for w in workers:\n    w.start()")
+    before = notebook(produce, start, "# wait for them\nfor w in workers:\n    w.join()\n"
+                      "results = [queue.get() for _ in workers]\nprint(results)")
+    after = with_cell(before, 3, "results = [queue.get() for _ in workers]\n# wait for them\n"
+                      "for w in workers:\n    w.join()\nprint(results)")
+    assert fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP003"]) == jupyter_bytes(after)

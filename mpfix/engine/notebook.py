@@ -2,9 +2,11 @@
 
 A kernel runs a notebook's code cells one after another in one `__main__`
 namespace, so mpfix analyses them as one module, in order (as ruff does). Each
-code cell is preceded by a marker comment (`# mpfix-cell: N`) that says where it
-starts; the markers carry the cells through the fix rounds, and the fixed module
-is split on them again. IPython syntax that is not Python (line magics such as
+code cell is preceded by a marker statement (`__mpfix_cell__(N)`) that says where
+it starts, and the fixed module is split on the markers again. A statement, not a
+comment: a fix that moves a statement moves its leading comments with it, and
+would carry a comment marker, and the cell boundary, along; no fix moves a
+statement it does not own, so code stays in its cell. IPython syntax that is not Python (line magics such as
 `%time`, shell escapes `!pip install`, help `?obj`, `x = !ls`) is masked on its
 own line as a harmless statement with the original text in a trailing comment,
 so line numbers stay and the text comes back unchanged; a cell whose cell magic
@@ -36,9 +38,9 @@ if TYPE_CHECKING:
     from mpfix.settings import FileSettings
 
 NOTEBOOK_SUFFIX = ".ipynb"
-CELL_MARKER = "# mpfix-cell: "
+CELL_MARKER = "__mpfix_cell__"
 MAGIC_MARKER = "  # mpfix-magic: "
-_CELL_MARKER_LINE = re.compile(r"^# mpfix-cell: (\d+)$")
+_CELL_MARKER_LINE = re.compile(r"^__mpfix_cell__\((\d+)\)$")
 _MASKED_LINE = re.compile(r"^(?P<indent>[ \t]*)(?:pass|[^#\n]*= None)  # mpfix-magic: (?P<text>.*)$")
 # Cell magics whose body is Python run in the kernel's namespace; any other makes the
 # cell something else (a shell script, a file written to disk, HTML) and it is left out.
@@ -145,11 +147,11 @@ def notebook_module(data: bytes) -> Optional[NotebookModule]:
         text = cell_source(cell)
         if CELL_MARKER in text or MAGIC_MARKER in text:
             raise NotebookError(f"cannot read notebook: cell {position} contains mpfix's own "
-                                f"marker comment")
+                                f"cell marker")
         masked = mask_magics(text)
         if masked is None:
             continue
-        lines.append(f"{CELL_MARKER}{position}\n")
+        lines.append(f"{CELL_MARKER}({position})\n")
         cells.append(CodeCell(position, len(lines) + 1, text, masked))
         if masked:
             lines.extend(masked.splitlines(keepends=True))
