@@ -47,9 +47,9 @@ NEVER_NONE_BUILTINS = frozenset({
     "round", "set", "sorted", "str", "sum", "tuple", "zip",
 })
 
-COOPERATIVE = ("stop it cooperatively (a sentinel on its input queue, or a multiprocessing.Event "
-               "it checks), then join with a timeout and terminate only if it is still alive")
-KILLS = "`{receiver}.terminate()` kills the worker wherever it is, possibly holding a lock or a queue's pipe"
+# The advice where no fix is offered; `mpfix rule MP004` shows the whole shutdown.
+COOPERATIVE = "stop it with a sentinel or Event"
+KILLS = "`{receiver}.terminate()` may kill the worker holding a lock or pipe"
 
 
 @dataclass
@@ -489,15 +489,14 @@ class CooperativeShutdown(Rule):
         lost = self._lost_work(call, receiver)
         if lost is None:
             return None
-        message = (f"`{node_code(receiver)}.terminate()` discards the pool's outstanding work "
-                   f"(`{lost}`) and kills its workers mid-task: close() the pool and join() it")
+        message = (f"`{node_code(receiver)}.terminate()` discards outstanding work (`{lost}`) and "
+                   f"kills the workers mid-task: close() and join() the pool")
         line = self._sole_statement_line(call)
         certain = not self.analysis.through_flow(receiver) \
             or self.analysis.must_hold(receiver) is Kind.POOL
         fix = self._pool_fix(call, line, receiver) if line is not None and certain else None
         if not certain:
-            message += f" (`{node_code(receiver)}` may be another object: it comes from " \
-                       f"{self.analysis.held_path(receiver)})"
+            message += " (if it is one)"  # reached through held_path(receiver)
         return Violation(call, message, fix)
 
     def _pool_fix(self, call: cst.Call, line: cst.SimpleStatementLine,
@@ -601,44 +600,44 @@ class CooperativeShutdown(Rule):
         kills = KILLS.format(receiver=node_code(receiver))
         path = analysis.held_path(receiver) if analysis.through_flow(receiver) else None
         if path is not None:
-            return f"{kills}; `{node_code(receiver)}` is the process kept in {path}: {COOPERATIVE}"
+            # Reached through `path` (an attribute, a container, a parameter): not rewritten.
+            return f"{kills}: {COOPERATIVE} (not fixed: it is not a local variable)"
         line = self._sole_statement_line(call)
         if line is None or not isinstance(receiver, cst.Name):
             return f"{kills}: {COOPERATIVE}"
         loop = self._loop_over(line, receiver)
         if len(creations) != 1 or (loop is None and analysis.in_loop(creations[0])) \
                 or analysis.enclosing_function(creations[0]) is not analysis.enclosing_function(call):
-            return f"{kills}, and mpfix cannot tell which Process object it is: {COOPERATIVE}"
+            return f"{kills}: {COOPERATIVE} (not fixed: it may be one of several processes)"
         creation = creations[0]
         use = next((u for u in self._uses if u.call is creation and u.role == "target"), None)
         function = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value)) if use else None
         if use is None or not isinstance(function, cst.FunctionDef):
-            return f"{kills}, and {self._unseen_code(creation, use)}: {COOPERATIVE}"
+            return f"{kills}: {COOPERATIVE} (not fixed: {self._unseen_code(creation, use)})"
         shape = self._shape(function)
         if isinstance(shape, str):
-            return f"{kills}, and `{function.name.value}` {shape}: {COOPERATIVE}"
+            return f"{kills}: {COOPERATIVE} (not fixed: `{function.name.value}` {shape})"
         handle = None
         if isinstance(shape, (QueueConsumer, EventLoop)):
             passed = analysis.argument_for(use, shape.parameter)
             kinds = QUEUE_KINDS if isinstance(shape, QueueConsumer) else {Kind.EVENT}
             if not isinstance(passed, cst.Name) or analysis.kind_of(passed) not in kinds:
-                return (f"{kills}, and mpfix cannot see what the parent passes for "
-                        f"`{shape.parameter}`: {COOPERATIVE}")
+                return (f"{kills}: {COOPERATIVE} (not fixed: what the parent passes for "
+                        f"`{shape.parameter}` is not visible)")
             handle = passed
         if isinstance(shape, QueueConsumer) and shape.sentinel is not None \
                 and not self._survives_pickling(shape.sentinel):
-            return (f"{kills}; `{function.name.value}` stops at `{node_code(shape.sentinel)}`, which "
-                    "is not equal to itself after pickling: use None or a string constant as the "
-                    f"sentinel, put it once per consumer, then join with a timeout")
+            return (f"{kills}: use None or a string as its stop sentinel: "
+                    f"`{node_code(shape.sentinel)}` is not equal to itself once pickled")
         return Shutdown(call, line, receiver, loop, creation, use, function, shape, handle)
 
     def _unseen_code(self, creation: cst.Call, use: Optional[CallableUse]) -> str:
         subclass = self.analysis.process_class(creation.func)
         if subclass is not None:
-            return f"it runs `{subclass.name.value}.run()`, which mpfix does not rewrite"
+            return f"it runs `{subclass.name.value}.run()`"
         if use is None:
-            return "mpfix cannot see the code it runs"
-        return f"its target `{node_code(use.callable_arg.value)}` is not a function defined in this module"
+            return "the code it runs is not visible"
+        return f"its target `{node_code(use.callable_arg.value)}` is not defined here"
 
     def _sole_statement_line(self, call: cst.Call) -> Optional[cst.SimpleStatementLine]:
         """The line holding `call` as its only statement, directly in a block."""
@@ -728,7 +727,7 @@ class CooperativeShutdown(Rule):
                                      _sentinel_checked(statement, following))  # type: ignore[arg-type]
         blocking = self._blocking_call(loop, params)
         if blocking is not None:
-            return f"waits in `{node_code(blocking)}` inside its loop, where a stop signal would not be seen"
+            return f"blocks in `{node_code(blocking)}` inside its loop"
         test = loop.test
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not) \
                 and isinstance(test.expression, cst.Call) and method_name(test.expression) == "is_set" \
@@ -737,7 +736,7 @@ class CooperativeShutdown(Rule):
             return EventLoop(test.expression.func.value.value)  # type: ignore[attr-defined]
         if _is_true(test) or isinstance(test, (cst.Name, cst.Attribute)):
             return PollingLoop(loop)
-        return f"loops `while {node_code(test)}:`, a condition mpfix does not rewrite"
+        return f"loops on `{node_code(test)}`"
 
     def _blocking_call(self, loop: cst.While, params: set[str]) -> Optional[cst.Call]:
         """A call in the loop that waits without a timeout on an object the worker was given."""
@@ -803,9 +802,9 @@ class CooperativeShutdown(Rule):
                 shape = self._consumer_shape(use)
                 if isinstance(shape, QueueConsumer) and shape.parameter == parameter \
                         and id(use.call) not in covered:
-                    return (f"{kills}; other processes also consume `{shutdown.handle.value}` and are "
-                            "not stopped here: put one sentinel per consumer where they should all "
-                            "stop, then join each with a timeout")
+                    return (f"{kills}: put one sentinel per consumer of "
+                            f"`{shutdown.handle.value}` (others are not stopped here), then join "
+                            "each")
         if isinstance(shutdown.shape, PollingLoop):
             function = shutdown.function
             uses = self.analysis.uses_of(function)
@@ -813,8 +812,8 @@ class CooperativeShutdown(Rule):
             elsewhere = [r for r in self.analysis.references_to(function)
                          if not any(id(a) in handed for a in [r, *self.analysis.ancestors(r)])]
             if elsewhere or any(id(u.call) not in covered for u in uses):
-                return (f"{kills}; `{function.name.value}` is used elsewhere too, so mpfix cannot "
-                        f"add a stop parameter to it: {COOPERATIVE}")
+                return (f"{kills}: {COOPERATIVE} (not fixed: `{function.name.value}` is used "
+                        f"elsewhere too)")
         return None
 
     def _consumer_shape(self, use: CallableUse) -> Optional[Shape]:
@@ -828,12 +827,12 @@ class CooperativeShutdown(Rule):
         kills = KILLS.format(receiver=shutdown.receiver.value)
         shape = shutdown.shape
         if isinstance(shape, QueueConsumer):
-            signal = f"put a sentinel on `{shutdown.handle.value}` that makes the worker stop"  # type: ignore[union-attr]
+            signal = f"put a stop sentinel on `{shutdown.handle.value}`"  # type: ignore[union-attr]
         elif isinstance(shape, EventLoop):
-            signal = f"set `{shutdown.handle.value}`, the event the worker watches"  # type: ignore[union-attr]
+            signal = f"set `{shutdown.handle.value}`, the event it watches"  # type: ignore[union-attr]
         else:
-            signal = "give the worker a multiprocessing.Event to check and set it"
-        return f"{kills}: {signal}, join with a timeout, and terminate only if it is still alive"
+            signal = "give the worker an Event to check, set it"
+        return f"{kills}: {signal}, join with a timeout, then terminate if alive"
 
     def _fix(self, group: list[Shutdown]) -> Fix:
         edits = _Edits()

@@ -31,21 +31,19 @@ _KIND_NAMES = {
 
 # What a fix does, for one global and for several.
 PASS_AS_ARGUMENTS = ("pass it as an argument", "pass them as arguments")
-PASS_BY_INITIALIZER = ("give the pool an initializer that hands it to each worker",
-                       "give the pool an initializer that hands them to each worker")
+PASS_BY_INITIALIZER = ("pass it through a pool initializer",
+                       "pass them through a pool initializer")
 
 ENTRY_ONLY = "entry-only"   # bound only by the entry code: NameError in the child
 RESOURCE = "resource"       # a multiprocessing object: the child makes its own
 REBOUND = "rebound"         # rebound or changed by the parent after import
 
 # What a global is, and what a spawn or forkserver child (which re-imports the module)
-# gets instead: said once for every global with the same reason.
+# gets instead: said once for the globals with the same reason.
 _REASONS = {
-    ENTRY_ONLY: ("`{name}` exists only when the module runs as the program",
-                 "a spawn or forkserver child gets NameError"),
-    RESOURCE: ("`{name}` is a multiprocessing {kind}", "a spawn or forkserver child makes its own"),
-    REBOUND: ("`{name}` is set by the parent after import",
-              "a spawn or forkserver child sees the import-time value"),
+    ENTRY_ONLY: "set only by the entry code (NameError under spawn and forkserver)",
+    RESOURCE: "which spawn and forkserver children recreate",
+    REBOUND: "set by the parent after import, which spawn and forkserver children never see",
 }
 
 
@@ -58,15 +56,18 @@ class Need:
     kind: Optional[Kind]
     read: cst.Name  # the first read, where the finding points
 
-    def describe(self) -> str:
-        return _REASONS[self.reason][0].format(name=self.name, kind=_KIND_NAMES.get(self.kind, ""))
-
-
 def _explain(needs: list["Need"]) -> str:
-    """`a` is ..., `b` is ..., so a child ...; one clause per reason, in order of appearance."""
-    reasons = list(dict.fromkeys(n.reason for n in needs))
-    return "; ".join(", ".join(n.describe() for n in needs if n.reason == reason)
-                     + ", so " + _REASONS[reason][1] for reason in reasons)
+    """What the globals are and what a child gets instead, one clause per reason in order of
+    appearance: "the multiprocessing Lock `a` and Value `b`, which ... recreate"."""
+    clauses = []
+    for reason in dict.fromkeys(n.reason for n in needs):
+        group = [n for n in needs if n.reason == reason]
+        if reason == RESOURCE:
+            named = _and([f"{_KIND_NAMES.get(n.kind, '')} `{n.name}`" for n in group])
+            clauses.append(f"the multiprocessing {named}, {_REASONS[reason]}")
+        else:
+            clauses.append(f"{_names(group)}, {_REASONS[reason]}")
+    return "; and ".join(clauses)
 
 
 @dataclass
@@ -305,9 +306,8 @@ class ExplicitArgs(Rule):
                     function = qualified.rpartition(".")[2]
                     yield Violation(change, (
                         f"the parent changes `{analysis.module.code_for_node(change)}` after import, "
-                        f"but `{function}` runs in a child that imports `{module_name}` afresh under "
-                        f"spawn and forkserver and never sees the change; cannot rewrite another "
-                        f"module: give `{function}` a parameter there and pass the value from here"))
+                        f"which `{function}` never sees in a spawn or forkserver child: give it a "
+                        f"parameter in `{module_name}` and pass the value"))
 
     def _parent_changes_to_module(self, module_name: str) -> list[cst.CSTNode]:
         analysis = self.analysis
@@ -334,9 +334,8 @@ class ExplicitArgs(Rule):
             worker = analysis.enclosing_function(write)
             who = f"`{worker.name.value}`" if worker is not None else "a worker"
             yield Violation(write, (
-                f"{who} changes the module global `{name}` in a child process; the parent, which "
-                f"reads it, never sees the change: return the result, or send it back through a "
-                f"multiprocessing Queue, Value or Manager"))
+                f"{who} changes the global `{name}` in a child, and the parent, which reads it, "
+                f"never sees the change: return the result, or send it back through a Queue"))
 
     def _runs_in_parent(self, read: cst.Name) -> bool:
         """Whether the parent may run `read` after it starts a child: in the entry code or in
@@ -361,9 +360,8 @@ class ExplicitArgs(Rule):
             if needs:
                 it = "them" if len(needs) > 1 else "it"
                 yield Violation(needs[0].read, (
-                    f"`{owner.name.value}.run` runs in the child process and reads {_names(needs)}; "
-                    f"{_explain(needs)}: pass {it} to the constructor, keep "
-                    f"{it} on `self` and read {it} from there"))
+                    f"`{owner.name.value}.run` reads {_explain(needs)}: "
+                    f"pass {it} to the constructor and keep {it} on `self`"))
 
     # -- workers: one fix per group of functions whose signatures change together ---
 
@@ -387,9 +385,9 @@ class ExplicitArgs(Rule):
         if function is target:
             subject = f"`{function.name.value}` runs in a child and"
         else:
-            subject = f"`{function.name.value}`, called by the worker `{target.name.value}`,"
+            subject = f"`{function.name.value}` (called by `{target.name.value}`)"
         what_to_do = problem or action[len(needs) > 1]
-        return f"{subject} reads {_names(needs)}; {_explain(needs)}: {what_to_do}"
+        return f"{subject} reads {_explain(needs)}: {what_to_do}"
 
     def _plans(self) -> list[tuple[list[cst.FunctionDef], Edits, tuple[str, str]]]:
         """(targets, edits, what the fix does) for each group that can be fixed together."""
@@ -404,15 +402,13 @@ class ExplicitArgs(Rule):
             tasks = [u for u in uses if u.role == "task"]
             if not problem and tasks and any(n.kind in INHERITED_ONLY for n in needs):
                 if len(tasks) != len(uses):
-                    problem = ("cannot rewrite: it is both a process target and a pool task, and a "
-                               "pool cannot pickle " + _names([n for n in needs if n.kind in INHERITED_ONLY])
-                               + ": give the pool an initializer that sets it, by hand")
+                    problem = ("not fixed: it is also a Process target; give the pool an "
+                               "initializer that sets them, by hand")
                 else:
                     pools = self._pools_of(tasks)
                     if pools is None:
-                        problem = ("cannot rewrite: the pool is not created in a way this module "
-                                   "shows: create it with `initializer=` and `initargs=` that hand "
-                                   "these objects to each worker")
+                        problem = ("not fixed: the pool is created elsewhere; hand them to each "
+                                   "worker with `initializer=`/`initargs=`")
                     else:
                         for pool in pools:
                             by_initializer.setdefault(id(pool), (pool, []))[1].append((target, needs))
@@ -445,8 +441,8 @@ class ExplicitArgs(Rule):
         stuck = [n for n in needs if n.kind in NOT_TRANSFERABLE]
         if not stuck:
             return None
-        return (f"cannot rewrite: a {stuck[0].kind.value} cannot be sent to a child; create "
-                f"what the worker needs from it (a proxy, a queue) and pass that instead")
+        return (f"not fixed: a {stuck[0].kind.value} cannot be sent to a child; pass what the "
+                f"worker needs from it (a proxy, a queue)")
 
     def _pools_of(self, tasks: list[CallableUse]) -> Optional[list[cst.Call]]:
         pools: list[cst.Call] = []
@@ -504,8 +500,8 @@ class ExplicitArgs(Rule):
                 self._pass_at_use(use, target, changed, edits)
         for function in changed:
             if function in self._targets and function not in targets:
-                edits.fail(f"cannot rewrite: `{function.name.value}` also runs as a pool task that "
-                           f"cannot take the new argument: pass it by hand")
+                edits.fail(f"not fixed: `{function.name.value}` is also a pool task; pass it by "
+                           f"hand")
             self._pass_at_direct_calls(function, changed, edits)
         self._move_resources([n for t in targets for n in self._effective[id(t)]], edits)
         return edits
@@ -551,8 +547,8 @@ class ExplicitArgs(Rule):
             value = self._value_at(site, need.name, changed)
             if value is None:
                 line = self.analysis.position(site).start.line
-                edits.fail(f"cannot rewrite: the parent's `{need.name}` is hidden by a local "
-                           f"variable at line {line}: pass it there by hand")
+                edits.fail(f"not fixed: a local variable hides `{need.name}` at line {line}; "
+                           f"pass it there by hand")
                 value = cst.Name(need.name)
             values.append((parameter, value))
         return values
@@ -608,8 +604,8 @@ class ExplicitArgs(Rule):
             call = analysis.parent(reference)
             if not (isinstance(call, cst.Call) and call.func is reference):
                 line = analysis.position(reference).start.line
-                edits.fail(f"cannot rewrite: `{function.name.value}` is also used as a value at "
-                           f"line {line}, where the new argument cannot be added")
+                edits.fail(f"not fixed: `{function.name.value}` is also used as a value at "
+                           f"line {line}; pass it by hand")
                 continue
             caller = analysis.enclosing_function(call)
             if public and (caller is None or caller not in changed):
@@ -630,8 +626,7 @@ class ExplicitArgs(Rule):
             for need in target_needs:
                 needs.setdefault(need.name, need)
         if argument(pool, "initializer", 2 if self._is_executor(pool) else 1) is not None:
-            edits.fail("cannot rewrite: the pool already has an initializer; make it also set "
-                       + _names(list(needs.values())) + " from its arguments")
+            edits.fail("not fixed: the pool already has an initializer; make it set them too")
             return edits
         name = unused_name(analysis, "_init_worker")
         taken = set(needs)
@@ -921,9 +916,11 @@ def _tests_emptiness(test: cst.BaseExpression, name: str) -> bool:
 
 def _names(needs: list[Need]) -> str:
     quoted = [f"`{n.name}`" for n in needs]
-    if len(quoted) == 1:
-        return f"the global {quoted[0]}"
-    return "the globals " + ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return f"the global{'s' if len(quoted) > 1 else ''} {_and(quoted)}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class ExplicitArgsCommand(RuleCommand):

@@ -251,14 +251,13 @@ class _JoinMove:
     def violation(self) -> Optional[Violation]:
         join = next(feed.join for feed in self.feeds
                     if any(self.analysis.same_variable(feed.queue, q) for q in self.drained))
-        head = (f"`{self._code(join)}` runs before the gets that drain {self._queue_names()}: "
-                f"{self._evidence()}; once the items fill the pipe (~64 KiB) the process "
-                "cannot exit and the join deadlocks")
+        head = (f"`{self._code(join)}` before the gets on {self._queue_names()} deadlocks once "
+                f"{self._evidence()} the pipe")
         end = self._drain_end()
         if isinstance(end, str) and self._few_small_items():
             return None
         if isinstance(end, str):
-            return Violation(join, f"{head}; {end}: drain the queue before joining")
+            return Violation(join, f"{head}; {end}: drain the queue first")
         if end == self.start:
             return None  # the items were all taken before the join
         gets = [get for s in self.body[self.start + 1:end + 1] for q in self.drained
@@ -271,16 +270,14 @@ class _JoinMove:
         new_body, blocker = self._join_moved_down(end)
         how = f"join after the gets (line {self._line(self.body[end])})"
         if new_body is None:
-            new_body, refusal = self._gets_moved_up(end)
+            new_body, _ = self._gets_moved_up(end)
             how = "get the items before joining (the gets move above the join)"
             if new_body is None:
-                return Violation(join, f"{head}; {blocker}, and the gets cannot move above "
-                                 f"the join: {refusal}")
+                return Violation(join, f"{head}; not fixed: {blocker}")
         timed = [get for get in gets if _get_mode(get) == "timeout"]
         safety = Safety.UNSAFE if timed else Safety.SAFE
         if timed:
-            how += (f" (unsafe: the timeout of the get at line {self._line(timed[0])} then also "
-                    "runs while the producer works)")
+            how += f" (unsafe: the timeout at line {self._line(timed[0])} starts sooner)"
         fix = Fix({self.block: self.block.with_changes(body=new_body)}, safety)
         return Violation(join, f"{head}; {how}", fix)
 
@@ -311,30 +308,17 @@ class _JoinMove:
         return " and ".join(f"`{queue.value}`" for queue in self.drained)
 
     def _evidence(self) -> str:
-        parts: list[str] = []
+        """Who fills the drained queues: "`square` fills", "`a` and `b` fill" (itself, through
+        code it hands the queue to, or, if its code is not here, by being passed the queue)."""
+        targets: list[str] = []
         for feed in self.feeds:
             if not any(self.analysis.same_variable(feed.queue, q) for q in self.drained):
                 continue
-            process = f"`{self._code(feed.process)}`"
-            loop = self.analysis.enclosing_loop_over(feed.process) \
-                if isinstance(feed.process, cst.Name) else None
-            if loop is not None:
-                process = f"each {process} of `{self._code(loop.iter)}`"
-            target = self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))
-            origin = f" (passed at line {self._line(feed.use.site)})" \
-                if feed.use.callable_at_site and feed.use.site is not None else ""
-            queue = feed.queue.value
-            if not feed.queue_use.visible:
-                part = (f"`{queue}` is passed to {process}, whose target `{target}`{origin} is not "
-                        f"visible here (imported or not a function of this module), so being "
-                        f"passed is the evidence that it puts on `{queue}`")
-            elif feed.queue_use.puts:
-                part = f"{process} runs `{target}`{origin}, which puts on `{queue}`"
-            else:
-                part = f"{process} runs `{target}`{origin}, which hands `{queue}` on"
-            if part not in parts:
-                parts.append(part)
-        return "; ".join(parts)
+            target = f"`{self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))}`"
+            if target not in targets:
+                targets.append(target)
+        verb = "fills" if len(targets) == 1 else "fill"
+        return f"{' and '.join(targets)} {verb}"
 
     # -- how many items are left, and where the gets have taken them ------------------------
 
@@ -370,9 +354,7 @@ class _JoinMove:
                 if isinstance(amount, str):
                     return amount
                 if amount is not None and amounts and amount != amounts[0]:
-                    helper = self.analysis.enclosing_function(creation)
-                    return (f"the targets the calls of `{helper.name.value}` hand over put "  # type: ignore[union-attr]
-                            f"different numbers of items on `{queue.value}`")
+                    return "their item counts differ"
                 if amount is not None:
                     amounts.append(amount)
             if amounts:
@@ -396,8 +378,7 @@ class _JoinMove:
                 continue
             target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
             if not queue_use.visible:
-                return (f"`{target}` is not visible here, so how many items it puts on "
-                        f"`{queue.value}` is unknown")
+                return f"the code of `{target}` is not visible here"
             puts = _puts(self.analysis, use, queue_use)
             if puts is None:
                 every = _puts_on_every_path(self.analysis, use, queue_use)
@@ -407,9 +388,8 @@ class _JoinMove:
                     self.analysis, node) not in QUIET_QUEUE_METHODS), None)
                 if other is not None:
                     return (f"`{target}` also uses `{queue.value}` otherwise (line "
-                            f"{self._line(other)}), so how many items end up on it is not "
-                            "known here")
-                return f"how many items `{target}` puts on `{queue.value}` depends on the data"
+                            f"{self._line(other)})")
+                return f"how many items `{target}` puts depends on the data"
             total = puts if total is None else total + puts
         return total
 
@@ -427,8 +407,7 @@ class _JoinMove:
             taken = taken + count
             if taken == left:
                 return self.start + 1 + offset
-        return (f"the gets after the join take {taken} of the {left} items its producers put "
-                f"on `{queue.value}`")
+        return f"the gets after the join take {taken} of {left} items"
 
     def _counter(self, queue: cst.Name, statements: Sequence[cst.BaseStatement]) -> "_Counter":
         gets: list[cst.Call] = []
@@ -456,7 +435,7 @@ class _JoinMove:
         for statement in passed:
             reason = self._holds_join(statement)
             if reason:
-                return None, f"the join cannot move past line {self._line(statement)}: {reason}"
+                return None, f"line {self._line(statement)} needs the join ({reason})"
         body = self.body
         reordered = [*body[:self.start], *body[self.start + 1:end + 1], self.statement, *body[end + 1:]]
         laid = _relaid(body, reordered, [self.statement])

@@ -141,23 +141,22 @@ class MainGuard(Rule):
                          guards: list[cst.If]) -> Violation:
         if self.context.is_test_code:
             # A guard in a test module never runs under the test runner: nothing moves.
-            return Violation(entry[0], "test code starts processes at import time: the test "
-                             "runner imports this module (never as `__main__`), and every spawn "
-                             "and forkserver child that loads one of its functions imports it "
-                             "and does so again: move it into a test or a fixture")
+            return Violation(entry[0], "test code starts processes at import time (the test "
+                             "runner imports it, and so does every spawn or forkserver child): "
+                             "move it into a test or a fixture")
         if self.context.is_library(counting_importers=False):
             return Violation(entry[0], "library code starts processes at import time; every "
                              "spawn and forkserver child that imports it does so again: move "
                              "it into a function the application calls")
         runner = self.context.runs_as_main
-        rerun = ("spawn and forkserver children re-import the main module and run it again"
-                 if runner is None else
-                 f"{runner}, and spawn and forkserver children re-import it and run it again")
         plan = self._plan(body, entry, guards)
         if plan.blocker is not None:
-            return Violation(entry[0], f"module-level code starts processes; {rerun}; it belongs "
-                             f"under {GUARD} but cannot simply move there: {plan.blocker}")
-        message = f"module-level code starts processes; {rerun}: move it under {GUARD}"
+            return Violation(entry[0], f"entry code starts processes but cannot move under a "
+                             f"main guard: {plan.blocker}")
+        message = (f"module-level code starts processes; spawn and forkserver children re-import "
+                   f"the main module and run it again: move it under {GUARD}" if runner is None
+                   else f"module-level code starts processes, and {runner}: move it under a "
+                   f"main guard")
         return Violation(entry[0], message, Fix(*self._guard_fix(body, plan.moved, guards)))
 
     def _is_entry(self, statement: cst.BaseStatement) -> bool:
@@ -243,9 +242,8 @@ class MainGuard(Rule):
                 continue
             names = " and ".join(f"{lib}.freeze_support()" for lib in missing)
             yield Violation(
-                guard, f"main guard starts processes without calling {names} first; the "
-                "children of a frozen executable run the whole program again without it "
-                "(frozen-executables is on)",
+                guard, f"main guard starts processes without calling {names} first: a frozen "
+                "executable's children rerun the whole program (frozen-executables is on)",
                 Fix(*self._freeze_fix(guard)),
             )
 
@@ -362,14 +360,12 @@ class MainGuard(Rule):
         for definition in (s for s in body if _is_definition(s)):
             lost = sorted((reads[id(definition)] & moved_names) - staying_names)
             if lost:
-                return (f"{_describe(definition)} reads `{lost[0]}`, which would then exist only "
-                        f"when the file runs as a script; create it in the entry code and pass "
-                        f"it to {_describe(definition, short=True)}")
+                return (f"{_describe(definition)} reads `{lost[0]}`; create it in the entry code "
+                        f"and pass it to {_describe(definition, short=True)}")
         for statement in to_move:
             dunders = _dunders(self._touches(statement))
             if dunders:
-                return (f"`{dunders[0]}` is module metadata that stays at module level, and it "
-                        f"is set from the entry code")
+                return f"`{dunders[0]}` is module metadata, set from the entry code"
         return self._order_blocker(body, moved, guard, reads)
 
     def _order_blocker(self, body: list[cst.BaseStatement], moved: set[int],
@@ -387,8 +383,7 @@ class MainGuard(Rule):
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 name = statement.name.value
                 if name in earlier_reads | earlier_touched:
-                    return (f"`{name}` is defined again after entry code that uses it: moved "
-                            f"below, that code would use the later definition")
+                    return f"`{name}` is redefined after entry code that uses it"
                 continue
             if not earlier_touched:
                 continue
@@ -396,8 +391,7 @@ class MainGuard(Rule):
             shared = (earlier_touched & (reads[id(statement)] | touched)) | (touched & earlier_reads)
             if shared:
                 return (f"`{sorted(shared)[0]}` is used both by entry code and by a statement "
-                        f"that must stay at module level, which would then run before that "
-                        f"entry code")
+                        f"that must stay at module level")
         return None
 
 
@@ -422,7 +416,7 @@ def _describe(definition: cst.BaseStatement, short: bool = False) -> str:
         if short:
             return name
         return f"{'function' if isinstance(definition, cst.FunctionDef) else 'class'} {name}"
-    return "the definitions that read it" if short else "a module-level definition"
+    return "its readers" if short else "a module-level definition"
 
 
 def _guard_anchor(body: list[cst.BaseStatement], moved: set[int], guard: Optional[cst.If]) -> int:

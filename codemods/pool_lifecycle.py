@@ -240,16 +240,17 @@ class PoolLifecycle(Rule):
         name = ownership.variable.value if ownership.variable is not None else None
         what = f"`{name}`" if name else f"`{node_code(ownership.creation)}`"
         if ownership.kind is Kind.POOL:
-            message = (f"pool {what} is never closed: the garbage collector kills its workers "
-                       f"instead of letting them finish")
+            unclosed = f"pool {what} is never closed"
+            message = f"{unclosed}, so the garbage collector terminates it"
             remedy = "use it in a `with` block, or close() and join() it after its last use"
         else:
-            message = (f"executor {what} is never shut down: its worker processes live on until "
-                       f"the garbage collector finds it")
+            unclosed = f"executor {what} is never shut down"
+            message = f"{unclosed}: its workers live on until the garbage collector finds it"
             remedy = "use it in a `with` block, or call shutdown() after its last use"
         if loop is not None:
-            message += f", and a new one starts on every iteration of the loop at line {self._line(loop)}"
-            remedy += "; create it once, before the loop"
+            message = (f"{unclosed}, and a new one starts on every iteration of the loop at line "
+                       f"{self._line(loop)}")
+            remedy = "create it once, before the loop, and close it after its last use"
         return Violation(ownership.creation, f"{message}: {remedy}", self._closing_fix(ownership))
 
     def _closing_fix(self, ownership: Ownership) -> Optional[Fix]:
@@ -399,10 +400,9 @@ class PoolLifecycle(Rule):
     def _per_iteration(self, ownership: Ownership, loop: cst.CSTNode) -> Optional[Violation]:
         if not self._iteration_scoped(ownership, loop):
             return None
-        message = (f"a new {ownership.noun} starts on every iteration of the loop at line "
-                   f"{self._line(loop)}, starting its worker processes again each time (under "
-                   f"spawn and forkserver each one imports the main module anew): create it "
-                   f"once, before the loop, and close it after the loop")
+        message = (f"a new {ownership.noun}, with new worker processes, starts on every iteration "
+                   f"of the loop at line {self._line(loop)}: create it once, before the loop, and "
+                   f"close it after the loop")
         fix = self._hoist_fix(ownership, loop) if isinstance(loop, (cst.For, cst.While)) else None
         return Violation(ownership.creation, message, fix)
 
@@ -502,9 +502,8 @@ class PoolLifecycle(Rule):
             if loop is not None:
                 return Violation(ownership.creation, (
                     f"`{function.name.value}()` starts a new {ownership.noun} on every call, and "
-                    f"the loop at line {self._line(loop)} calls it on every iteration, starting "
-                    f"worker processes again each time: create the {ownership.noun} once in the "
-                    f"caller and pass it in"))
+                    f"the loop at line {self._line(loop)} calls it each time: create the "
+                    f"{ownership.noun} once in the caller and pass it in"))
         return None
 
     def _every_call(self, call: cst.Call, function: cst.FunctionDef) -> bool:
@@ -564,10 +563,9 @@ class PoolLifecycle(Rule):
             for escape in fate.escapes:
                 if isinstance(escape, cst.Return) and contains(block, escape):
                     yield Violation(escape, (
-                        f"the result of `{node_code(call.func)}()` is returned from inside "
-                        f"`with ... as {pool.value}:`, and leaving the block terminates the pool: "
-                        f"the caller's read never gets it and hangs; wait for the results inside "
-                        f"the block and return them"))
+                        f"the result of `{node_code(call.func)}()` is returned from `with ... as "
+                        f"{pool.value}:`, which terminates the pool, so the caller's read hangs: "
+                        f"wait for the results inside the block"))
             after = self.analysis.names.end[block]
             late = [r for r in fate.reads if analysis.names.order[r] > after]
             late_reads.extend(late)
@@ -582,8 +580,8 @@ class PoolLifecycle(Rule):
             return
         read, call = first_wait
         message = (f"{self._describe_read(read)} a result of `{node_code(call.func)}()` after "
-                   f"`with ... as {pool.value}:` terminated the pool: it hangs; read it inside "
-                   f"the block, or close() and join() the pool before the block ends")
+                   f"`with ... as {pool.value}:` terminated the pool, and hangs: read it inside "
+                   f"the block")
         yield Violation(read, message, self._move_reads_fix(block, pool, late_reads))
 
     def _work_lost(self, block: cst.With, pool: cst.Name,
@@ -604,10 +602,9 @@ class PoolLifecycle(Rule):
                for c in calls):
             return None
         call = submitted[0]
-        message = (f"`{node_code(call.func)}()` submits work inside `with ... as {pool.value}:` that "
-                   f"nothing waits for, and leaving the block terminates the pool: whatever has "
-                   f"not finished by then is discarded; call {pool.value}.close() and "
-                   f"{pool.value}.join() at the end of the block (or wait for the results)")
+        message = (f"`{node_code(call.func)}()` submits work nobody waits for, which leaving "
+                   f"`with ... as {pool.value}:` discards: call {pool.value}.close() and "
+                   f"{pool.value}.join() at the end of the block")
         fix = None
         if not _leaves_early(body.body) and not _comments(body.footer):
             closing = [simple_statement(f"{pool.value}.close()"), simple_statement(f"{pool.value}.join()")]

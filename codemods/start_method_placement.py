@@ -38,16 +38,11 @@ TEST_SETUP_HOOKS = {
 TOLERANT_HANDLERS = frozenset({"RuntimeError", "Exception", "BaseException"})
 
 ALREADY_SET = "\"context has already been set\""
-PIN_FORK = ("pinning fork is not a fix: fork is unsafe with threads, unavailable on Windows "
-            "and unsafe on macOS; fix what breaks under spawn and forkserver instead (MP001 "
-            "main guard, MP002 explicit arguments, MP007 picklable callables)")
+# Why pinning fork is no fix (threads, macOS, Windows) is `mpfix rule MP008`'s to say.
+PIN_FORK = "fix what breaks under spawn and forkserver instead"
 FORCED = "set_start_method(force=True)"
-ONCE_FOR_SCRIPT = ("set the method once in the program's entry point (its main guard), or "
-                   "create the objects through get_context(method)")
-ONCE_FOR_TESTS = ("choose the method once for the whole session (pytest_configure, or a "
-                  "session-scoped autouse fixture), and give a test that needs another method "
-                  "its own context: ctx = multiprocessing.get_context(method), then "
-                  "ctx.Process / ctx.Pool / ctx.Queue")
+ONCE_FOR_SCRIPT = "set it once, in the entry point"
+ONCE_FOR_TESTS = "set it once per session (pytest_configure)"
 
 
 class Runs(Enum):
@@ -179,22 +174,18 @@ class StartMethodPlacement(Rule):
                 return None  # a script's own import-time call is MP001's to move
         elif function in children:
             return Violation(call, (
-                f"set_start_method() in `{function.name.value}()`, which runs in a child "
-                f"process: the child's start method is already set by its parent, so this "
-                f"raises {ALREADY_SET} (or, with force=True, changes it behind the parent's "
-                f"back); set the method once in the program's entry point, and use "
-                f"get_context(method) in the child if it starts processes of its own"))
+                f"set_start_method() in `{function.name.value}()`, run in a child, raises "
+                f"{ALREADY_SET} there: set it only in the entry point"))
         earlier = self._earlier_default_context_uses(call, function)
         if earlier:
             line = analysis.position(earlier[0]).start.line
             done = "set the method" if analysis.call_kind(earlier[0]) is Kind.SET_START_METHOD \
                 else "created multiprocessing objects"
             effect = "objects made before and after it belong to different contexts" \
-                if _forced(call) \
-                else f"the default context is settled, so this raises {ALREADY_SET}"
+                if _forced(call) else f"this raises {ALREADY_SET}"
             return Violation(call, (
-                f"set_start_method() after line {line} already {done}: {effect}; set the "
-                f"method once, first, in the program's entry point"))
+                f"set_start_method() after line {line} already {done}: {effect}; set it once, "
+                f"first, in the entry point"))
         if function is None:
             if analysis.in_main_guard(call):
                 return None
@@ -241,20 +232,16 @@ class StartMethodPlacement(Rule):
         if fork_test is not None:
             line = analysis.position(fork_test).start.line
             return Violation(call, (
-                f"this DataLoader's num_workers depends on the start method being fork (line "
-                f"{line}): under Python 3.14's forkserver default on Linux, and spawn on macOS "
-                f"and Windows, it silently loads every batch in the main process; make what "
-                f"its workers receive picklable (MP007) and keep the workers under every "
-                f"method"))
+                f"this DataLoader gets workers only under fork (line {line}): under spawn and "
+                f"forkserver it loads every batch in the main process; keep its workers under "
+                f"every method"))
         if analysis.loader_start_method(call) != "fork":
             return None
         context = analysis.loader_context(call)
         if self.context.is_test_code:
             return Violation(context, (
-                "the test pins its DataLoader's workers to fork: it never runs them the way "
-                "Python 3.14's forkserver default on Linux (and spawn on macOS and Windows) "
-                f"does, so it cannot catch a dataset or collate_fn that does not pickle; "
-                f"{PIN_FORK}"))
+                "the test pins its DataLoader to fork, so it cannot catch a dataset "
+                f"or collate_fn that does not pickle: {PIN_FORK}"))
         if self._library_api():
             return Violation(context, (
                 "library pins its DataLoader's workers to fork, overriding the application's "
@@ -284,15 +271,10 @@ class StartMethodPlacement(Rule):
 
     def _check_import_time(self, call: cst.Call) -> Violation:
         method = _literal_method(call)
-        if method == "fork":
-            message = ("library pins the fork start method at import time, overriding the "
-                       f"application's choice: {PIN_FORK}")
-        else:
-            message = ("library sets the start method at import time: it overrides the "
-                       "application's choice, and the application's own call (or another "
-                       f"library's) then raises {ALREADY_SET}")
+        message = "library pins fork at import time" if method == "fork" else \
+            "library sets the start method at import time, overriding the application's choice"
         fix, detail = self._module_context_fix(call, method)
-        return Violation(call, f"{message}; {detail}", fix)
+        return Violation(call, f"{message}: {_advice(method, fix, detail)}", fix)
 
     def _check_in_function(self, call: cst.Call, function: cst.FunctionDef, *,
                            guessing: bool = True) -> Optional[Violation]:
@@ -304,15 +286,14 @@ class StartMethodPlacement(Rule):
         reason = self._why_repeated(call, function, guessing=guessing)
         if reason is None:
             return None
-        message = (f"set_start_method() in `{function.name.value}()`, which {reason}: "
-                   f"the second call raises {ALREADY_SET}")
         method = _literal_method(call)
-        if self._library_api():
-            message += " and every call overrides the application's choice"
-            if method == "fork":
-                message += f"; {PIN_FORK}"
+        library = self._library_api()
+        effect = "overrides the application's choice" if library else "fails the second time"
+        message = f"set_start_method() in `{function.name.value}()`, which {reason}, {effect}"
         fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_SCRIPT)
-        return Violation(call, f"{message}; {detail}", fix)
+        # Only a library's pin of fork is judged: an application may choose fork.
+        advice = _advice(method if library else None, fix, detail)
+        return Violation(call, f"{message}: {advice}", fix)
 
     def _check_forced_in_function(self, call: cst.Call,
                                   function: cst.FunctionDef) -> Optional[Violation]:
@@ -322,15 +303,10 @@ class StartMethodPlacement(Rule):
         reason = None if _unsets(call) else self._why_repeated(call, function, guessing=False)
         if reason is None:
             return None
-        message = (f"{FORCED} in `{function.name.value}()`, which {reason}: every run "
-                   f"replaces the default start method of the whole process, overriding "
-                   f"the one the program's entry point (or its test session) chose, and "
-                   f"objects made before a switch keep the old one")
+        message = f"{FORCED} in `{function.name.value}()`, which {reason}, resets the method"
         method = _literal_method(call)
-        if method == "fork":
-            message += f"; {PIN_FORK}"
         fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_SCRIPT)
-        return Violation(call, f"{message}; {detail}", fix)
+        return Violation(call, f"{message}: {_advice(method, fix, detail)}", fix)
 
     def _library_api(self) -> bool:
         """Code of a library that applications import; a test module is imported too, by
@@ -344,12 +320,8 @@ class StartMethodPlacement(Rule):
         method = _literal_method(call)
         if is_conftest(self.context.path) or not _forced(call):
             return self._pinned_session(call) if method == "fork" else None
-        message = (f"{FORCED} when this test module is imported: it sets the method for "
-                   f"every test of the session, not only this module's, and which method a "
-                   f"test runs under then depends on which modules were collected")
-        if method == "fork":
-            message += f"; {PIN_FORK}"
-        return Violation(call, f"{message}; {ONCE_FOR_TESTS}")
+        message = f"{FORCED} at a test module's import sets the method for the whole session"
+        return Violation(call, f"{message}: {_advice(method, None, ONCE_FOR_TESTS)}")
 
     def _check_in_tests(self, call: cst.Call, function: cst.FunctionDef) -> Optional[Violation]:
         method = _literal_method(call)
@@ -359,20 +331,15 @@ class StartMethodPlacement(Rule):
             return self._check_in_function(call, function, guessing=False)
         if self._restores_previous_method(call):
             return None  # saved with get_start_method() and set back: scoped to its tests
-        message = (f"{FORCED} in `{function.name.value}()`, {self._test_role(function)}: "
-                   f"it changes the default start method for every test that runs after it "
-                   f"in the session, so results depend on test order and on which tests "
-                   f"were selected")
-        if method == "fork":
-            message += f"; {PIN_FORK}"
+        message = (f"{FORCED} in `{function.name.value}()`, {self._test_role(function)}, "
+                   f"changes the method for every later test")
         fix, detail = self._repeated_call_fix(call, function, method, ONCE_FOR_TESTS)
-        return Violation(call, f"{message}; {detail}", fix)
+        return Violation(call, f"{message}: {_advice(method, fix, detail)}", fix)
 
     def _pinned_session(self, call: cst.Call) -> Violation:
         return Violation(call, (
-            "the test session pins the fork start method: every test runs under fork, which "
-            "Python 3.14 no longer uses by default on Linux (macOS and Windows never did), so "
-            f"the suite cannot catch what breaks under spawn and forkserver; {PIN_FORK}"))
+            "the test session pins fork, so it cannot catch what breaks under spawn and "
+            "forkserver (3.14's Linux default): fix that instead"))
 
     def _session_setting(self, function: cst.FunctionDef, seen: frozenset[int]) -> bool:
         """Whether `function` runs once, before the first test: a pytest session hook, a
@@ -399,9 +366,8 @@ class StartMethodPlacement(Rule):
     def _test_role(self, function: cst.FunctionDef) -> str:
         fixture = self._fixture(function)
         if fixture is not None:
-            scope, autouse = fixture
-            kind = f"a {scope}-scoped" if scope else "a"
-            return f"{kind}{' autouse' if autouse else ''} pytest fixture"
+            _, autouse = fixture  # never session-scoped here: that one is the session's choice
+            return "an autouse fixture" if autouse else "a fixture"
         name = function.name.value
         if name in TEST_SETUP_HOOKS:
             return f"a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
@@ -459,7 +425,7 @@ class StartMethodPlacement(Rule):
         if guessing and self._library_api() \
                 and not _is_program_main(self.analysis, function) \
                 and (runs is Runs.UNKNOWN or self._importers_may_call(function)):
-            return "any module that imports this library may call more than once"
+            return "importers may call repeatedly"
         return None
 
     def _importers_may_call(self, function: cst.FunctionDef) -> bool:
@@ -483,11 +449,9 @@ class StartMethodPlacement(Rule):
             return Runs.UNKNOWN, ""  # a computed scope
         if scope is not None:
             unit = "test" if scope == "function" else scope
-            return Runs.REPEATEDLY, \
-                f"is a {scope}-scoped pytest fixture, run again for every {unit}"
+            return Runs.REPEATEDLY, f"is a pytest fixture run for every {unit}"
         if name in TEST_SETUP_HOOKS:
-            return Runs.REPEATEDLY, \
-                f"is a set-up hook, run again for every {TEST_SETUP_HOOKS[name]}"
+            return Runs.REPEATEDLY, f"is a set-up hook run for every {TEST_SETUP_HOOKS[name]}"
         if owner is not None and name != "__init__":
             return Runs.UNKNOWN, ""  # method calls are not resolved
         target: Union[cst.FunctionDef, cst.ClassDef] = owner if owner is not None else function
@@ -498,7 +462,7 @@ class StartMethodPlacement(Rule):
             return Runs.UNKNOWN, ""  # never called here, or handed around as a value
         lines = ", ".join(str(analysis.position(site).start.line) for site in sites)
         if len(sites) > 1:
-            return Runs.REPEATEDLY, f"{called} {len(sites)} times (lines {lines})"
+            return Runs.REPEATEDLY, f"{called} at lines {lines}"
         site = sites[0]
         if analysis.in_loop(site):
             return Runs.REPEATEDLY, f"{called} in a loop (line {lines})"
@@ -543,37 +507,27 @@ class StartMethodPlacement(Rule):
                             method: Optional[str]) -> tuple[Optional[Fix], str]:
         """A library's import-time call becomes `_ctx = get_context(m)` used by the module."""
         analysis = self.analysis
-        elsewhere = ("let the application set the method once in its entry point, and create "
-                     "processes through get_context(method) where this code needs one")
+        elsewhere = "leave it to the application; use get_context(method) here"
         statement = self._import_time_statement(call)
         family = _call_family(analysis, call)
         if method is None:
-            return None, f"the method is not a literal: {elsewhere}"
+            return None, elsewhere
         if family is None or statement is None:
-            return None, f"the call is not a statement of its own at module level: {elsewhere}"
+            return None, elsewhere
         if self.context.settings.is_package_init and _has_relative_imports(analysis.module):
-            return None, (f"the package's submodules create the objects this setting is for: "
-                          f"{elsewhere}")
+            return None, elsewhere
         name = unused_name(analysis, "_ctx")
         shared = analysis.default_context_family(call) or family
         routes = Routes.collect(analysis, analysis.module, shared, name, nested_ok=True)
-        if routes.unroutable:
-            line = analysis.position(routes.unroutable[0]).start.line
-            return None, (f"line {line} uses a multiprocessing class where a context cannot "
-                          f"stand in: {elsewhere}")
-        if not routes.creates:
-            return None, (f"this module creates no multiprocessing objects itself, so the call "
-                          f"only changes the default for code elsewhere: {elsewhere}")
         early = [node for node in routes.routed
                  if analysis.is_module_level(node) and _starts_before(analysis, node, statement)]
-        if early:
-            line = analysis.position(early[0]).start.line
-            return None, f"line {line} uses the module's classes before the call: {elsewhere}"
+        if routes.unroutable or not routes.creates or early:
+            return None, elsewhere
         fix = self._context_fix(call, statement, family, name, routes)
         context = f"`{name} = get_context({_method_code(analysis, call)})`"
         if method == "fork":
-            return fix, f"meanwhile, keep the pin inside this module with a context, {context}"
-        return fix, f"give the module its own context, {context}, and create its objects through it"
+            return fix, f"pin only this module: {context}"
+        return fix, f"use {context} for this module's objects"
 
     def _repeated_call_fix(self, call: cst.Call, function: cst.FunctionDef,
                            method: Optional[str], unclear: str) -> tuple[Optional[Fix], str]:
@@ -581,28 +535,23 @@ class StartMethodPlacement(Rule):
         where that is not clearly right. Never force=True: it only silences the error."""
         analysis = self.analysis
         if method is None:
-            return None, f"the method is not a literal: {unclear}"
+            return None, unclear
         family = _call_family(analysis, call)
         statement = _own_statement(analysis, call)
         if family is None or statement is None or analysis.parent(statement) is not function.body:
-            return None, f"the call is not a statement of its own in the function body: {unclear}"
+            return None, unclear
         shared = analysis.default_context_family(call) or family
         helpers = [use for use in analysis.default_context_calls(function.body, shared)
                    if analysis.default_context_family(use) is None]
         if helpers:
-            line = analysis.position(helpers[0]).start.line
-            return None, f"line {line} calls a helper that creates objects itself: {unclear}"
+            return None, unclear
         name = unused_name(analysis, "ctx")
         routes = Routes.collect(analysis, function.body, shared, name, nested_ok=False)
-        if routes.unroutable:
-            line = analysis.position(routes.unroutable[0]).start.line
-            return None, f"line {line} uses a multiprocessing class where a context cannot " \
-                         f"stand in: {unclear}"
-        if not routes.creates:
-            return None, f"the function creates no multiprocessing objects itself: {unclear}"
+        if routes.unroutable or not routes.creates:
+            return None, unclear
         fix = self._context_fix(call, statement, family, name, routes)
         context = f"`{name} = get_context({_method_code(analysis, call)})`"
-        return fix, f"use a local context, {context}, for the objects the function creates"
+        return fix, f"use {context} instead"
 
     def _import_time_statement(self, call: cst.Call) -> Optional[cst.BaseStatement]:
         """The module statement the call is: alone, or wrapped in
@@ -853,6 +802,14 @@ def _exported_names(module: cst.Module) -> set[str]:
 
 def _has_relative_imports(module: cst.Module) -> bool:
     return any(isinstance(node, cst.ImportFrom) and node.relative for node in descendants(module))
+
+
+def _advice(method: Optional[str], fix: Optional[Fix], detail: str) -> str:
+    """What a finding says to do: the fix's own words or, for a pin of fork, to fix what
+    breaks instead (and the fix, if there is one, meanwhile)."""
+    if method != "fork":
+        return detail
+    return PIN_FORK if fix is None else f"{PIN_FORK}; meanwhile, {detail}"
 
 
 # -- small syntax helpers -----------------------------------------------------------------

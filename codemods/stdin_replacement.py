@@ -104,9 +104,8 @@ class StdinReplacement(Rule):
 def _message(stream: str, caching: CachingClass) -> str:
     cls = caching.definition.name.value
     when = "closes it" if stream == "stdin" else "writes to it"
-    return (f"sys.{stream} is replaced by `{cls}`, which caches data in `self.{caching.cache}`: "
-            f"a forked child {when} and writes the parent's cache again; drop the cache when "
-            f"os.getpid() changes")
+    return (f"sys.{stream} is replaced by `{cls}`: a forked child {when} and writes the "
+            f"parent's cached `self.{caching.cache}` again; clear it when os.getpid() changes")
 
 
 def _stream_replacements(analysis: ModuleAnalysis

@@ -29,8 +29,7 @@ KIND_NAMES = {
     Kind.CONDITION: "Condition", Kind.BARRIER: "Barrier", Kind.VALUE: "Value",
     Kind.ARRAY: "Array",
 }
-HOW_TO_SHARE = ("give it to the workers once, through the pool's initializer/initargs, or use "
-                "a Manager's proxy (manager.{name}()), which pickles")
+HOW_TO_SHARE = "pass it through the pool's initializer, or use manager.{name}()"
 
 # Constructors known to take `initializer=`/`initargs=` and hand initargs to each worker
 # process as it starts (by inheritance), with the initializer's position. A Manager's
@@ -149,8 +148,7 @@ class SyncObjectThroughQueue(Rule):
             if kind is not None:
                 name = KIND_NAMES[kind]
                 yield Violation(value, (
-                    f"a multiprocessing {name} {how} is pickled, and a {name} can only be "
-                    f"shared through inheritance: RuntimeError; "
+                    f"a multiprocessing {name} {how} is pickled, which raises RuntimeError: "
                     + HOW_TO_SHARE.format(name=name)))
 
     def _inherit_only_kind(self, expr: cst.BaseExpression) -> Optional[Kind]:

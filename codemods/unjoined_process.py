@@ -240,9 +240,9 @@ class UnjoinedProcess(Rule):
         name = started.name.value
         if started.loop is not None:
             loop_var = started.loop.target.value  # type: ignore[attr-defined]
-            return (f"the processes in `{name}` are started and never joined: each stays a "
-                    f"zombie once it ends; join them after their last use (`for {loop_var} "
-                    f"in {name}: {loop_var}.join()`)")
+            return (f"the processes in `{name}` are never joined and stay zombies once they "
+                    f"end: join them after their last use (`for {loop_var} in {name}: "
+                    f"{loop_var}.join()`)")
         return (f"`{name}` is started and never joined: it stays a zombie once it ends; "
                 f"call `{name}.join()` after its last use")
 

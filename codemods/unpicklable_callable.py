@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
@@ -32,6 +33,14 @@ LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_work
                 "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
                 "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
+# A comment attached to a statement the fix moves or rewrites that speaks of what the fix
+# removes ("This fails, as lambdas aren't pickleable") would describe code that now works:
+# it names the callable's kind or place and a failure. Naming only a failure (or pickling)
+# may still be about something else: kept, and the finding says so.
+OLD_SUBJECT = re.compile(r"lambda|nested|\blocal\b|\binner\b|closure|defined (?:in|inside)\b|"
+                         r"module[- ]level|top[- ]level", re.IGNORECASE)
+OLD_FAILURE = re.compile(r"fail|pickl|error|can'?t\b|cannot|can not|n[o']t work|\bbreak|crash",
+                         re.IGNORECASE)
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
 # Calls that look at a Process object without keeping it anywhere a start() could reach.
@@ -57,18 +66,17 @@ class Slot:
     def where(self) -> str:
         pool = "an executor" if self.owner is Kind.EXECUTOR else "a pool"
         return {
-            "target": "the target of a Process",
-            "task": f"a task of {pool}",
-            "initializer": f"the initializer of {pool}",
+            "target": "a Process target",
+            "task": f"{pool} task",
+            "initializer": f"{pool} initializer",
             "register": "registered with a manager",
             "argument": "an argument sent to another process",
             "process": "started as a Process",
-            "handed": "handed to a function that runs it in another process",
-            "collate_fn": "the collate_fn of a DataLoader whose worker processes receive it",
-            "worker_init_fn": "the worker_init_fn of a DataLoader whose worker processes "
-                              "receive it",
-            "dataset": "the class of a DataLoader's dataset, which its worker processes receive",
-            "transform": "given to a DataLoader's dataset, which its worker processes receive",
+            "handed": "handed to another process",
+            "collate_fn": "a DataLoader's collate_fn",
+            "worker_init_fn": "a DataLoader's worker_init_fn",
+            "dataset": "a DataLoader's dataset class",
+            "transform": "given to a DataLoader's dataset",
         }[self.role]
 
 
@@ -278,10 +286,10 @@ class UnpicklableCallable(Rule):
             plan = plans[key]
             where = slot.where()
             if self._workers_uncertain([slot]):
-                where += " when its num_workers (not a literal here) is above 0"
+                where += " (if num_workers > 0)"
             message = f"{self._describe(subject)} is {where}; {self._why(subject)}"
             if slot.always_pickled and subject.placement != "guarded":
-                message += " (tasks are pickled under every start method)"
+                message += " (even under fork)"
             if isinstance(plan, str):
                 yield Violation(subject.node, f"{message}, and {plan}")
             elif self._workers_uncertain(plan.slots):
@@ -405,12 +413,10 @@ class UnpicklableCallable(Rule):
         if held is None:
             return None
         attribute, description = held
-        problem = (f"pickling a bound method pickles its object, and '{cls.name.value}' holds "
-                   f"{description} in '{attribute}', which cannot be pickled: "
-                   + ("hand the workers what they need with initializer=/initargs=, and give "
-                      "them a module-level function" if slot.always_pickled else
-                      "create it in the child instead, or give the class a `__getstate__` "
-                      "that leaves it out"))
+        problem = (f"its object holds {description} in '{attribute}': "
+                   + ("hand the workers what they need with initializer=, and use a "
+                      "module-level function" if slot.always_pickled else
+                      "create that in the child, or drop it in a `__getstate__`"))
         return Subject(method, "object", problem=problem)
 
     def _class_of_object(self, expr: cst.BaseExpression) -> Optional[tuple[cst.ClassDef, bool]]:
@@ -494,12 +500,9 @@ class UnpicklableCallable(Rule):
         name = inner.name.value
         params = wrapper.params.params
         wrapped = params[0].name.value if params else "the decorated function"
-        looked_up = (f"the name '{name}', which pickle looks up on the method's object and "
-                     f"cannot find" if by_attribute else
-                     f"the qualified name '{_qualified_name(self.analysis, inner)}', which "
-                     f"pickle cannot find")
-        return (f"its decorator '{written}' returns '{name}' without functools.wraps, so it "
-                f"has {looked_up}: decorate '{name}' with `@functools.wraps({wrapped})`")
+        # Without functools.wraps the function pickles as `name`, looked up on the method's
+        # object when `by_attribute`, else as `deco.<locals>.name`: neither is found.
+        return f"its decorator '{written}' needs `@functools.wraps({wrapped})` on '{name}'"
 
     def _module_function(self, decorator: cst.BaseExpression) -> Optional[cst.FunctionDef]:
         expr = decorator.func if isinstance(decorator, cst.Call) else decorator
@@ -872,7 +875,7 @@ class UnpicklableCallable(Rule):
         others = [b for b in analysis.global_bindings(name) if b.node is not definition]
         for binding in others:
             if not analysis.is_module_level(binding.node):
-                return "not fixed: a function rebinds it through `global`"
+                return "not fixed: a function rebinds it via `global`"
             if not analysis.in_main_guard(binding.node):
                 return "not fixed: bound outside the main guard"
             if not _renameable(analysis, binding.node) or self._wrapping(binding) == "wraps":
@@ -929,8 +932,7 @@ class UnpicklableCallable(Rule):
         methods = "every start method pickles" if slot.always_pickled \
             else "spawn and forkserver pickle"
         deleted = isinstance(_binding_construct(self.analysis, node), cst.Del)
-        message = (f"{methods} the {handed} by name, and this "
-                   f"{'deletes' if deleted else 'rebinds'} that name")
+        message = f"{methods} the {handed} by name, which this {'deletes' if deleted else 'rebinds'}"
         if deleted:
             return Violation(node, f"{message}: delete it once the child has started")
         if isinstance(rename, str):
@@ -944,46 +946,40 @@ class UnpicklableCallable(Rule):
         if isinstance(node, cst.Lambda):
             return "a lambda"
         if isinstance(node, cst.Attribute):
-            return f"the method '{self.context.module.code_for_node(node)}'"
+            return f"method '{self.context.module.code_for_node(node)}'"
         definition = subject.definition
         if definition is None:
-            return f"the function '{self.context.module.code_for_node(node)}'"
+            return f"function '{self.context.module.code_for_node(node)}'"
         if isinstance(definition, cst.Lambda):
             return f"'{node.value}', a lambda,"  # type: ignore[attr-defined]
         what = "class" if isinstance(definition, cst.ClassDef) else "function"
-        return f"the {what} '{definition.name.value}'"  # type: ignore[union-attr]
+        return f"{what} '{definition.name.value}'"  # type: ignore[union-attr]
 
     def _why(self, subject: Subject) -> str:
         definition = subject.definition
         if subject.placement == "lambda":
-            return "pickle stores functions by name and a lambda has none"
+            return "pickle needs a name"
         if subject.placement == "guarded":
-            return ("spawn and forkserver children import the main module as __mp_main__ without "
-                    "running the `if __name__ == \"__main__\":` block that defines it")
+            return "spawn and forkserver children skip the main guard defining it"
         outer = self.analysis.enclosing_function(definition)  # type: ignore[arg-type]
         where = f"'{outer.name.value}'" if outer is not None else "a function"
-        kind = "class" if isinstance(definition, cst.ClassDef) else "function"
-        return (f"pickle stores a {kind} by qualified name and cannot find one defined "
-                f"inside {where}")
+        return f"pickle cannot find it inside {where}"
 
     def _notebook_message(self, slot: Slot, subject: Subject) -> str:
         """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
         the kernel's `__main__` has no file for the child to import, so moving a definition
         to the notebook's top level would not help; it has to live in a module."""
-        definition = subject.definition
-        name = getattr(getattr(definition, "name", None), "value", None)
-        error = (f"a spawn or forkserver child fails with `AttributeError: Can't get attribute "
-                 f"'{name}' on <module '__main__' (built-in)>`" if subject.placement == "notebook"
-                 else self._why(subject))
+        # Under spawn and forkserver the child fails with "AttributeError: Can't get attribute
+        # 'name' on <module '__main__' (built-in)>".
+        error = ("spawn and forkserver children cannot import it"
+                 if subject.placement == "notebook" else self._why(subject))
         if slot.role == "task":
-            error += (" and the executor breaks (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
-                      else " and the pool waits for its result forever")
+            error += (" (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
+                      else " (the pool hangs)")
         helpers = notebook_helpers_module(self.context.settings.notebook_helpers,
                                           self.context.path)
-        return (f"{self._describe(subject)} is {slot.where()} in a notebook, whose kernel runs "
-                f"the cells in a `__main__` that has no file; {error}: define it in a module "
-                f"beside the notebook ('{helpers}.py') and import it from there"
-                f"{self._notebook_company(subject)}")
+        return f"{self._describe(subject)} is {slot.where()} in a notebook; {error}: move it to " \
+               f"'{helpers}.py'{self._notebook_company(subject)}"
 
     def _notebook_company(self, subject: Subject) -> str:
         """What a notebook definition needs beside it in its module: the notebook's functions,
@@ -1028,6 +1024,8 @@ class UnpicklableCallable(Rule):
             advice = "define it at module level" + (f" as '{plan.name}'" if plan.renamed else "")
         if plan.passed:
             advice += " and pass " + ", ".join(f"'{n}'" for n in plan.passed) + " explicitly"
+        if self._old_behaviour_comments(plan)[1]:
+            advice += " (a comment above may be stale)"
         return advice
 
     # -- the plan: what moves where, and what travels with it ----------------------------
@@ -1042,7 +1040,7 @@ class UnpicklableCallable(Rule):
         if isinstance(definition, cst.FunctionDef):
             lost = self._lost_name(definition, by_attribute=False)
             if lost is not None:
-                return f"moving it to module level would not help: {lost}"
+                return lost
         binding = self._own_binding(definition, statement)  # type: ignore[arg-type]
         if binding is False:
             return "its name is bound more than once there: define it once, at module level"
@@ -1120,13 +1118,13 @@ class UnpicklableCallable(Rule):
                 if names.contains(definition, binding.node):
                     continue
                 if binding.scope.is_function:
-                    return (f"its decorators, default values or class body read '{name.value}' "
-                            f"from the code around it: pass it explicitly instead")
+                    return (f"its decorators, defaults or class body read '{name.value}' from "
+                            f"around it: pass it explicitly instead")
                 if binding.scope.kind == "module" and (
                         self.analysis.binds_after_import(binding.node)
                         or names.order[binding.node] > names.order[anchor]):
-                    return (f"its decorators, default values or class body read '{name.value}', "
-                            f"which is not bound yet where it would move")
+                    return (f"its decorators, defaults or class body read '{name.value}', unbound "
+                            f"where it would move")
         return None
 
     def _context_values(self, definition: Definition, own: Optional[Binding],
@@ -1145,9 +1143,8 @@ class UnpicklableCallable(Rule):
         inner = [s for s in analysis.names.scopes if analysis.names.contains(definition, s.node)]
         rebound = sorted({name for scope in inner for name in scope.nonlocals})
         if rebound:
-            return [], False, (f"it rebinds '{rebound[0]}' of the function around it (nonlocal), "
-                               f"a change a child process never hands back: return the result "
-                               f"instead")
+            return [], False, (f"it rebinds '{rebound[0]}' (nonlocal), which a child never hands "
+                               f"back: return the result instead")
         values: list[str] = []
         recursive = False
         for name, nodes in reads.items():
@@ -1169,29 +1166,23 @@ class UnpicklableCallable(Rule):
                        bindings: Sequence[Binding], slots: list[Slot]) -> Optional[str]:
         analysis = self.analysis
         if len(bindings) != 1:
-            return (f"it reads '{name}', which the code around it binds more than once, so the "
-                    f"child would see the value of another moment: pass the value it needs "
-                    f"as an argument")
+            return f"it reads '{name}', bound more than once: pass the value as an argument"
         binding = bindings[0]
         node = binding.node
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)) \
                 or isinstance(analysis.assigned_value(node), cst.Lambda):
-            return (f"it uses '{name}', also defined inside the code around it: define both at "
-                    f"module level")
+            return f"it uses '{name}', also defined around it: define both at module level"
         if self._method_of_self(node) is not None:
-            return (f"it closes over '{name}', and pickling that pickles the whole object: "
-                    f"make it a module-level function taking the values it needs")
+            return (f"it closes over '{name}', a whole object to pickle: make it a module-level "
+                    f"function taking the values it needs")
         kind = analysis.kind_of(read)
         if kind in (Kind.POOL, Kind.EXECUTOR, Kind.PROCESS):
             return f"it closes over the {kind.value} '{name}', which cannot be pickled"
         if kind in RESOURCE_KINDS and any(s.role not in ("target", "initializer") for s in slots):
-            return (f"it closes over the multiprocessing {kind.value} '{name}', which cannot "
-                    f"travel with a task: hand it to the workers with initializer=/initargs= "
-                    f"and make the task a module-level function")
+            return f"its multiprocessing {kind.value} '{name}' must come through initializer="
         description = self._unpicklable(self._bound_value(node))
         if description is not None:
-            return (f"it closes over '{name}', {description}, which cannot be pickled: create "
-                    f"it in the child instead")
+            return f"it closes over '{name}', {description}: create that in the child instead"
         for slot in slots:
             place = analysis.unwrap_partial(slot.expr)
             scope = analysis.scope(place)
@@ -1200,22 +1191,22 @@ class UnpicklableCallable(Rule):
             later = scope is binding.scope and binding.scope.kind != "comprehension" \
                 and analysis.names.order[node] > analysis.names.order[place]
             if later or not any(b is binding for b in visible):
-                return f"'{name}' is not in reach where it is handed over: pass it explicitly"
+                return f"'{name}' is out of reach where it is handed over: pass it explicitly"
         return None
 
     def _cannot_pass(self, definition: Definition, values: list[str], recursive: bool,
                      references: list[cst.Name], slots: list[Slot]) -> Optional[str]:
         listed = ", ".join(f"'{v}'" for v in values)
         if isinstance(definition, cst.ClassDef):
-            return (f"it reads {listed} from the code around it: define it at module level and "
-                    f"give it those values as constructor arguments")
+            return (f"it reads {listed} from around it: define it at module level taking "
+                    f"those values as constructor arguments")
         if recursive:
-            return (f"it calls itself and reads {listed} from the code around it: define it at "
-                    f"module level taking those values as parameters")
+            return (f"it calls itself and reads {listed} from around it: define it at module "
+                    f"level taking those values as parameters")
         handed = {id(self.analysis.unwrap_partial(s.expr)) for s in slots}
         if any(id(r) not in handed for r in references):
-            return (f"it reads {listed} from the code around it and is used elsewhere too: define "
-                    f"it at module level taking those values as parameters")
+            return (f"it reads {listed} from around it and is used elsewhere: define it at "
+                    f"module level taking those values as parameters")
         return None
 
     def _module_name(self, definition: Definition, binding: Optional[Binding],
@@ -1259,7 +1250,11 @@ class UnpicklableCallable(Rule):
         safety = Safety.UNSAFE if plan.passed else Safety.SAFE
         anchor = plan.anchor
         first = anchor is self.context.module.body[0]
-        blank, rest = split_leading_lines(anchor.leading_lines)
+        stale = self._old_behaviour_comments(plan)[0]
+        for statement in stale:
+            if statement is not anchor and statement is not plan.statement:
+                updates[statement] = _without_attached_comment(updates.get(statement))
+        blank, rest = split_leading_lines(_kept_leading_lines(anchor, stale))
         if plan.statement is anchor:  # `f = lambda ...` at module level becomes `def f`
             spacing = blank if first or len(blank) >= 2 else [cst.EmptyLine(), cst.EmptyLine()]
             return Fix({anchor: definition.with_changes(leading_lines=[*spacing, *rest])},
@@ -1270,7 +1265,8 @@ class UnpicklableCallable(Rule):
             assert isinstance(block, cst.IndentedBlock)
             updates[block] = _tidy_block(list(block.body).index(plan.statement))
         gap = blank or [cst.EmptyLine(), cst.EmptyLine()]
-        own_comments = [line for line in _leading_lines(plan.statement) if line.comment is not None]
+        own_comments = [line for line in _kept_leading_lines(plan.statement, stale)
+                        if line.comment is not None]
         definition = definition.with_changes(
             leading_lines=[*(blank if first else gap), *own_comments])
         # Usually every edit lies inside the statement the definition goes before; a function
@@ -1280,6 +1276,27 @@ class UnpicklableCallable(Rule):
             [definition, updated.with_changes(leading_lines=[*gap, *rest])])
         root = anchor if inside else self.context.module
         return Fix({root: root.visit(_Rewrite(updates))}, safety, imports)
+
+    def _old_behaviour_comments(self, plan: Hoist) -> tuple[list[cst.BaseStatement], bool]:
+        """The statements the fix moves or rewrites (the definition's own, and those that hand
+        it over) whose attached comment describes the failure the fix removes; and whether
+        another attached comment may (OLD_SUBJECT, OLD_FAILURE)."""
+        statements: list[cst.BaseStatement] = [plan.statement] if plan.statement else []
+        for slot in plan.slots:
+            statement = self.analysis.enclosing_statement(slot.expr)
+            if statement is not None and statement not in statements:
+                statements.append(statement)
+        stale: list[cst.BaseStatement] = []
+        unsure = False
+        for statement in statements:
+            text = " ".join(line.comment.value for line in _attached_comment(statement)
+                            if line.comment is not None)
+            if OLD_FAILURE.search(text):
+                if OLD_SUBJECT.search(text):
+                    stale.append(statement)
+                else:
+                    unsure = True
+        return stale, unsure
 
     def _module_definition(self, plan: Hoist,
                            updates: dict[cst.CSTNode, Update]) -> cst.BaseStatement:
@@ -1380,6 +1397,31 @@ def _tidy_block(removed_index: int) -> Update:
 
 def _leading_lines(statement: Optional[cst.CSTNode]) -> Sequence[cst.EmptyLine]:
     return getattr(statement, "leading_lines", ())
+
+
+def _attached_comment(statement: Optional[cst.CSTNode]) -> list[cst.EmptyLine]:
+    """The comment lines right above a statement, with no blank line between."""
+    lines = list(_leading_lines(statement))
+    attached = len(lines)
+    while attached and lines[attached - 1].comment is not None:
+        attached -= 1
+    return lines[attached:]
+
+
+def _kept_leading_lines(statement: Optional[cst.CSTNode],
+                        stale: list[cst.BaseStatement]) -> list[cst.EmptyLine]:
+    lines = list(_leading_lines(statement))
+    if statement not in stale:
+        return lines
+    return lines[:len(lines) - len(_attached_comment(statement))]
+
+
+def _without_attached_comment(previous: Optional[Update]) -> Update:
+    def update(node: cst.CSTNode) -> cst.CSTNode:
+        updated = previous(node) if previous is not None else node
+        return updated.with_changes(  # type: ignore[union-attr]
+            leading_lines=_kept_leading_lines(updated, [updated]))  # type: ignore[list-item]
+    return update
 
 
 def _with_leading_parameters(params: cst.Parameters, names: list[str]) -> cst.Parameters:
@@ -1523,17 +1565,6 @@ def _method_binding(analysis: ModuleAnalysis, function: cst.FunctionDef) -> str:
         if "builtins.staticmethod" in names:
             return "static"
     return "instance"
-
-
-def _qualified_name(analysis: ModuleAnalysis, definition: cst.FunctionDef) -> str:
-    """`__qualname__` as Python gives it: `deco.<locals>.inner`, `Outer.method`."""
-    parts = [definition.name.value]
-    for ancestor in analysis.ancestors(definition):
-        if isinstance(ancestor, cst.FunctionDef):
-            parts.append(f"{ancestor.name.value}.<locals>")
-        elif isinstance(ancestor, cst.ClassDef):
-            parts.append(ancestor.name.value)
-    return ".".join(reversed(parts))
 
 
 def _returns_in(function: cst.FunctionDef) -> list[cst.Return]:

@@ -147,7 +147,7 @@ class UnpicklableState(Rule):
                     message = self._argument_message(value, what, use)
                     fix = self._path_fix(use, value) if what == OPEN_FILE else None
                     if fix is not None:
-                        message += " (the fix passes the path and opens it in the target)"
+                        message += " (the fix does so)"
                     yield Violation(value, message, fix)
 
     def _pickled(self, use: CallableUse) -> bool:
@@ -307,13 +307,12 @@ class UnpicklableState(Rule):
 
     def _dataset_message(self, cls: cst.ClassDef, attribute: str, what: str, maybe: bool) -> str:
         name = cls.name.value
-        workers = "when its num_workers (not a literal here) is above 0" if maybe \
-            else "with worker processes"
-        return (f"`self.{attribute}` of the dataset `{name}` holds {what}, which spawn and "
-                f"forkserver cannot pickle into the workers of a DataLoader {workers}: keep "
-                f"the path (or the settings) in __init__ and open it lazily in the worker, in "
-                f"__getitem__ or a worker_init_fn; or give `{name}` __getstate__/__setstate__ "
-                f"that drop it and reopen it")
+        # Opening it lazily in the worker (in __getitem__ or a worker_init_fn) keeps the path or
+        # settings in __init__; __getstate__/__setstate__ that drop and reopen it work too.
+        workers = " (if any)" if maybe else ""
+        return (f"`self.{attribute}` of dataset `{name}` holds {what}, which spawn and "
+                f"forkserver cannot pickle for its workers{workers}: open it lazily in "
+                f"__getitem__")
 
     def _held(self, value: cst.BaseExpression, method: cst.FunctionDef, call: cst.Call
               ) -> Iterator[tuple[cst.BaseExpression, str]]:
@@ -365,7 +364,7 @@ class UnpicklableState(Rule):
         name = cls.name.value
         fix = ATTRIBUTE_FIXES.get(what) or "open it in run() instead, or drop it in __getstate__"
         return (f"`self.{attribute}` of `{name}` holds {what}, which spawn and forkserver cannot "
-                f"pickle with the Process: {fix}")
+                f"pickle: {fix}")
 
     # -- whether a Process is ever started -------------------------------------------------
 
