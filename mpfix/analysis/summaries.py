@@ -191,6 +191,19 @@ class _FunctionReader(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         return None
 
+    # Error paths: a branch that raises, or a handler, is not what the function does when
+    # it works (a diagnostic that starts a process before raising does not make every
+    # caller a process starter).
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        for block in (node.body, node.orelse):
+            if not any(isinstance(statement, ast.Raise) for statement in block):
+                for statement in block:
+                    self.visit(statement)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        return None
+
     def visit_Import(self, node: ast.Import) -> None:
         self._local_import(node)
 

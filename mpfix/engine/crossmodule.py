@@ -2,23 +2,28 @@
 
 Before the rules run, every file that passes the prefilter is summarised
 (mpfix.analysis.summaries, Python's `ast`; each summary cached by the file's content),
-and so is every module those files import from the environment mpfix runs in, found
-with importlib's path finder on explicit paths (never imported, never executed; the
+and so are the modules the run imports from the environment mpfix runs in, found with
+importlib's path finder on explicit paths (never imported, never executed; the
 standard library is left to the starters table). The summaries are linked through
-the imports, and the functions that start processes or hand a callable to another
-process become starter names (kind `starts-processes`) and handoffs in the settings
-of the files that import them. A file the prefilter skipped because it imports no
+the imports, and the functions that start processes, set the start method or hand a
+callable to another process become starter names and handoffs in the settings of the
+files that import them. A file the prefilter skipped because it imports no
 multiprocessing module is looked at again with those names, and summarised in turn,
 until nothing more is found: a console script that calls `pkg.cli.main()` is
 analysed when `main()` opens a Pool in another file.
+
+The files' import lines are read with a regular expression (no parse), and kept in the
+cache by the file's size and checksum, so a second run reads one index instead.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import json
-import re
 import sys
+import zlib
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -28,15 +33,14 @@ from mpfix.analysis.summaries import Linked, ModuleSummary, extract, link
 from mpfix.analysis.third_party import LIBRARY_STARTERS
 from mpfix.engine.cache import Cache
 from mpfix.engine.libraries import _IMPORT_LINE as IMPORT_LINE
-from mpfix.engine.libraries import imported_names, module_names
 from mpfix.engine.pipeline import needs_parse
 from mpfix.settings import FileSettings
 
 # (index in the report, path, bytes, settings), as the runner keeps its files.
 Entry = tuple[int, Path, bytes, FileSettings]
 
-_RELATIVE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.", re.MULTILINE)
 MAX_ENVIRONMENT_MODULES = 400  # per run: a huge framework is summarised only in part
+IMPORT_INDEX = "import-index"  # the cache's document of every file's imports
 _COVERED_BY_TABLE = frozenset({f.split(".")[0] for f in FAMILIES} | {"concurrent"}
                               | {name.split(".")[0] for name in LIBRARY_STARTERS})
 
@@ -46,15 +50,73 @@ def environment_paths() -> list[str]:
     standard library and without the working directory (the project is the run's)."""
     import sysconfig
 
-    standard = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+    standard = [Path(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")]
     found = []
     for entry in sys.path:
-        if not entry or entry in standard or not Path(entry).is_dir():
+        if not entry or not Path(entry).is_dir():
             continue
-        if any(Path(entry).is_relative_to(s) and "site-packages" not in entry for s in standard):
+        if any(Path(entry) == s or (Path(entry).is_relative_to(s)
+                                    and "site-packages" not in entry) for s in standard):
             continue
         found.append(entry)
     return found
+
+
+# -- what files import --------------------------------------------------------------------
+
+
+def _words(items: bytes) -> Iterable[str]:
+    for item in items.split(b","):
+        word = item.strip().split(b" ")[0].decode(errors="replace")
+        if word and all(part.isidentifier() for part in word.split(".")):
+            yield word
+
+
+def imports_of(source: bytes, module: str = "", package: bool = False) -> list[str]:
+    """The modules (and names) a file's import lines name, absolute: `a.b` and `a.b.c` for
+    `from a.b import c`; relative ones resolved against `module` when it is given."""
+    found: set[str] = set()
+    for match in IMPORT_LINE.finditer(source):
+        base_bytes, imported, plain = match.groups()
+        if base_bytes is None:
+            found.update(_words(plain))
+            continue
+        base = base_bytes.decode(errors="replace")
+        if base.startswith("."):
+            if not module:
+                continue
+            base = _absolute_module(base, module, package)
+        found.add(base)
+        found.update(f"{base}.{word}" for word in _words(imported))
+    return sorted(found)
+
+
+class ImportIndex:
+    """Every run file's imports, kept in the cache by path, size and checksum."""
+
+    def __init__(self, cache: Optional[Cache]) -> None:
+        self.cache = cache
+        stored = cache.get_data(cache.key(b"", "", IMPORT_INDEX)) if cache else None
+        self._stored: dict[str, list] = stored or {}
+        self._fresh: dict[str, list] = {}
+
+    def imports(self, path: Path, source: bytes) -> list[str]:
+        stamp = [len(source), zlib.adler32(source)]
+        entry = self._stored.get(str(path))
+        if entry is not None and entry[:2] == stamp:
+            self._fresh[str(path)] = entry
+            return entry[2]
+        package = _package(path)
+        imported = imports_of(source, f"{package}.__init__" if package else "")
+        self._fresh[str(path)] = [*stamp, imported]
+        return imported
+
+    def save(self) -> None:
+        if self.cache is not None and self._fresh != self._stored:
+            self.cache.put_data(self.cache.key(b"", "", IMPORT_INDEX), self._fresh)
+
+
+# -- summaries ----------------------------------------------------------------------------
 
 
 class Summaries:
@@ -63,6 +125,9 @@ class Summaries:
         self.environment = list(environment)
         self.modules: dict[str, tuple[ModuleSummary, bool]] = {}
         self.files: set[Path] = set()
+        # Environment modules that name no process API: summarised once an import of
+        # theirs turns out to start processes (`wake`).
+        self.dormant: dict[str, tuple[bytes, FileSettings]] = {}
         self._searched: set[str] = set()
         self._environment_files = 0
 
@@ -91,14 +156,14 @@ class Summaries:
 
     def add_environment(self, settings: FileSettings, names: Iterable[str] = ()) -> None:
         """Summarise the modules the environment has among `names` and the imports of the
-        summarised files."""
-        pending = [name for summary, package in list(self.modules.values())
+        summarised modules."""
+        pending = [name for summary, _ in list(self.modules.values())
                    for name in summary.imports if not name.startswith(".")]
         pending.extend(names)
         while pending and self._environment_files < MAX_ENVIRONMENT_MODULES:
             name = pending.pop()
             for module, path in self._find(name):
-                if module in self.modules or path in self.files:
+                if module in self.modules or module in self.dormant or path in self.files:
                     continue
                 try:
                     source = path.read_bytes()
@@ -106,16 +171,37 @@ class Summaries:
                     continue
                 self.files.add(path)
                 self._environment_files += 1
-                summary = self._summary(source, settings)
-                if summary is None:
+                package = path.name == "__init__.py"
+                if not package and not needs_parse(source, settings):
+                    self.dormant[module] = (source, settings)
                     continue
-                self.modules[module] = (summary, path.name == "__init__.py")
-                top = module.split(".")[0]
-                # Re-exports and helpers of the same distribution are followed too.
-                for imported in summary.imports:
-                    absolute = _absolute_module(imported, module, path.name == "__init__.py")
-                    if absolute.split(".")[0] == top:
-                        pending.append(absolute)
+                self._add_module(module, source, package, settings, pending)
+
+    def _add_module(self, module: str, source: bytes, package: bool, settings: FileSettings,
+                    pending: list[str]) -> None:
+        summary = self._summary(source, settings)
+        if summary is None:
+            return
+        self.modules[module] = (summary, package)
+        top = module.split(".")[0]
+        # Re-exports and helpers of the same distribution are followed too.
+        for imported in summary.imports:
+            absolute = _absolute_module(imported, module, package)
+            if absolute.split(".")[0] == top:
+                pending.append(absolute)
+
+    def wake(self, linked: Linked) -> bool:
+        """Summarise the dormant modules that import and name a function the summaries
+        say starts processes or hands a callable over; whether any was."""
+        names = _Names(linked)
+        woken = [module for module, (source, _) in self.dormant.items()
+                 if names.mentioned(imports_of(source, module), source)]
+        pending: list[str] = []
+        for module in woken:
+            source, settings = self.dormant.pop(module)
+            self._add_module(module, source, False, settings, pending)
+            self.add_environment(settings, pending)
+        return bool(woken)
 
     def _find(self, dotted: str) -> list[tuple[str, Path]]:
         """The source files of `dotted` and of its packages, found without importing."""
@@ -126,12 +212,13 @@ class Summaries:
         search: Optional[list[str]] = self.environment
         for cut in range(1, len(parts) + 1):
             name = ".".join(parts[:cut])
-            if name in self._searched and name not in self.modules:
+            if name in self._searched and name not in self.modules and name not in self.dormant:
                 return found
             self._searched.add(name)
             try:
                 spec = importlib.machinery.PathFinder.find_spec(name, search)
-            except (ImportError, ValueError, OSError):
+            except Exception:  # noqa: BLE001 - e.g. a namespace package's portion, whose
+                # path object wants its parent in sys.modules: not followed, never a traceback
                 return found
             if spec is None:
                 return found
@@ -147,27 +234,32 @@ class Summaries:
         return link(self.modules)
 
 
-def absolute_imports(source: bytes) -> set[str]:
-    """The absolute modules a file's import lines name: `a.b` and `a.b.c` for
-    `from a.b import c` (c may be a module), `a.b` for `import a.b as x`."""
-    found: set[str] = set()
-    for match in IMPORT_LINE.finditer(source):
-        module, imported, plain = match.groups()
-        if module is not None:
-            base = module.decode(errors="replace")
-            if base.startswith("."):
-                continue
-            found.add(base)
-            for item in imported.split(b","):
-                word = item.strip().split(b" ")[0].decode(errors="replace")
-                if word.isidentifier():
-                    found.add(f"{base}.{word}")
-        else:
-            for item in plain.split(b","):
-                word = item.strip().split(b" ")[0].decode(errors="replace")
-                if word and all(part.isidentifier() for part in word.split(".")):
-                    found.add(word)
-    return found
+class _Names:
+    """The summaries' named functions, looked up by the modules a file imports."""
+
+    def __init__(self, linked: Linked) -> None:
+        self.linked = linked
+        self.by_top: dict[str, list[str]] = defaultdict(list)
+        for name in {*linked.starters, *linked.handoffs}:
+            self.by_top[name.split(".")[0]].append(name)
+
+    def imported(self, imported: Iterable[str]) -> list[str]:
+        imported = set(imported)
+        tops = {name.split(".")[0] for name in imported}
+        return [name for top in tops for name in self.by_top.get(top, ())
+                if _imports(imported, name)]
+
+    def mentioned(self, imported: Iterable[str], source: bytes) -> bool:
+        return any(name.rsplit(".", 1)[-1].encode() in source for name in self.imported(imported))
+
+
+def _imports(imported: set[str], name: str) -> bool:
+    """Whether a file that imports `imported` can name the function `name`: it imports its
+    module or the function itself (importing a package does not import its modules)."""
+    return name in imported or name.rsplit(".", 1)[0] in imported
+
+
+# -- module names ---------------------------------------------------------------------------
 
 
 def _absolute_module(name: str, module: str, package: bool) -> str:
@@ -180,27 +272,41 @@ def _absolute_module(name: str, module: str, package: bool) -> str:
     return ".".join([*parts, rest] if rest else parts)
 
 
-def _dotted_names(path: Path) -> set[str]:
-    names = module_names(path)
+@functools.lru_cache(maxsize=None)
+def _dotted_names(path: Path) -> frozenset[str]:
+    """How other files import a file: `pkg.sub.mod` for a module of a package (its full
+    name only: `sub.mod` would name it only with `pkg/` itself on sys.path), `mod` for a
+    module beside them, `pkg` for a package's `__init__.py`; `__main__.py`, no one."""
+    if path.name == "__main__.py":
+        return frozenset()
+    package = _directory_package(path.parent.absolute())
     if path.name == "__init__.py":
-        return {name.rsplit(".", 1)[0] for name in names if "." in name}
-    return names
+        return frozenset({package} if package else ())
+    return frozenset({f"{package}.{path.stem}" if package else path.stem})
+
+
+@functools.lru_cache(maxsize=None)
+def _directory_package(directory: Path) -> Optional[str]:
+    """The dotted package a folder is (one `__init__.py` per level, as mpfix.engine.libraries
+    reads packages), or None."""
+    if not (directory / "__init__.py").is_file():
+        return None
+    parent = _directory_package(directory.parent) if directory.parent != directory else None
+    return f"{parent}.{directory.name}" if parent else directory.name
 
 
 def _package(path: Path) -> Optional[str]:
     """The dotted package a file sits in, if it sits in one."""
-    names = [n for n in _dotted_names(path) if "." in n]
-    if path.name == "__init__.py":
-        names = list(_dotted_names(path))
-    if not names:
-        return None
-    longest = max(names, key=len)
-    return longest if path.name == "__init__.py" else longest.rsplit(".", 1)[0]
+    names = list(_dotted_names(path))
+    if path.name != "__init__.py":
+        names = [n.rsplit(".", 1)[0] for n in names if "." in n]
+    return max(names, key=len) if names else None
 
 
 def _spellings(name: str, package: Optional[str]) -> list[str]:
     """`pkg.cli.main` and, from a file of package `pkg`, `.cli.main` and `..cli.main`
-    (how mpfix's name index spells `from .cli import main` and `from . import cli`)."""
+    (how mpfix's name index spells `from .cli import main` and `from . import cli`), and
+    `cli.main` (the module beside it)."""
     found = [name]
     parts = package.split(".") if package else []
     level = 1
@@ -209,38 +315,33 @@ def _spellings(name: str, package: Optional[str]) -> list[str]:
         if name.startswith(base + "."):
             rest = name[len(base) + 1:]
             found.extend(["." * level + rest, "." * (level + 1) + rest])
+            if level == 1:
+                found.append(rest)  # `import jobs` beside it; also what the prefilter reads
         parts = parts[:-1]
         level += 1
     return found
 
 
-def _relevant(linked: Linked, path: Path, source: bytes) -> tuple[dict[str, str],
-                                                                  dict[str, tuple[str, int]]]:
+# -- the run --------------------------------------------------------------------------------
+
+
+def _relevant(names: _Names, path: Path, imported: Iterable[str]
+              ) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
     """The starters and handoffs of the modules a file imports, as it may spell them."""
-    imported = imported_names(source)
-    own = _dotted_names(path)
     package = _package(path)
+    own = _dotted_names(path)
     starters: dict[str, str] = {}
     handoffs: dict[str, tuple[str, int]] = {}
-    for name in set(linked.starters) | set(linked.handoffs):
-        module = name.rsplit(".", 1)[0]
-        if module in own:
+    linked = names.linked
+    for name in names.imported(imported):
+        if name.rsplit(".", 1)[0] in own:
             continue  # the file's own functions: its own analysis follows them
-        relative = package is not None and _RELATIVE_IMPORT.search(source) is not None \
-            and name.startswith(package.split(".")[0] + ".")
-        if not relative and not _imports(imported, name):
-            continue
-        for spelling in _spellings(name, package if relative else None):
+        for spelling in _spellings(name, package):
             if name in linked.starters:
                 starters[spelling] = linked.starters[name]
             if name in linked.handoffs:
                 handoffs[spelling] = linked.handoffs[name]
     return starters, handoffs
-
-
-def _imports(imported: set[str], name: str) -> bool:
-    parts = name.split(".")
-    return any(".".join(parts[:cut]) in imported for cut in range(1, len(parts) + 1))
 
 
 def _with_summaries(settings: FileSettings, starters: dict[str, str],
@@ -256,41 +357,87 @@ def _with_summaries(settings: FileSettings, starters: dict[str, str],
 def with_summaries(candidates: list[Entry], skipped: Iterable[Entry], cache: Optional[Cache],
                    environment: Optional[Sequence[str]] = None) -> tuple[list[Entry], set[int]]:
     """The candidates (and the skipped files that now need a parse) with the summaries'
-    starters and handoffs in their settings; also the indexes of the files promoted."""
+    starters and handoffs in their settings; also the indexes of the files promoted.
+
+    The outcome is kept in the cache under a digest of every file's path, size and
+    checksum, its settings, and the environment's folders and their modification
+    times (installing or upgrading a package changes them): a second run on the same
+    tree reads it back."""
     waiting = list(skipped)
     if not candidates and not waiting:
         return candidates, set()
-    summaries = Summaries(cache, environment_paths() if environment is None else environment)
+    paths = environment_paths() if environment is None else list(environment)
+    key = _run_key(cache, candidates, waiting, paths)
+    stored = cache.get_data(key) if cache is not None and key else None
+    if stored is None:
+        stored = _link_run(candidates, list(waiting), cache, paths)
+        if cache is not None and key:
+            cache.put_data(key, stored)
+    chosen = candidates + [entry for entry in waiting if str(entry[1]) in stored["promoted"]]
+    result = []
+    for index, path, source, settings in chosen:
+        found = stored["files"].get(str(path))
+        if found:
+            starters = dict(found[0])
+            handoffs = {name: (parameter, position) for name, parameter, position in found[1]}
+            settings = _with_summaries(settings, starters, handoffs)
+        result.append((index, path, source, settings))
+    result.sort(key=lambda entry: entry[0])
+    promoted = {entry[0] for entry in chosen[len(candidates):]}
+    return result, promoted
+
+
+def _run_key(cache: Optional[Cache], candidates: list[Entry], waiting: list[Entry],
+             environment: list[str]) -> Optional[str]:
+    if cache is None:
+        return None
+    parts = []
+    for _, path, source, settings in (*candidates, *waiting):
+        parts.append(f"{path}\0{len(source)}\0{zlib.adler32(source)}\0{settings.extra_starters}")
+    for folder in environment:
+        try:
+            parts.append(f"{folder}\0{Path(folder).stat().st_mtime_ns}")
+        except OSError:
+            parts.append(folder)
+    return cache.key("\n".join(parts).encode(), "", "cross-module")
+
+
+def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cache],
+              environment: list[str]) -> dict:
+    """Summarise, link and promote to a fixpoint: which skipped files now need a parse,
+    and the starters and handoffs each file chosen gets (plain data, for the cache)."""
+    summaries = Summaries(cache, environment)
     for _, path, source, settings in candidates:
         summaries.add(path, source, settings)
+    index = ImportIndex(cache)
+    imported = {entry[1]: index.imports(entry[1], entry[2]) for entry in (*candidates, *waiting)}
+    index.save()
     own = {name for _, path, _, _ in (*candidates, *waiting) for name in _dotted_names(path)}
-    # The skipped files' imports are read from their import lines: no file is parsed for it.
-    imported = {name for _, _, source, _ in waiting for name in absolute_imports(source)}
     settings = (candidates or waiting)[0][3]
-    summaries.add_environment(settings, sorted(imported - own))
+    summaries.add_environment(settings, sorted({n for entry in waiting
+                                                for n in imported[entry[1]]} - own))
     chosen = list(candidates)
-    promoted: set[int] = set()
     while True:
-        linked = summaries.linked()
-        if not linked.starters or not waiting:
+        names = _Names(summaries.linked())
+        if not names.by_top or not (waiting or summaries.dormant):
             break
-        newly = []
-        for entry in waiting:
-            index, path, source, settings = entry
-            starters, handoffs = _relevant(linked, path, source)
-            if starters and needs_parse(source, _with_summaries(settings, starters, handoffs)):
-                newly.append(entry)
-        if not newly:
+        newly = [entry for entry in waiting if names.mentioned(imported[entry[1]], entry[2])]
+        newly = [entry for entry in newly if needs_parse(entry[2], _with_summaries(
+            entry[3], *_relevant(names, entry[1], imported[entry[1]])))]
+        woken = summaries.wake(names.linked)
+        if not newly and not woken:
             break
         for entry in newly:
             waiting.remove(entry)
             chosen.append(entry)
-            promoted.add(entry[0])
             summaries.add(entry[1], entry[2], entry[3])
         summaries.add_environment(settings)
-    result = []
-    for index, path, source, settings in chosen:
-        starters, handoffs = _relevant(linked, path, source)
-        result.append((index, path, source, _with_summaries(settings, starters, handoffs)))
-    result.sort(key=lambda entry: entry[0])
-    return result, promoted
+    names = _Names(summaries.linked())
+    files = {}
+    for _, path, _, _ in chosen:
+        starters, handoffs = _relevant(names, path, imported[path])
+        if starters or handoffs:
+            files[str(path)] = [sorted(starters.items()),
+                                sorted([n, p, i] for n, (p, i) in handoffs.items())]
+    promoted = [str(entry[1]) for entry in chosen[len(candidates):]]
+    return {"promoted": promoted, "files": files}
