@@ -163,6 +163,7 @@ class _FunctionReader(ast.NodeVisitor):
         self.summary = FunctionSummary(params=[a.arg for a in (*args.posonlyargs, *args.args)])
         self.all_params = set(self.summary.params) | {a.arg for a in args.kwonlyargs}
         self.kinds: dict[str, Kind] = {}
+        self.origins: dict[str, Optional[str]] = {}  # what made the objects in `kinds`
         self.imports: set[str] = set()
         self.creates_process = False
         self.starts_something = False
@@ -221,6 +222,7 @@ class _FunctionReader(ast.NodeVisitor):
         for target in node.targets:
             if isinstance(target, ast.Name) and kind is not None:
                 self.kinds[target.id] = kind
+                self.origins[target.id] = self._api_of(node.value)
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
@@ -228,6 +230,7 @@ class _FunctionReader(ast.NodeVisitor):
             kind = self._kind(item.context_expr)
             if kind is not None and isinstance(item.optional_vars, ast.Name):
                 self.kinds[item.optional_vars.id] = kind
+                self.origins[item.optional_vars.id] = self._api_of(item.context_expr)
         for statement in node.body:
             self.visit(statement)
 
@@ -269,8 +272,14 @@ class _FunctionReader(ast.NodeVisitor):
                        self._api_of(receiver))
 
     def _api_of(self, receiver: ast.expr) -> Optional[str]:
+        """The API that made an object: `multiprocess.Pool` for `multiprocess.Pool(2)` or
+        for a name bound to it, so a by-value family is told apart."""
         if isinstance(receiver, ast.Call):
-            return self._qualified(receiver.func)
+            return self._qualified(receiver.func) or (
+                self._api_of(receiver.func.value) if isinstance(receiver.func, ast.Attribute)
+                else None)
+        if isinstance(receiver, ast.Name):
+            return self.origins.get(receiver.id)
         return None
 
     def _hand(self, value: Optional[ast.expr], api: Optional[str]) -> None:

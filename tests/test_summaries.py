@@ -1,0 +1,100 @@
+"""Cross-module summaries (mpfix/analysis/summaries.py) and their use in a run
+(mpfix/engine/crossmodule.py): what a function is said to do, and what is never guessed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mpfix.analysis.starters import StarterTable
+from mpfix.analysis.summaries import extract, link
+from mpfix.engine import runner
+from mpfix.engine.cache import Cache
+from mpfix.settings import FileSettings
+
+MP001 = FileSettings(rules=("MP001",))
+
+
+def _summary(source: str):  # type: ignore[no-untyped-def]
+    summary = extract(source.encode(), StarterTable())
+    assert summary is not None
+    return summary.functions
+
+
+def test_a_pool_opened_through_a_context_starts_processes_and_its_task_is_handed_over() -> None:
+    functions = _summary(
+        "import multiprocessing as mp\n"
+        "def run(fn, items):\n"
+        "    ctx = mp.get_context('spawn')\n"
+        "    with ctx.Pool(2) as pool:\n"
+        "        return pool.map(fn, items)\n")
+    assert functions["run"].starts and functions["run"].hands == {"fn"}
+
+
+def test_a_by_value_family_takes_any_callable() -> None:
+    functions = _summary(
+        "import multiprocess\n"
+        "def run(fn):\n"
+        "    with multiprocess.Pool(2) as pool:\n"
+        "        return pool.map(fn, [1])\n")
+    assert functions["run"].starts and not functions["run"].hands
+
+
+def test_threads_and_error_paths_start_nothing() -> None:
+    functions = _summary(
+        "import threading\n"
+        "from multiprocessing import Process\n"
+        "def run(fn):\n"
+        "    threading.Thread(target=fn).start()\n"
+        "def check(ok):\n"
+        "    if not ok:\n"
+        "        Process(target=print).start()\n"
+        "        raise RuntimeError('diagnosed in a child')\n"
+        "    try:\n"
+        "        pass\n"
+        "    except OSError:\n"
+        "        Process(target=print).start()\n")
+    assert not functions["run"].starts and not functions["run"].hands
+    assert not functions["check"].starts
+
+
+def test_links_follow_relative_imports_and_re_exports_and_parameters_passed_on() -> None:
+    work = extract(b"from multiprocessing import Pool\n"
+                   b"def run(fn):\n    with Pool() as p:\n        p.map(fn, [1])\n", StarterTable())
+    api = extract(b"from .work import run\n"
+                  b"def submit(task):\n    return run(task)\n", StarterTable())
+    package = extract(b"from .api import submit\n", StarterTable())
+    assert work and api and package
+    linked = link({"pkg.work": (work, False), "pkg.api": (api, False), "pkg": (package, True)})
+    assert linked.starters["pkg.api.submit"] == "starts-processes"
+    assert linked.starters["pkg.submit"] == "starts-processes"  # the re-export
+    assert linked.handoffs["pkg.submit"] == ("task", 0)
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> list[Path]:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return sorted(tmp_path.rglob("*.py"))
+
+
+def test_an_import_the_environment_cannot_resolve_is_not_guessed(tmp_path: Path) -> None:
+    files = _project(tmp_path, {"main.py": "from parallel_helpers import run_all\nrun_all()\n"})
+    report = runner.run(files, lambda path: MP001, fix=False, jobs=1, cache=None,
+                        environment=[str(tmp_path / "nowhere")])
+    assert not [f for r in report.results for f in r.findings]
+
+
+def test_an_installed_helper_that_starts_processes_is_found_and_cached(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _project(site, {"helpers/__init__.py": "from .pool import run_all\n",
+                    "helpers/pool.py": "from concurrent.futures import ProcessPoolExecutor\n"
+                                       "def run_all(f, xs):\n"
+                                       "    with ProcessPoolExecutor() as e:\n"
+                                       "        return list(e.map(f, xs))\n"})
+    project = tmp_path / "project"
+    files = _project(project, {"main.py": "import helpers\nprint(helpers.run_all(abs, [-1]))\n"})
+    cache = Cache(tmp_path / "cache", "test", code="test")
+    for _ in range(2):  # the second run reads the summaries back
+        report = runner.run(files, lambda path: MP001, fix=False, jobs=1, cache=cache,
+                            environment=[str(site)])
+        assert [(f.line, f.code) for r in report.results for f in r.findings] == [(2, "MP001")]
