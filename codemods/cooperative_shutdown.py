@@ -124,7 +124,8 @@ class CooperativeShutdown(Rule):
     into C, an external program, one library call), which has nowhere to check a
     signal; a test function or method of a test module, whose subject is the process
     it kills; a worker that shares nothing still in use; a pool whose work has all
-    been waited for (what leaving `with Pool()` does).
+    been waited for (what leaving `with Pool()` does); an instance of a Process
+    subclass that overrides terminate() (its own shutdown, often an Event it sets).
 
     Why:
     The guideline "avoid terminating processes": `Process.terminate()` kills a
@@ -172,7 +173,8 @@ class CooperativeShutdown(Rule):
     that already follows is kept, never doubled. `Pool.terminate()` becomes
     `close()` and `join()` (or only `close()` where a join follows): safe, the work
     finishes. Terminating a worker whose code is not visible or whose loop has
-    another shape is reported only.
+    another shape is reported only, and so is one the parent keeps in an attribute, a
+    container, a parameter or a return value: the finding says where it was kept.
     """
 
     code = "MP004"
@@ -601,7 +603,7 @@ class CooperativeShutdown(Rule):
         path = analysis.held_path(receiver) if analysis.through_flow(receiver) else None
         if path is not None:
             # Reached through `path` (an attribute, a container, a parameter): not rewritten.
-            return f"{kills}: {COOPERATIVE} (not fixed: it is not a local variable)"
+            return f"{kills}: {COOPERATIVE} (not fixed: kept in {path})"
         line = self._sole_statement_line(call)
         if line is None or not isinstance(receiver, cst.Name):
             return f"{kills}: {COOPERATIVE}"

@@ -36,6 +36,7 @@ PASS_BY_INITIALIZER = ("pass it through a pool initializer",
 
 ENTRY_ONLY = "entry-only"   # bound only by the entry code: NameError in the child
 RESOURCE = "resource"       # a multiprocessing object: the child makes its own
+HELD = "held"               # a container or object holding one: likewise
 REBOUND = "rebound"         # rebound or changed by the parent after import
 
 # What a global is, and what a spawn or forkserver child (which re-imports the module)
@@ -43,6 +44,7 @@ REBOUND = "rebound"         # rebound or changed by the parent after import
 _REASONS = {
     ENTRY_ONLY: "set only by the entry code (NameError under spawn and forkserver)",
     RESOURCE: "which spawn and forkserver children recreate",
+    HELD: "which spawn and forkserver children recreate",
     REBOUND: "set by the parent after import, which spawn and forkserver children never see",
 }
 
@@ -55,6 +57,9 @@ class Need:
     reason: str
     kind: Optional[Kind]
     read: cst.Name  # the first read, where the finding points
+    # Where the flow analysis found the object (an attribute, a container): no rewrite then.
+    path: Optional[str] = None
+
 
 def _explain(needs: list["Need"]) -> str:
     """What the globals are and what a child gets instead, one clause per reason in order of
@@ -65,6 +70,11 @@ def _explain(needs: list["Need"]) -> str:
         if reason == RESOURCE:
             named = _and([f"{_KIND_NAMES.get(n.kind, '')} `{n.name}`" for n in group])
             clauses.append(f"the multiprocessing {named}, {_REASONS[reason]}")
+        elif reason == HELD:
+            named = _and([f"{_KIND_NAMES.get(n.kind, '')} in " + (n.path or f"`{n.name}`")
+                          for n in group])
+            multiprocessing = "" if any(n.path for n in group) else "multiprocessing "
+            clauses.append(f"the {multiprocessing}{named}, {_REASONS[reason]}")
         else:
             clauses.append(f"{_names(group)}, {_REASONS[reason]}")
     return "; and ".join(clauses)
@@ -95,7 +105,9 @@ class ExplicitArgs(Rule):
     Functions that run in a child process (Process targets, pool and executor tasks,
     initializers, and the module functions they call) reading a module global that
     the child cannot get by re-importing the module: a multiprocessing object
-    (Lock, Value, Queue, Event, Semaphore, Array, Pipe ends, Manager proxies), a
+    (Lock, Value, Queue, Event, Semaphore, Array, Pipe ends, Manager proxies) or a
+    module-level container or object holding them (`LOCKS[i]` of a list of Locks;
+    `state.lock` of an instance whose `__init__` makes it, reported without a fix), a
     global rebound or changed by the parent after import (in the main block, or in a
     setup function through `global`), or one that only the entry code defines. Also
     reported, without a fix: a worker that changes a global the parent reads back as
@@ -231,7 +243,8 @@ class ExplicitArgs(Rule):
                     return kind
         return None
 
-    def _classify(self, name: str, read: cst.Name) -> Optional[Need]:
+    def _classify(self, name: str, read: cst.Name,
+                  reads: Sequence[cst.Name] = ()) -> Optional[Need]:
         analysis = self.analysis
         bindings = analysis.global_bindings(name)
         if not bindings or any(not isinstance(b.node, cst.Name) for b in bindings):
@@ -239,6 +252,9 @@ class ExplicitArgs(Rule):
         if analysis.is_constant_global(name):
             return None
         kind = self._global_kind(name)
+        held = self._held_resource(name, reads) if kind is None else None
+        if held is not None:
+            return held
         if name in self._child_writes and kind not in RESOURCE_KINDS:
             return None  # reported on its own: no argument brings the change back
         if all(analysis.binds_after_import(b.node) for b in bindings):
@@ -249,6 +265,35 @@ class ExplicitArgs(Rule):
             return Need(name, REBOUND, kind, read)
         return None
 
+    def _held_resource(self, name: str, reads: Sequence[cst.Name]) -> Optional[Need]:
+        """A module-level container or object that holds multiprocessing resources: the
+        worker reads `LOCKS[i]` of `LOCKS = [Lock() for ...]`, or `state.lock` of a
+        `state = State()` whose `__init__` makes the Lock. Re-importing the module makes
+        new ones in each spawn or forkserver child."""
+        analysis = self.analysis
+        if not all(analysis.is_module_level(b.node) and not analysis.in_main_guard(b.node)
+                   for b in analysis.global_bindings(name)):
+            return None
+        for read in reads:
+            held = analysis.parent(read)
+            if not isinstance(held, (cst.Attribute, cst.Subscript)) or held.value is not read:
+                continue
+            kind = analysis.kind_of(held)
+            if kind in RESOURCE_KINDS:
+                return Need(name, HELD, kind, read, self._uncertain_path(held))
+        return None
+
+    def _uncertain_path(self, held: cst.BaseExpression) -> Optional[str]:
+        """Where the flow analysis found the resource, when passing the global is not
+        provably right: an attribute of an object (the object may hold what cannot be
+        pickled), or a container some of whose elements may be other objects."""
+        analysis = self.analysis
+        if not analysis.through_flow(held):
+            return None
+        if isinstance(held, cst.Subscript) and analysis.must_hold(held) is not None:
+            return None
+        return analysis.held_path(held)
+
     def _direct_needs(self, function: cst.FunctionDef) -> list[Need]:
         key = id(function)
         if key not in self._needs_cache:
@@ -258,7 +303,7 @@ class ExplicitArgs(Rule):
                          and not self._guarded_by_none_test(r, function)]
                 if not reads:
                     continue
-                need = self._classify(name, reads[0])
+                need = self._classify(name, reads[0], reads)
                 if need is not None:
                     needs.append(need)
             self._needs_cache[key] = needs
@@ -320,11 +365,23 @@ class ExplicitArgs(Rule):
                     changes.extend(n for n in nodes if n not in changes)
         return changes
 
+    def _through_shared_object(self, write: cst.CSTNode) -> bool:
+        """`STATE.total.value += n` where `STATE.total` is a multiprocessing Value: the
+        write changes a shared object, not the child's copy of the global."""
+        current = write.func if isinstance(write, cst.Call) else write
+        while isinstance(current, (cst.Attribute, cst.Subscript)):
+            current = current.value
+            if isinstance(current, (cst.Attribute, cst.Subscript)) \
+                    and self.analysis.kind_of(current) in RESOURCE_KINDS:
+                return True
+        return False
+
     def _child_write_reports(self) -> Iterator[Violation]:
         analysis = self.analysis
         for name, writes in self._child_writes.items():
             if any(not isinstance(b.node, cst.Name) for b in analysis.global_bindings(name)) \
-                    or self._global_kind(name) in RESOURCE_KINDS:
+                    or self._global_kind(name) in RESOURCE_KINDS \
+                    or all(self._through_shared_object(w) for w in writes):
                 continue  # modules, functions, classes; shared objects children may change
             parent_reads = [r for r in analysis.module_name_reads.get(name, ())
                             if self._runs_in_parent(r)]
@@ -398,7 +455,7 @@ class ExplicitArgs(Rule):
             needs = self._effective[id(target)] = self._effective_needs(target, uses)
             if not needs:
                 continue
-            problem = self._untransferable(needs)
+            problem = self._untransferable(needs) or self._followed(needs)
             tasks = [u for u in uses if u.role == "task"]
             if not problem and tasks and any(n.kind in INHERITED_ONLY for n in needs):
                 if len(tasks) != len(uses):
@@ -436,6 +493,13 @@ class ExplicitArgs(Rule):
             return needs
         provided = set.intersection(*(self._provided_by_initializer(p) for p in pools))
         return [n for n in needs if n.name not in provided]
+
+    def _followed(self, needs: list[Need]) -> Optional[str]:
+        """Objects the flow analysis followed into an attribute or a container are reported,
+        not rewritten: which object the worker's attribute read finds when it runs is more
+        than mpfix can prove."""
+        followed = [n for n in needs if n.path]
+        return "not fixed: pass it by hand" if followed else None
 
     def _untransferable(self, needs: list[Need]) -> Optional[str]:
         stuck = [n for n in needs if n.kind in NOT_TRANSFERABLE]

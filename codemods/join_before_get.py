@@ -274,12 +274,25 @@ class _JoinMove:
             how = "get the items before joining (the gets move above the join)"
             if new_body is None:
                 return Violation(join, f"{head}; not fixed: {blocker}")
+        uncertain = self._uncertain_process()
+        if uncertain is not None:
+            return Violation(join, f"{head}; not fixed: {uncertain}")
         timed = [get for get in gets if _get_mode(get) == "timeout"]
         safety = Safety.UNSAFE if timed else Safety.SAFE
         if timed:
             how += f" (unsafe: the timeout at line {self._line(timed[0])} starts sooner)"
         fix = Fix({self.block: self.block.with_changes(body=new_body)}, safety)
         return Violation(join, f"{head}; {how}", fix)
+
+    def _uncertain_process(self) -> Optional[str]:
+        """Why a joined object the flow analysis followed (an attribute, a container, a
+        parameter) may be something other than a Process, if it may: then no rewrite."""
+        for feed in self.feeds:
+            process = feed.process
+            if self.analysis.through_flow(process) and self.analysis.must_hold(process) is not Kind.PROCESS:
+                return (f"`{self._code(process)}` may be another object (kept in "
+                        f"{self.analysis.held_path(process)})")
+        return None
 
     def _few_small_items(self) -> bool:
         """Whether the producers put at most FEW_ITEMS items in all, each a small value

@@ -20,14 +20,13 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from mpfix.analysis.flowindex import FlowIndex, Location, is_static
+from mpfix.analysis.flowindex import COPYING_BUILTINS, FlowIndex, Location, is_static
+from mpfix.analysis.heldpath import HeldPathMixin
 from mpfix.analysis.starters import Kind
 
 # Calls on a container that give back one of its elements, or a container of them.
 TAKE_ONE = frozenset({"pop", "get", "popleft", "setdefault"})
 SAME_ELEMENTS = frozenset({"copy", "values"})
-# Builtins whose result has the elements of their first argument.
-COPYING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "reversed", "sorted", "iter"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ NOTHING = Held()          # `None`, literals: hold no multiprocessing object
 UNKNOWN = Held(frozenset(), False)
 
 
-class FlowMixin:
+class FlowMixin(HeldPathMixin):
     """Part of ModuleAnalysis (mpfix.analysis.module); `self` is the whole analysis."""
 
     # -- public answers -----------------------------------------------------------------
@@ -180,13 +179,35 @@ class FlowMixin:
             return self._held(paired)
         value = self.assigned_value(pattern)
         if value is not None:
-            if self.call_kind(value) is Kind.PIPE if isinstance(value, cst.Call) else False:
-                return Held(frozenset({Kind.PIPE}))
-            return self._contents(value)
+            return self._part(value, index)
         source = self._loop_source(pattern)
         if source is None:
             return UNKNOWN
         return self._pair_element(source, index)
+
+    def _part(self, value: cst.BaseExpression, index: int, depth: int = 0) -> Held:
+        """What the `index`-th name of `a, b = value` receives: the matching element of a
+        tuple (also one a function here returns), else any element of the container."""
+        if isinstance(value, (cst.Tuple, cst.List)) \
+                and not any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return self._held(value.elements[index].value) if index < len(value.elements) else NOTHING
+        if isinstance(value, cst.Call):
+            if self.call_kind(value) is Kind.PIPE:
+                return Held(frozenset({Kind.PIPE}), origins=(value,))
+            function = self._called_function(value)
+            if function is not None and depth < 3:
+                held = NOTHING if self._returned_values(function) else UNKNOWN
+                for returned in self._returned_values(function):
+                    held = held | self._part(returned, index, depth + 1)
+                return held
+        if isinstance(value, cst.Name) and depth < 3:
+            values = [self.assigned_value(b.node) for b in self.assignments(value)]
+            if values and all(isinstance(v, (cst.Tuple, cst.Call)) for v in values):
+                held = NOTHING
+                for bound in values:
+                    held = held | self._part(bound, index, depth + 1)  # type: ignore[arg-type]
+                return held
+        return self._contents(value)
 
     def _pair_element(self, source: cst.BaseExpression, index: int) -> Held:
         """The `index`-th part of each element of `source`, when its elements are pairs."""
@@ -198,6 +219,13 @@ class FlowMixin:
                 return self._contents(source.args[0].value) if index == 1 else NOTHING
             if (isinstance(func, cst.Name) and func.value == "zip") and index < len(source.args):
                 return self._contents(source.args[index].value)
+        location = self._location(source) if isinstance(source, (cst.Name, cst.Attribute)) else None
+        if location is not None:  # `procs.append((p.pid, p))` ... `for pid, p in procs`
+            held = NOTHING
+            for member in self._aliases(location):
+                for added in self._flow_index.added.get(member, ()):
+                    held = held | (UNKNOWN if added.many else self._part(added.value, index))
+            return held if held.kinds else UNKNOWN
         return UNKNOWN
 
     # -- contents ---------------------------------------------------------------------
@@ -414,81 +442,6 @@ class FlowMixin:
             held = held | self._held(value)
         return held
 
-    # -- where it was kept ------------------------------------------------------------
-
-    def held_path(self, expr: cst.CSTNode) -> Optional[str]:
-        """Where the object `expr` reads was kept, when it came through an attribute, a
-        container, a parameter or a return: "`self._workers` (filled in `start()`, line 41)"."""
-        if isinstance(expr, cst.Name):
-            for binding in self.assignments(expr):
-                source = self._binding_source(binding.node)
-                if source is not None and source is not expr:
-                    path = self._container_path(source) or self.held_path(source)
-                    if path:
-                        return path
-                parameter = self._parameter_of_name(binding.node)
-                if parameter is not None:
-                    sites = self.parameter_arguments(*parameter)
-                    where = f", passed at line {self.position(sites[0]).start.line}" if sites else ""
-                    return f"`{expr.value}` (a parameter of `{parameter[0].name.value}()`{where})"
-            return None
-        if isinstance(expr, cst.Subscript):
-            return self._container_path(expr.value)
-        if isinstance(expr, cst.Attribute):
-            location = self._location(expr)
-            sources = self._flow_index.stores.get(location, ()) if location else ()
-            if sources:
-                return f"`{_text(expr)}` ({self._where('set', sources[0].node)})"
-        if isinstance(expr, cst.Call):
-            function = self._called_function(expr)
-            if function is not None and self._returned_values(function):
-                line = self.position(self._returned_values(function)[0]).start.line
-                return f"`{function.name.value}()` (returned at line {line})"
-        return None
-
-    def _binding_source(self, target: cst.CSTNode) -> Optional[cst.BaseExpression]:
-        """The expression a name's binding takes its object from, also when the name is
-        one part of an unpacking (`for name, p in procs.items()`)."""
-        source = self._loop_source(target) or self.assigned_value(target)
-        if source is not None:
-            return source
-        element = self.parent(target)
-        pattern = self.parent(element) if isinstance(element, cst.Element) else None
-        if isinstance(pattern, (cst.Tuple, cst.List)):
-            return self._loop_source(pattern) or self.assigned_value(pattern)
-        return None
-
-    def _container_path(self, expr: cst.CSTNode) -> Optional[str]:
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-            return self._container_path(expr.func.value)
-        if isinstance(expr, cst.Subscript):
-            return self._container_path(expr.value)
-        if isinstance(expr, cst.Call) and expr.args and isinstance(expr.func, cst.Name) \
-                and expr.func.value in COPYING_BUILTINS | {"enumerate", "zip"}:
-            return self._container_path(expr.args[0].value)
-        location = self._location(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
-        if location is None:
-            return None
-        if isinstance(expr, cst.Name) and any(self._parameter_of_name(b.node)
-                                              for b in self.assignments(expr)):
-            return self.held_path(expr)
-        for member in self._aliases(location):
-            added = self._flow_index.added.get(member)
-            if added:
-                return f"`{_text(expr)}` ({self._where('filled', added[0].node)})"
-        if isinstance(expr, cst.Attribute):
-            return self.held_path(expr)
-        return None
-
-    def _where(self, verb: str, node: cst.CSTNode) -> str:
-        function = self.enclosing_function(node)
-        place = f"in `{function.name.value}()`" if function else "at module level"
-        return f"{verb} {place}, line {self.position(node).start.line}"
-
 
 def _is_slice(expr: cst.Subscript) -> bool:
     return any(isinstance(element.slice, cst.Slice) for element in expr.slice)
-
-
-def _text(expr: cst.CSTNode) -> str:
-    return cst.Module(body=[]).code_for_node(expr)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 # element of an iterable.
 ADD_ONE = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
 ADD_MANY = frozenset({"extend", "update", "extendleft"})
+# Builtins whose result has the elements of their first argument.
+COPYING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "reversed", "sorted", "iter"})
 # ("name", scope id, name) for a variable, ("attr", owner, attribute) for an attribute.
 Location = tuple
 
