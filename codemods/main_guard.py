@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Iterator, Optional
@@ -12,6 +13,7 @@ from mpfix.analysis.module import (SHARED_DEFAULT_CONTEXT, api_family, is_main_g
                             statement_names)
 from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, ImportSpec, Rule, RuleContext, Violation
+from mpfix.rulekit.comments import describes_old_behaviour, without_attached_comment
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.analysis.starters import Kind
 
@@ -23,6 +25,9 @@ PROCESS_KINDS = frozenset({Kind.PROCESS, Kind.POOL, Kind.EXECUTOR, Kind.MANAGER,
 # A library's import-time call that sets the start method is MP008's.
 SETTING_KINDS = frozenset({Kind.SET_START_METHOD, Kind.CALLS_SET_START_METHOD})
 GUARD = "`if __name__ == \"__main__\":`"
+# What the fix adds, as a comment on a moved statement describing the old failure names it
+# ("without a main guard this fails under spawn"): dropped (mpfix.rulekit.comments).
+MISSING_GUARD = re.compile(r"__main__|__name__|main guard|\bguard", re.IGNORECASE)
 
 
 class MainGuard(Rule):
@@ -287,6 +292,9 @@ class MainGuard(Rule):
             if statement is guard:
                 inside.extend(existing)
             elif id(statement) in moved:
+                if describes_old_behaviour(statement, MISSING_GUARD):
+                    statement = statement.with_changes(
+                        leading_lines=without_attached_comment(statement.leading_lines))
                 if index == 0 or not joins_guard(index - 1):
                     # A run of moved statements leaves its blank lines where it was.
                     blank, rest = split_leading_lines(statement.leading_lines)

@@ -14,6 +14,7 @@ from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
 from mpfix.findings import Safety
 from mpfix.settings import notebook_helpers_module
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
+from mpfix.rulekit.comments import describes_old_behaviour, without_attached_comment
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
 from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
@@ -33,14 +34,10 @@ LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_work
                 "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
                 "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
-# A comment attached to a statement the fix moves or rewrites that speaks of what the fix
-# removes ("This fails, as lambdas aren't pickleable") would describe code that now works:
-# it names the callable's kind or place and a failure. Naming only a failure (or pickling)
-# may still be about something else: kept, and the finding says so.
+# What the fix changes, as a comment describing the old failure names it ("This fails, as
+# lambdas aren't pickleable"): see mpfix.rulekit.comments.
 OLD_SUBJECT = re.compile(r"lambda|nested|\blocal\b|\binner\b|closure|defined (?:in|inside)\b|"
                          r"module[- ]level|top[- ]level", re.IGNORECASE)
-OLD_FAILURE = re.compile(r"fail|pickl|error|can'?t\b|cannot|can not|n[o']t work|\bbreak|crash",
-                         re.IGNORECASE)
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
 # Calls that look at a Process object without keeping it anywhere a start() could reach.
@@ -1253,7 +1250,7 @@ class UnpicklableCallable(Rule):
         stale = self._old_behaviour_comments(plan)[0]
         for statement in stale:
             if statement is not anchor and statement is not plan.statement:
-                updates[statement] = _without_attached_comment(updates.get(statement))
+                updates[statement] = _dropping_attached_comment(updates.get(statement))
         blank, rest = split_leading_lines(_kept_leading_lines(anchor, stale))
         if plan.statement is anchor:  # `f = lambda ...` at module level becomes `def f`
             spacing = blank if first or len(blank) >= 2 else [cst.EmptyLine(), cst.EmptyLine()]
@@ -1280,7 +1277,7 @@ class UnpicklableCallable(Rule):
     def _old_behaviour_comments(self, plan: Hoist) -> tuple[list[cst.BaseStatement], bool]:
         """The statements the fix moves or rewrites (the definition's own, and those that hand
         it over) whose attached comment describes the failure the fix removes; and whether
-        another attached comment may (OLD_SUBJECT, OLD_FAILURE)."""
+        another attached comment may (mpfix.rulekit.comments)."""
         statements: list[cst.BaseStatement] = [plan.statement] if plan.statement else []
         for slot in plan.slots:
             statement = self.analysis.enclosing_statement(slot.expr)
@@ -1289,13 +1286,10 @@ class UnpicklableCallable(Rule):
         stale: list[cst.BaseStatement] = []
         unsure = False
         for statement in statements:
-            text = " ".join(line.comment.value for line in _attached_comment(statement)
-                            if line.comment is not None)
-            if OLD_FAILURE.search(text):
-                if OLD_SUBJECT.search(text):
-                    stale.append(statement)
-                else:
-                    unsure = True
+            verdict = describes_old_behaviour(statement, OLD_SUBJECT)
+            if verdict:
+                stale.append(statement)
+            unsure = unsure or verdict is None
         return stale, unsure
 
     def _module_definition(self, plan: Hoist,
@@ -1399,24 +1393,13 @@ def _leading_lines(statement: Optional[cst.CSTNode]) -> Sequence[cst.EmptyLine]:
     return getattr(statement, "leading_lines", ())
 
 
-def _attached_comment(statement: Optional[cst.CSTNode]) -> list[cst.EmptyLine]:
-    """The comment lines right above a statement, with no blank line between."""
-    lines = list(_leading_lines(statement))
-    attached = len(lines)
-    while attached and lines[attached - 1].comment is not None:
-        attached -= 1
-    return lines[attached:]
-
-
 def _kept_leading_lines(statement: Optional[cst.CSTNode],
                         stale: list[cst.BaseStatement]) -> list[cst.EmptyLine]:
     lines = list(_leading_lines(statement))
-    if statement not in stale:
-        return lines
-    return lines[:len(lines) - len(_attached_comment(statement))]
+    return without_attached_comment(lines) if statement in stale else lines
 
 
-def _without_attached_comment(previous: Optional[Update]) -> Update:
+def _dropping_attached_comment(previous: Optional[Update]) -> Update:
     def update(node: cst.CSTNode) -> cst.CSTNode:
         updated = previous(node) if previous is not None else node
         return updated.with_changes(  # type: ignore[union-attr]

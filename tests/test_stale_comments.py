@@ -72,3 +72,33 @@ def test_a_comment_above_the_call_handing_the_lambda_over_is_dropped() -> None:
     fixed = _fixed(source)
     assert "pool.map can't pickle" not in fixed
     assert "print(pool.map(_task, [1, 2, 3]))" in fixed
+
+
+# MP001: a comment on a statement the fix moves under the new guard ------------------
+
+def _unguarded(comment_lines: str) -> str:
+    return textwrap.dedent('''\
+        from multiprocessing import Pool
+
+        {comments}with Pool(2) as pool:
+            print(pool.map(abs, [-1]))
+        ''').format(comments=comment_lines)
+
+
+def _guarded(source: str) -> str:
+    return fix_code(source, select=["MP001"])
+
+
+def test_a_comment_on_the_missing_guard_failing_is_dropped() -> None:
+    fixed = _guarded(_unguarded("# this breaks without a main guard\n"))
+    assert "breaks" not in fixed and 'if __name__ == "__main__":' in fixed
+
+
+def test_a_comment_on_the_moved_code_that_names_no_failure_moves_with_it() -> None:
+    fixed = _guarded(_unguarded("# the __main__ guard keeps children from running this\n"))
+    assert "    # the __main__ guard keeps children from running this\n    with Pool(2)" in fixed
+
+
+def test_a_comment_on_a_failure_that_names_no_guard_is_kept() -> None:
+    fixed = _guarded(_unguarded("# fails if the input is empty\n"))
+    assert "    # fails if the input is empty\n    with Pool(2)" in fixed
