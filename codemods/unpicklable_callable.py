@@ -24,7 +24,7 @@ from mpfix.analysis.third_party import library_starter
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
                "initializer": "{owner} initializer", "register": "manager's registered callable",
                "argument": "callable argument", "process": "Process class",
-               "handed": "callable handed to another process",
+               "handed": "callable handed to another process", "library-task": "pool task",
                "collate_fn": "DataLoader collate_fn", "worker_init_fn": "DataLoader worker_init_fn",
                "dataset": "DataLoader dataset class", "transform": "callable given to a dataset"}
 # Pool methods that return only when every task has been pickled and sent.
@@ -32,7 +32,7 @@ SYNCHRONOUS_POOL_METHODS = frozenset({"map", "starmap", "apply"})
 # Names for hoisted lambdas, by what the process does with them.
 LAMBDA_NAMES = {"target": "_target", "task": "_task", "initializer": "_init_worker",
                 "register": "_factory", "argument": "_callback", "collate_fn": "_collate",
-                "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task"}
+                "worker_init_fn": "_init_worker", "transform": "_transform", "handed": "_task", "library-task": "_task"}
 FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # What the fix changes, as a comment describing the old failure names it ("This fails, as
 # lambdas aren't pickleable"): see mpfix.rulekit.comments.
@@ -74,6 +74,7 @@ class Slot:
             "worker_init_fn": "a DataLoader's worker_init_fn",
             "dataset": "a DataLoader's dataset class",
             "transform": "given to a DataLoader's dataset",
+            "library-task": "a task of a process pool",
         }[self.role]
 
 
@@ -337,6 +338,22 @@ class UnpicklableCallable(Rule):
                 if arg is not None:
                     spawns = library_starter(name) is not None
                     yield Slot(call, "handed", Kind.STARTS, arg.value, spawns)
+            task = self._library_pool_task(call)
+            if task is not None:
+                yield Slot(call, "library-task", Kind.STARTS, task.value, True)
+
+    def _library_pool_task(self, call: cst.Call) -> Optional[cst.Arg]:
+        """The function given to a third-party pool's task method (`pebble.ProcessPool`'s
+        `schedule`/`submit`/`map`), when that library pickles it by reference."""
+        method = method_name(call)
+        if method is None or not call.args or call.args[0].keyword is not None \
+                or call.args[0].star:
+            return None
+        for creation in self.analysis.creation_calls(call.func.value):  # type: ignore[attr-defined]
+            entry = library_starter(self.analysis.api_name(creation.func) or "")
+            if entry is not None and not entry.by_value and method in entry.task_methods:
+                return call.args[0]
+        return None
 
     def _loader_slots(self) -> Iterator[Slot]:
         """A DataLoader's dataset travels with its class, and with the callables its

@@ -27,6 +27,7 @@ from typing import Iterable, Mapping, Optional
 
 from mpfix.analysis.starters import (BY_VALUE_FAMILIES, CONTEXT_API, MANAGER_API,
                                      STARTING_KINDS, Kind, StarterTable)
+from mpfix.analysis.third_party import library_starter
 
 SUMMARY_FORMAT = 1
 LOCAL = "#"  # prefix of a call to a function of the same module
@@ -270,6 +271,10 @@ class _FunctionReader(ast.NodeVisitor):
                 or (kind is Kind.EXECUTOR and method in EXECUTOR_TASK_METHODS):
             self._hand(self._argument(node, "func" if kind is Kind.POOL else "fn", 0),
                        self._api_of(receiver))
+        elif kind is Kind.STARTS:  # a third-party pool: `pebble.ProcessPool().schedule(f)`
+            entry = library_starter(self._api_of(receiver) or "")
+            if entry is not None and not entry.by_value and method in entry.task_methods:
+                self._hand(self._argument(node, "function", 0), None)
 
     def _api_of(self, receiver: ast.expr) -> Optional[str]:
         """The API that made an object: `multiprocess.Pool` for `multiprocess.Pool(2)` or
