@@ -206,9 +206,8 @@ class StartMethodPlacement(Rule):
             return None
         name = analysis.api_name(call.func) or analysis.module.code_for_node(call.func)
         return Violation(call, (
-            f"library sets the start method at import time through `{name}()`, which calls "
-            f"set_start_method(), overriding the application: call it from the entry point, "
-            f"or use a context of this library's own (get_context())"))
+            f"library sets the start method at import time through `{name}()`: leave that "
+            f"call to the entry point, and use get_context() in this library"))
 
     def _check_pinned_context(self, call: cst.Call) -> Optional[Violation]:
         """A library that binds the fork context for its own use. A call whose value is
