@@ -98,3 +98,20 @@ def test_an_installed_helper_that_starts_processes_is_found_and_cached(tmp_path:
         report = runner.run(files, lambda path: MP001, fix=False, jobs=1, cache=cache,
                             environment=[str(site)])
         assert [(f.line, f.code) for r in report.results for f in r.findings] == [(2, "MP001")]
+
+
+def test_a_script_checked_alone_finds_the_project_package_it_imports(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A pre-commit call passes only the changed script: the project's own packages are
+    found from its root, and their modules that start processes are summarised."""
+    _project(tmp_path, {"pyproject.toml": "",
+                        "pkg/__init__.py": "",
+                        "pkg/cli.py": "from pkg.work import run\ndef main():\n    run()\n",
+                        "pkg/work.py": "import multiprocessing\n"
+                                       "def run():\n"
+                                       "    with multiprocessing.Pool(2) as pool:\n"
+                                       "        pool.map(abs, [-1])\n",
+                        "main.py": "from pkg.cli import main\nmain()\n"})
+    monkeypatch.chdir(tmp_path)
+    report = runner.run([Path("main.py")], lambda path: MP001, fix=False, jobs=1, cache=None)
+    assert [(f.line, f.code) for r in report.results for f in r.findings] == [(2, "MP001")]

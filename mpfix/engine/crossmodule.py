@@ -46,19 +46,25 @@ _COVERED_BY_TABLE = frozenset({f.split(".")[0] for f in FAMILIES} | {"concurrent
 
 
 def environment_paths() -> list[str]:
-    """Where mpfix's own interpreter finds installed modules: its `sys.path` without the
-    standard library and without the working directory (the project is the run's)."""
+    """Where the run's imports are looked for: the project's root (and its `src/`), so a
+    pre-commit call that checks one changed script still finds the project's packages,
+    then the `sys.path` of mpfix's own interpreter without the standard library and
+    without the working directory."""
     import sysconfig
 
+    from mpfix.engine.cache import project_root
+
+    root = project_root(Path.cwd())
     standard = [Path(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")]
-    found = []
+    found = [str(folder) for folder in (root, root / "src") if folder.is_dir()]
     for entry in sys.path:
         if not entry or not Path(entry).is_dir():
             continue
         if any(Path(entry) == s or (Path(entry).is_relative_to(s)
                                     and "site-packages" not in entry) for s in standard):
             continue
-        found.append(entry)
+        if entry not in found:
+            found.append(entry)
     return found
 
 
@@ -130,6 +136,7 @@ class Summaries:
         self.dormant: dict[str, tuple[bytes, FileSettings]] = {}
         self._searched: set[str] = set()
         self._environment_files = 0
+        self.own: set[str] = set()  # the run's modules: never looked for in the environment
 
     def add(self, path: Path, source: bytes, settings: FileSettings) -> None:
         if path in self.files:
@@ -174,6 +181,11 @@ class Summaries:
                 package = path.name == "__init__.py"
                 if not package and not needs_parse(source, settings):
                     self.dormant[module] = (source, settings)
+                    # Its helpers of the same distribution may start processes: found now,
+                    # so that waking it has something to wake it.
+                    top = module.split(".")[0]
+                    pending.extend(name for name in imports_of(source, module)
+                                   if name.split(".")[0] == top)
                     continue
                 self._add_module(module, source, package, settings, pending)
 
@@ -212,6 +224,8 @@ class Summaries:
         search: Optional[list[str]] = self.environment
         for cut in range(1, len(parts) + 1):
             name = ".".join(parts[:cut])
+            if name in self.own:
+                return found  # a module or package of the run: the run's, not the environment's
             if name in self._searched and name not in self.modules and name not in self.dormant:
                 return found
             self._searched.add(name)
@@ -413,6 +427,7 @@ def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cac
     imported = {entry[1]: index.imports(entry[1], entry[2]) for entry in (*candidates, *waiting)}
     index.save()
     own = {name for _, path, _, _ in (*candidates, *waiting) for name in _dotted_names(path)}
+    summaries.own = own
     settings = (candidates or waiting)[0][3]
     summaries.add_environment(settings, sorted({n for entry in waiting
                                                 for n in imported[entry[1]]} - own))
