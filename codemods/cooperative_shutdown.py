@@ -33,6 +33,8 @@ CLOCKS = frozenset({
     "time.perf_counter_ns", "timeit.default_timer", "datetime.datetime.now",
     "datetime.datetime.utcnow",
 })
+# Calls after which the parent is gone.
+EXIT_CALLS = frozenset({"sys.exit", "os._exit", "builtins.exit", "builtins.quit"})
 # What a wait raises when its time runs out: a terminate() in its handler is a deadline's.
 TIMEOUT_ERRORS = frozenset({
     "builtins.TimeoutError", "queue.Empty", "concurrent.futures.TimeoutError",
@@ -215,7 +217,20 @@ class CooperativeShutdown(Rule):
         return (self.context.is_test_code and enclosing_test(self.analysis, call) is not None) \
             or any(self._joins(s, receiver) and not self._rebound_between(receiver, s, call)
                    for s in self._completed_before(call)) \
-            or self._at_deadline(call)
+            or self._at_deadline(call) or self._aborts_after(call)
+
+    def _aborts_after(self, call: cst.Call) -> bool:
+        """The parent gives up right after the kill (`raise`, `sys.exit()` next): nothing
+        of its goes on to use what the worker held, as in an error path that stops
+        every worker and raises."""
+        following = next(self._runs_after(call), None)
+        if not isinstance(following, cst.SimpleStatementLine) or not following.body:
+            return False
+        first = following.body[0]
+        if isinstance(first, cst.Raise):
+            return True
+        return isinstance(first, cst.Expr) and isinstance(first.value, cst.Call) \
+            and bool(self.analysis.qualified_names(first.value.func) & EXIT_CALLS)
 
     def _own_terminate(self, call: cst.Call) -> bool:
         """A Process subclass that overrides terminate(): calling it runs the class's own
