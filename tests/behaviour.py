@@ -138,6 +138,9 @@ class BehaviourRuns:
             self._runs[key] = pool.submit(run_program, case, which, program, method)
 
     def outcome(self, case: Case, which: str, method: str) -> Outcome:
+        """The run's outcome; a run nobody submitted (its test came to another pytest-xdist
+        worker than planned) starts now."""
+        self._submit(case, which, case.after if which == "after" else case.before, method)
         return self._runs[(case.id, which, method)].result()
 
     def close(self) -> None:

@@ -15,28 +15,54 @@ sys.dont_write_bytecode = False
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from behaviour import BehaviourRuns  # noqa: E402
+from behaviour import HANG_WORKERS, BehaviourRuns  # noqa: E402
 from fixture_cases import load_cases  # noqa: E402
 
 CASES = load_cases()
 BEHAVIOUR_RUNS = pytest.StashKey[BehaviourRuns]()
+# pytest-xdist (pyproject's addopts: `-n auto`): this process's index among the workers, and
+# their number; (0, 1) without workers.
+WORKER = (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")),
+          int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The behaviour tests last: their runs start before the first test (see
-    pytest_runtestloop) and go on in the background while every other test runs."""
+    pytest_runtestloop) and go on in the background while every other test runs. Under
+    pytest-xdist, each worker runs the behaviour runs of the cases it owns, and their
+    tests come to it last (xdist_scheduling.py)."""
     items.sort(key=_is_behaviour_test)  # stable: each group keeps its order
+
+
+class _Scheduling:
+    """Registered where pytest-xdist is (its hook is unknown elsewhere)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):  # type: ignore[no-untyped-def]
+        from xdist_scheduling import BehaviourScheduling
+
+        return BehaviourScheduling(config, log) if config.getoption("dist") == "load" else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Scheduling(), "mpfix-xdist-scheduling")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
+    index, workers = WORKER
     cases = _selected_cases(session.items)
-    if cases:
-        runs = BehaviourRuns(workers=int(os.environ.get("MPFIX_BEHAVIOUR_WORKERS", "12")))
-        session.config.stash[BEHAVIOUR_RUNS] = runs
-        runs.submit_all(cases)
+    if workers > 1:
+        from xdist_scheduling import behaviour_owner
+
+        cases = [case for case in cases if behaviour_owner(case.id, workers) == index]
+    runs = BehaviourRuns(workers=max(2, _behaviour_workers() // workers),
+                         hang_workers=max(4, HANG_WORKERS // workers))
+    session.config.stash[BEHAVIOUR_RUNS] = runs
+    runs.submit_all(cases)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -48,6 +74,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def behaviour_runs(request: pytest.FixtureRequest) -> BehaviourRuns:
     return request.config.stash[BEHAVIOUR_RUNS]
+
+
+def _behaviour_workers() -> int:
+    return int(os.environ.get("MPFIX_BEHAVIOUR_WORKERS", "12"))
 
 
 def _is_behaviour_test(item: pytest.Item) -> bool:
