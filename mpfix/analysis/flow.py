@@ -72,7 +72,8 @@ class FlowMixin(HeldPathMixin):
         return list((self._contents(expr) if elements else self._held(expr)).origins)
 
     def flow_kind(self, expr: cst.CSTNode, *, elements: bool = False) -> Optional[Kind]:
-        """One kind for `kind_of`/`element_kind`: the certain one, else the first a path brings."""
+        """One kind for `kind_of`/`element_kind`: the kind the paths bring, or when they bring
+        several the first by name (a rule that rewrites asks `must_hold` instead)."""
         held = self._contents(expr) if elements else self._held(expr)
         return min(held.kinds, key=lambda k: k.value) if held.kinds else None
 
