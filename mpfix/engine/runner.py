@@ -8,17 +8,15 @@ guidelines it enforces.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import signal
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from mpfix.engine.cache import Cache
 from mpfix.engine.crossmodule import with_summaries
@@ -28,6 +26,9 @@ from mpfix.engine.pipeline import needs_parse, process_source
 from mpfix.settings import FileSettings
 from mpfix.engine.source import looks_binary
 from mpfix.engine.timing import CACHED, SKIPPED, FileTiming, timing_file
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Below this many bytes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400_000
@@ -190,6 +191,10 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
                 progress.advance(1, len(work.source))
             yield work.index, result, timing
         return
+    # Imported only for a parallel run: a cache hit or a one-file call never starts workers.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("spawn")
     batches = _batches(pending, jobs)
     neutral = tempfile.mkdtemp(prefix="mpfix-workers-")
