@@ -31,6 +31,8 @@ GENERATOR = "a generator"
 STANDARD_STREAM = "a standard stream"
 SOCKET_STREAM = "a socket's file stream"
 REFUSING = "an object whose class refuses pickling"
+HDF5_FILE = "an HDF5 file"
+HDF5_OBJECT = "an object of an open HDF5 file"
 
 # What pickle cannot copy into another process, by the qualified name of what makes it
 # (the standard library's checked on Python 3.10 to 3.13: "cannot pickle
@@ -54,7 +56,7 @@ UNPICKLABLE_FACTORIES = {
                      "psycopg.Connection.connect", "pymysql.connect", "MySQLdb.connect",
                      "mysql.connector.connect", "duckdb.connect"),
                     DATABASE),
-    **dict.fromkeys(("h5py.File", "h5py._hl.files.File"), "an HDF5 file"),
+    **dict.fromkeys(("h5py.File", "h5py._hl.files.File"), HDF5_FILE),
     **dict.fromkeys(("lmdb.open", "lmdb.Environment"), "an LMDB environment"),
     **dict.fromkeys(("pymongo.MongoClient", "pymongo.mongo_client.MongoClient",
                      "redis.Redis", "redis.StrictRedis", "redis.client.Redis",
@@ -82,7 +84,8 @@ INSTEAD = {
     "a memory map": "pass the path (or a multiprocessing.shared_memory name) and map it in "
                     "the child",
     DATABASE: "pass what the child needs to connect, and connect there",
-    "an HDF5 file": "pass the path and open it in the child",
+    HDF5_FILE: "pass the path and open it in the child",
+    HDF5_OBJECT: "pass the file's path and the object's name, and open it in the child",
     "an LMDB environment": "pass the path and open it in the child",
     CLIENT: "pass its settings and create the client in the child",
     GENERATOR: "pass the values, or what the child needs to make them",
@@ -142,7 +145,20 @@ def held_unpicklable(analysis: "ModuleAnalysis", expr: cst.BaseExpression,
         found = [held_unpicklable(analysis, value, depth + 1) if value is not None else None
                  for value in (analysis.assigned_value(b.node) for b in bindings)]
         return found[0] if found and None not in found and len(set(found)) == 1 else None
+    handle = _hdf5_source(expr)
+    if handle is not None and held_unpicklable(analysis, handle, depth + 1) == HDF5_FILE:
+        return HDF5_OBJECT  # `f["data"]`, `f.get("data")`: a dataset or group of that file
     return unpicklable(analysis, expr)
+
+
+def _hdf5_source(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The object `expr` looks an item up in: `f` for `f["x"]` and `f.get("x")`."""
+    if isinstance(expr, cst.Subscript):
+        return expr.value
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+            and expr.func.attr.value == "get":
+        return expr.func.value
+    return None
 
 
 def making_call(analysis: "ModuleAnalysis", expr: cst.BaseExpression,
