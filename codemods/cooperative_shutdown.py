@@ -466,8 +466,12 @@ class CooperativeShutdown(Rule):
         afterwards (for a pipe, through either end)."""
         if self._held_by_other_processes(resource, creation, terminate):
             return True
+        # Lines after the kill run after it only in its own function: a process that
+        # reaches a helper's terminate() (a parameter, an attribute) was made elsewhere.
+        function = self.analysis.enclosing_function(terminate)
         return any(_before(self.analysis, terminate, read) and read is not resource
                    and not self.analysis.names.contains(creation, read)
+                   and self.analysis.enclosing_function(read) is function
                    for variable in (resource, *self._other_pipe_ends(resource))
                    for read in self.analysis.reads_of(variable))
 
