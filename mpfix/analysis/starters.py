@@ -214,7 +214,6 @@ class StarterTable:
         """Whether calling a function decorated with `qualified_name` starts a process."""
         return qualified_name in self._decorators
 
-
     def kind_of_name(self, qualified_name: str) -> Kind | None:
         if qualified_name.startswith(NOT_PROCESSES):
             return None
