@@ -983,17 +983,27 @@ class UnpicklableCallable(Rule):
         """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
         the kernel's `__main__` has no file for the child to import, so moving a definition
         to the notebook's top level would not help; it has to live in a module."""
-        # Under spawn and forkserver the child fails with "AttributeError: Can't get attribute
-        # 'name' on <module '__main__' (built-in)>".
-        error = ("spawn and forkserver children cannot import it"
-                 if subject.placement == "notebook" else self._why(subject))
-        if slot.role == "task":
-            error += (" (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
-                      else " (the pool hangs)")
+        if subject.placement == "notebook":
+            # The error each child raises; a pool whose workers die of it hangs (the README
+            # says so: the message has no room for both).
+            error = f"AttributeError: Can't get attribute" \
+                    f" {self._plain_name(subject)} on __main__"
+        else:
+            error = self._why(subject)
+            if slot.role == "task":
+                error += (" (BrokenProcessPool)" if slot.owner is Kind.EXECUTOR
+                          else " (the pool hangs)")
         helpers = notebook_helpers_module(self.context.settings.notebook_helpers,
                                           self.context.path)
         return f"{self._describe(subject)} is {slot.where()} in a notebook; {error}: move it to " \
                f"'{helpers}.py'{self._notebook_company(subject)}"
+
+    def _plain_name(self, subject: Subject) -> str:
+        """The name pickle looks up in the child's `__main__`, as its error message quotes it."""
+        definition = subject.definition
+        if isinstance(definition, (cst.FunctionDef, cst.ClassDef)):
+            return f"'{definition.name.value}'"
+        return "'<lambda>'"
 
     def _notebook_company(self, subject: Subject) -> str:
         """What a notebook definition needs beside it in its module: the notebook's functions,

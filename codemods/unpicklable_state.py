@@ -310,9 +310,8 @@ class UnpicklableState(Rule):
         # Opening it lazily in the worker (in __getitem__ or a worker_init_fn) keeps the path or
         # settings in __init__; __getstate__/__setstate__ that drop and reopen it work too.
         workers = " (if any)" if maybe else ""
-        return (f"`self.{attribute}` of dataset `{name}` holds {what}, which spawn and "
-                f"forkserver cannot pickle for its workers{workers}: open it lazily in "
-                f"__getitem__")
+        return (f"`self.{attribute}` of dataset `{name}` holds {what}, which its spawn or "
+                f"forkserver workers{workers} cannot unpickle: open it in __getitem__")
 
     def _held(self, value: cst.BaseExpression, method: cst.FunctionDef, call: cst.Call
               ) -> Iterator[tuple[cst.BaseExpression, str]]:

@@ -32,7 +32,7 @@ STANDARD_STREAM = "a standard stream"
 SOCKET_STREAM = "a socket's file stream"
 REFUSING = "an object whose class refuses pickling"
 HDF5_FILE = "an HDF5 file"
-HDF5_OBJECT = "an object of an open HDF5 file"
+HDF5_OBJECT = "part of an open HDF5 file"
 
 # What pickle cannot copy into another process, by the qualified name of what makes it
 # (the standard library's checked on Python 3.10 to 3.13: "cannot pickle
