@@ -27,8 +27,9 @@ from project_cases import SITE, is_project, lay_out
 DEFAULT_TIMEOUT = 10.0
 COMPLETION_TIMEOUT = 60.0
 METHODS = ("fork", "spawn", "forkserver")
-# Threads for the runs expected to fail: many of those hang until their timeout, idle.
-HANG_WORKERS = 32
+# Threads for the runs expected to fail, shared out among pytest-xdist's workers: many of
+# those hang until their timeout, idle; a failing spawn run may respawn workers, so not more.
+HANG_WORKERS = 16
 # The environment as the session started: the runs go on while other tests set variables
 # (MPFIX_START_METHOD, FORCE_COLOR) in this process, which must not reach a fixture program.
 SESSION_ENVIRONMENT = dict(os.environ)

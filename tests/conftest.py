@@ -6,13 +6,6 @@ from pathlib import Path
 
 import pytest
 
-# An environment with PYTHONDONTWRITEBYTECODE=1 would have every Python process the tests
-# start (each `python -m mpfix`, each of its -j workers) compile all of mpfix again from
-# source, about a quarter of a second each: bytecode is written as usual during the tests
-# (into __pycache__ folders, which git ignores). Behaviour runs still write none.
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from behaviour import HANG_WORKERS, BehaviourRuns  # noqa: E402
