@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -173,7 +174,9 @@ def test_an_interrupt_waits_until_the_file_in_hand_is_written(
 
     def fsync_then_ctrl_c(descriptor: int) -> None:
         real_fsync(descriptor)
-        os.kill(os.getpid(), signal.SIGINT)
+        # To this thread, as a terminal's Ctrl-C reaches a one-thread mpfix: sent to the
+        # process, another thread of the test run (a behaviour run's) could take it.
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
 
     monkeypatch.setattr(mpfix.engine.writer.os, "fsync", fsync_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
