@@ -168,8 +168,15 @@ def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]]
     analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters(), settings.handoffs), texts)
     context = RuleContext(analysis=analysis, settings=settings, path=path)
     found: list[tuple[type[Rule], Violation]] = []
+    reported: set[tuple[str, int, str]] = set()
     for rule in rules:
         for violation in rule(context).check():
+            # One object reaching a process along two paths (a transform shared by two
+            # DataLoaders) is one finding; a report with a fix is never dropped.
+            key = (rule.code, id(violation.node), violation.message)
+            if violation.fix is None and key in reported:
+                continue
+            reported.add(key)
             found.append((rule, violation))
     return analysis, found
 
