@@ -3,9 +3,9 @@
 A worker starts the behaviour runs of the cases it owns (behaviour_owner) in the
 background before its first test (conftest.py); the behaviour tests of those cases must
 come to it, and only once it has nothing else to do: until then its runs go on while it
-runs other tests. The rest is load-balanced: the tests of test_fixtures.py one by one,
-every other module's tests together (a module-scoped fixture, such as a copy of the
-standard library or a built wheel, is made once).
+runs other tests. The rest is load-balanced one test at a time, except the modules of
+WHOLE_MODULES, whose tests go to one worker together: their module-scoped fixture (a copy of
+the standard library, a built wheel) is made once (a module missing there costs time only).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from xdist.scheduler import LoadScheduling
 # The tests that use the behaviour_runs fixture, and the module of the per-case tests.
 BEHAVIOUR_TESTS = ("test_after_runs_correctly", "test_before_fails_only_where_stated")
 PER_CASE_MODULE = "tests/test_fixtures.py"
+WHOLE_MODULES = ("tests/test_cli.py", "tests/test_corpus.py", "tests/test_examples.py",
+                 "tests/test_findings_survive.py", "tests/test_release.py")
 METHOD_SEPARATOR = "-"  # a behaviour test's id: [<case id>-<method>]
 
 
@@ -71,10 +73,10 @@ class BehaviourScheduling(LoadScheduling):
             module = nodeid.partition("::")[0]
             if case is not None:
                 self.reserved[behaviour_owner(case, workers)].append(index)
-            elif module == PER_CASE_MODULE:
-                units[f"#{index}"] = [index]
-            else:
+            elif module in WHOLE_MODULES:
                 units.setdefault(module, []).append(index)
+            else:
+                units[f"#{index}"] = [index]
         return list(units.values())
 
     def _send_tests(self, node, num: int) -> None:  # type: ignore[no-untyped-def]
