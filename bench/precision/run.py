@@ -342,16 +342,24 @@ def run_mpfix(repo: Repo, tree: Path, command: Sequence[str], jobs: Optional[int
 
 
 def finding_from_json(repo: Repo, tree: Path, item: dict) -> Finding:
+    """A notebook's finding is recorded as `nb.ipynb:cell N` and the line in that cell."""
     path = Path(os.path.relpath(tree / item["path"], tree)).as_posix()
-    return Finding(repo=repo.name, path=path, line=int(item["line"]), rule=item["code"],
-                   source=source_line(tree / path, int(item["line"])))
+    line, cell = int(item["line"]), item.get("cell")
+    source = source_line(tree / path, line, cell)
+    if cell is not None:
+        path = f"{path}:cell {cell}"
+    return Finding(repo=repo.name, path=path, line=line, rule=item["code"], source=source)
 
 
-def source_line(path: Path, line: int) -> str:
+def source_line(path: Path, line: int, cell: Optional[int] = None) -> str:
     try:
-        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
-    except OSError:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        if cell is not None:
+            source = json.loads(text)["cells"][cell - 1]["source"]
+            text = "".join(source) if isinstance(source, list) else source
+    except (OSError, ValueError, LookupError, TypeError):
         return ""
+    lines = text.splitlines()
     return lines[line - 1].strip() if 0 < line <= len(lines) else ""
 
 
