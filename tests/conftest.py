@@ -19,6 +19,17 @@ WORKER = (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")),
           int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
+def _compile_mpfix() -> None:
+    """Bytecode for mpfix's sources, written once before any worker starts. Where the
+    environment sets PYTHONDONTWRITEBYTECODE (some CI images do), every `python -m mpfix` a
+    test starts would otherwise compile them again; reading bytecode is not affected by it."""
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for package in ("mpfix", "codemods"):
+        compileall.compile_dir(root / package, quiet=2, workers=1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The behaviour tests last: their runs start before the first test (see
     pytest_runtestloop) and go on in the background while every other test runs. Under
@@ -38,6 +49,8 @@ class _Scheduling:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        _compile_mpfix()
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "mpfix-xdist-scheduling")
 

@@ -90,7 +90,9 @@ def test_edited_mpfix_code_is_not_answered_from_the_cache(tmp_path: Path) -> Non
 
     def entries() -> int:
         assert subprocess.run(command, cwd=project, capture_output=True, timeout=300).returncode == 1
-        return len(list((project / ".mpfix_cache").rglob("*.json")))
+        cache = project / ".mpfix_cache"
+        # Per-file results only; `data/` holds the run's cross-module summaries.
+        return len([p for p in cache.rglob("*.json") if "data" not in p.relative_to(cache).parts])
 
     assert entries() == 1
     assert entries() == 1  # unchanged code: answered from the cache
@@ -186,7 +188,11 @@ def test_cache_dir_that_is_not_a_path_is_a_config_error(tmp_path: Path, value: s
 def test_parallel_and_in_process_runs_agree(tmp_path: Path) -> None:
     """Enough bytes to start worker processes; identical output, in the same order."""
     corpus = tmp_path / "corpus"
-    for case in sorted((ROOT / "fixtures").glob("*/*/before.py")):
+    # Every rule's first cases: enough files and bytes for two workers, at a cost that does
+    # not grow with the fixture collection.
+    cases = [case for rule in sorted((ROOT / "fixtures").iterdir()) if rule.is_dir()
+             for case in sorted(rule.glob("*/before.py"))[:12]]
+    for case in cases:
         target = corpus / case.parent.parent.name / f"{case.parent.name}.py"
         target.parent.mkdir(parents=True, exist_ok=True)
         padding = "\n".join(f"PAD_{i} = {i}" for i in range(250))
