@@ -15,7 +15,9 @@ from mpfix.findings import Safety
 from mpfix.settings import notebook_helpers_module
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.rulekit.comments import describes_old_behaviour, without_attached_comment
-from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.rulekit.helpers import (
+    RuleCommand, import_binding, own_nodes, split_leading_lines, unused_name,
+)
 from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
 from mpfix.analysis.third_party import library_starter
@@ -1578,23 +1580,7 @@ def _method_binding(analysis: ModuleAnalysis, function: cst.FunctionDef) -> str:
 
 
 def _returns_in(function: cst.FunctionDef) -> list[cst.Return]:
-    found: list[cst.Return] = []
-
-    class Returns(cst.CSTVisitor):
-        def visit_Return(self, node: cst.Return) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    function.visit(Returns())
-    return found
+    return [node for node in own_nodes(function) if isinstance(node, cst.Return)]
 
 
 def _definition_time_names(definition: Definition) -> list[cst.Name]:

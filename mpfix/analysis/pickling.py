@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 import libcst as cst
 
+from mpfix.analysis.structure import own_nodes
+
 if TYPE_CHECKING:
     from mpfix.analysis.module import ModuleAnalysis
 
@@ -238,38 +240,12 @@ def instance_attributes(cls: cst.ClassDef, method_names: Optional[frozenset[str]
 
 def assignments_in(function: cst.FunctionDef) -> list[cst.Assign]:
     """The `=` statements of `function`'s own body (not of the defs nested in it)."""
-    found: list[cst.Assign] = []
-
-    class Assignments(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    function.visit(Assignments())
-    return found
+    return [node for node in own_nodes(function) if isinstance(node, cst.Assign)]
 
 
 def yields(function: cst.FunctionDef) -> bool:
     """Whether calling `function` makes a generator."""
-    found: list[cst.CSTNode] = []
-
-    class Yields(cst.CSTVisitor):
-        def visit_Yield(self, node: cst.Yield) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    function.visit(Yields())
-    return bool(found)
+    return any(isinstance(node, cst.Yield) for node in own_nodes(function))
 
 
 def _is_socket(analysis: "ModuleAnalysis", expr: cst.BaseExpression,

@@ -38,6 +38,19 @@ def _is_main_string(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.SimpleString) and node.value.strip("\"'") == "__main__"
 
 
+
+def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
+    """The nodes of `function`'s body that run as part of it, in source order: not those of
+    nested defs, lambdas or classes."""
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+            continue
+        yield node
+        stack.extend(reversed(node.children))
+
+
 class StructureMixin:
     """Part of ModuleAnalysis (mpfix.analysis.module); `self` is the whole analysis."""
 

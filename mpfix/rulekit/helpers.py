@@ -9,6 +9,7 @@ import libcst as cst
 
 from mpfix.analysis.module import ModuleAnalysis
 from mpfix.analysis.names import child_fields, dotted_name
+from mpfix.analysis.structure import own_nodes  # noqa: F401 - rules import it from here
 from mpfix.rulekit.rule import ImportSpec, Rule
 
 
@@ -98,18 +99,6 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             elif isinstance(value, (tuple, list)):
                 children.extend(item for item in value if isinstance(item, cst.CSTNode))
         stack.extend(reversed(children))
-
-
-def own_nodes(function: cst.FunctionDef) -> Iterator[cst.CSTNode]:
-    """The nodes of `function`'s body that run as part of it, in source order: not those of
-    nested defs, lambdas or classes."""
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-            continue
-        yield node
-        stack.extend(reversed(node.children))
 
 
 def simple_statement(code: str) -> cst.SimpleStatementLine:
