@@ -55,6 +55,9 @@ class MainGuard(Rule):
     import the main module. An import mpfix cannot resolve to a file of the
     run or of the environment it runs in is not followed.
 
+    A package's `__main__.py` (`python -m pkg`) and a notebook are not
+    reported: spawn and forkserver children never run them again.
+
     Why:
     Under spawn and forkserver (Python 3.14's default on Linux, and the only
     choice on macOS and Windows) every child imports the main module again.
@@ -132,8 +135,8 @@ class MainGuard(Rule):
         self._touched_names: dict[int, set[str]] = {}
 
     def check(self) -> Iterable[Violation]:
-        if self.context.is_notebook:
-            return  # the kernel's `__main__` has no file: no child ever runs the cells again
+        if not self.context.rerun_by_children:
+            return  # a notebook's cells, a package's `__main__.py`: no child runs them again
         body = list(self.context.module.body)
         entry = [s for s in body if self._is_entry(s)]
         guards = [s for s in body if is_main_guard(s)]

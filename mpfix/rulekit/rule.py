@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
 
 import libcst as cst
@@ -64,6 +65,15 @@ class RuleContext:
         never run them again (no main guard is needed), and cannot import anything they
         define."""
         return self.path.endswith(".ipynb")
+
+    @property
+    def rerun_by_children(self) -> bool:
+        """Whether a spawn or forkserver child runs this file's module-level code again when
+        the file is the main module. Not a notebook's cells (the kernel's `__main__` has no
+        file), and not a `__main__.py` (`python -m pkg`, a directory, a zip archive):
+        multiprocessing's spawn preparation skips main modules named `__main__` or
+        `*.__main__`, since they run their main-only code unconditionally."""
+        return not (self.is_notebook or Path(self.path).name == "__main__.py")
 
     @cached_property
     def runs_as_main(self) -> Optional[str]:
