@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import os
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -252,6 +253,7 @@ class Resolver:
         self._fixed: Optional[_Scope] = None
         self._scopes: dict[Optional[Path], _Scope] = {}
         self._memo: dict[Path, Optional[Path]] = {}
+        self._by_directory: dict[str, _Scope] = {}
         if isolated:
             self._fixed = self._scope(Config())
         elif config_path is not None:
@@ -269,7 +271,13 @@ class Resolver:
         return _Scope(config, settings, tuple((root, tuple(p)) for root, p in excludes if p))
 
     def scope_for(self, path: Path) -> _Scope:
-        return self._scope_in(path.absolute().parent)
+        # Asked for every file of a run, twice: once per directory is enough (os.path is
+        # several times cheaper than pathlib here).
+        directory = os.path.dirname(os.path.abspath(path))
+        scope = self._by_directory.get(directory)
+        if scope is None:
+            scope = self._by_directory[directory] = self._scope_in(Path(directory))
+        return scope
 
     def _scope_in(self, directory: Path) -> _Scope:
         if self._fixed is not None:
