@@ -14,6 +14,8 @@ from mpfix.engine.registry import ALL_CODES, rule_class
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+# Modules that stand in for libraries behaviour runs must not need (torch).
+STAND_INS = ROOT / "tests" / "stand_ins"
 CODES_BY_NAME = {rule_class(code).name: code for code in ALL_CODES}
 
 
@@ -50,8 +52,12 @@ class Case:
         return {k: v for k, v in self.fix_options().items() if k != "unsafe_fixes"}
 
     def support_files(self) -> list[Path]:
-        return sorted(p for p in self.folder.iterdir()
-                      if p.suffix == ".py" and p.name not in ("before.py", "after.py"))
+        """The modules copied beside the program: the case's own, and the shared stand-ins
+        its run.json names (`"stand_ins": ["torch"]`: tests/stand_ins/torch.py)."""
+        own = [p for p in self.folder.iterdir()
+               if p.suffix == ".py" and p.name not in ("before.py", "after.py")]
+        shared = [STAND_INS / f"{name}.py" for name in (self.run or {}).get("stand_ins", [])]
+        return sorted(own) + shared
 
 
 def program_code(case: Case, data: bytes) -> bytes:
