@@ -10,7 +10,7 @@ import libcst as cst
 
 from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnalysis, Workers,
                                    method_name)
-from mpfix.analysis.pickling import CUSTOM_PICKLING, unpicklable
+from mpfix.analysis.pickling import CUSTOM_PICKLING, instance_attributes, unpicklable
 from mpfix.findings import Safety
 from mpfix.settings import notebook_helpers_module
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
@@ -684,24 +684,9 @@ class UnpicklableCallable(Rule):
     def _instance_attributes(self, cls: cst.ClassDef) -> list[tuple[str, cst.BaseExpression]]:
         """(`attr`, value) for each `self.attr = value` in the methods of `cls`."""
         if id(cls) not in self._attributes:
-            self._attributes[id(cls)] = list(self._find_instance_attributes(cls))
+            self._attributes[id(cls)] = [(attribute, value) for attribute, value, _
+                                         in instance_attributes(cls)]
         return self._attributes[id(cls)]
-
-    def _find_instance_attributes(self, cls: cst.ClassDef
-                                  ) -> Iterator[tuple[str, cst.BaseExpression]]:
-        for statement in cls.body.body:
-            if not isinstance(statement, cst.FunctionDef) or not statement.params.params:
-                continue
-            this = statement.params.params[0].name.value
-            for assign in _assignments_in(statement):
-                for target in assign.targets:
-                    elements = target.target.elements if isinstance(target.target, cst.Tuple) \
-                        else [cst.Element(target.target)]
-                    for element in elements:
-                        node = element.value
-                        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
-                                and node.value.value == this:
-                            yield node.attr.value, assign.value
 
     def _unpicklable(self, value: Optional[cst.BaseExpression],
                      cls: Optional[cst.ClassDef] = None) -> Optional[str]:
@@ -1551,20 +1536,6 @@ def _share_loop(analysis: ModuleAnalysis, node: cst.CSTNode, read: cst.CSTNode) 
                 and names.contains(ancestor, read):
             return True
     return False
-
-
-def _assignments_in(function: cst.FunctionDef) -> list[cst.Assign]:
-    found: list[cst.Assign] = []
-
-    class Assigns(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            found.append(node)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-    function.visit(Assigns())
-    return found
 
 
 def _method_binding(analysis: ModuleAnalysis, function: cst.FunctionDef) -> str:

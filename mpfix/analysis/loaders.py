@@ -177,17 +177,9 @@ class LoadersMixin:
             loop = self.parent(load)
             if isinstance(loop, (cst.For, cst.CompFor)) and loop.iter is load \
                     and self._starts_loader_workers(load) \
-                    and (into_functions or not self._inside_definition(loop, node)):
+                    and (into_functions or not self._nested_in_definition(loop, node)):
                 found.append(loop)
         return found
-
-    def _inside_definition(self, inner: cst.CSTNode, outer: cst.CSTNode) -> bool:
-        for ancestor in self.ancestors(inner):
-            if ancestor is outer:
-                return False
-            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-                return True
-        return False
 
     def _starts_loader_workers(self, expr: cst.BaseExpression) -> bool:
         if not isinstance(expr, (cst.Name, cst.Call)) or self.kind_of(expr) is not Kind.DATA_LOADER:

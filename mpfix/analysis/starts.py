@@ -50,8 +50,8 @@ class StartsMixin:
             return calls
         return [call for call in calls if not self._nested_in_definition(call, node)]
 
-    def _nested_in_definition(self, call: cst.Call, outer: cst.CSTNode) -> bool:
-        for ancestor in self.ancestors(call):
+    def _nested_in_definition(self, node: cst.CSTNode, outer: cst.CSTNode) -> bool:
+        for ancestor in self.ancestors(node):
             if ancestor is outer:
                 return False
             if isinstance(ancestor, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
