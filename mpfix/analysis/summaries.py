@@ -361,7 +361,7 @@ class Linked:
     setters: set[str] = field(default_factory=set)  # functions that set the start method
 
 
-def _absolute(target: str, module: str, is_package: bool) -> str:
+def absolute_name(target: str, module: str, is_package: bool) -> str:
     """`..x.f` in `a.b.c` -> `a.x.f`; absolute names are returned as they are."""
     if not target.startswith("."):
         return target
@@ -383,7 +383,7 @@ class Linker:
         summary, is_package = self.modules[module]
         if name.startswith(LOCAL):
             return (module, name[1:]) if name[1:] in summary.functions else None
-        absolute = _absolute(name, module, is_package)
+        absolute = absolute_name(name, module, is_package)
         parts = absolute.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             owner = ".".join(parts[:cut])

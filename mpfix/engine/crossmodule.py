@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from mpfix.analysis.starters import FAMILIES, StarterTable
-from mpfix.analysis.summaries import Linked, ModuleSummary, extract, link
+from mpfix.analysis.summaries import Linked, ModuleSummary, absolute_name, extract, link
 from mpfix.analysis.third_party import LIBRARY_STARTERS
 from mpfix.engine.cache import Cache
 from mpfix.engine.libraries import _IMPORT_LINE as IMPORT_LINE
@@ -91,7 +91,7 @@ def imports_of(source: bytes, module: str = "", package: bool = False) -> list[s
         if base.startswith("."):
             if not module:
                 continue
-            base = _absolute_module(base, module, package)
+            base = absolute_name(base, module, package)
         found.add(base)
         found.update(f"{base}.{word}" for word in _words(imported))
     return sorted(found)
@@ -198,7 +198,7 @@ class Summaries:
         top = module.split(".")[0]
         # Re-exports and helpers of the same distribution are followed too.
         for imported in summary.imports:
-            absolute = _absolute_module(imported, module, package)
+            absolute = absolute_name(imported, module, package)
             if absolute.split(".")[0] == top:
                 pending.append(absolute)
 
@@ -274,16 +274,6 @@ def _imports(imported: set[str], name: str) -> bool:
 
 
 # -- module names ---------------------------------------------------------------------------
-
-
-def _absolute_module(name: str, module: str, package: bool) -> str:
-    if not name.startswith("."):
-        return name
-    level = len(name) - len(name.lstrip("."))
-    parts = module.split(".") if package else module.split(".")[:-1]
-    parts = parts[:len(parts) - (level - 1)] if level > 1 else parts
-    rest = name[level:]
-    return ".".join([*parts, rest] if rest else parts)
 
 
 @functools.lru_cache(maxsize=None)
