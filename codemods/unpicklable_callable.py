@@ -430,8 +430,8 @@ class UnpicklableCallable(Rule):
             return None
         attribute, description = held
         problem = (f"its object holds {description} in '{attribute}': "
-                   + ("hand the workers what they need with initializer=, and use a "
-                      "module-level function" if slot.always_pickled else
+                   + ("use a module-level function, its state given by initializer="
+                      if slot.always_pickled else
                       "create that in the child, or drop it in a `__getstate__`"))
         return Subject(method, "object", problem=problem)
 
