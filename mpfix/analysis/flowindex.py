@@ -134,9 +134,10 @@ class FlowIndex:
                 made = analysis.definition_of(func.value)
                 owner = made if isinstance(made, cst.ClassDef) else None
                 if owner is not None:
+                    # Looked up on the class, a function binds nothing (`Helper.stop(procs)`
+                    # of a `def stop(procs)` written without self); a class method binds cls.
                     method = _method(owner, func.attr.value)
-                    static = method is not None and is_static(method)
-                    return method, 0 if static or method is None else 1
+                    return method, 1 if method is not None and is_classmethod(method) else 0
             if owner is not None:
                 method = _method(owner, func.attr.value)
                 return method, 0 if method is not None and is_static(method) else 1
@@ -180,5 +181,13 @@ def _method(owner: cst.ClassDef, name: str) -> Optional[cst.FunctionDef]:
 
 
 def is_static(function: cst.FunctionDef) -> bool:
-    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+    return _decorated(function, "staticmethod")
+
+
+def is_classmethod(function: cst.FunctionDef) -> bool:
+    return _decorated(function, "classmethod")
+
+
+def _decorated(function: cst.FunctionDef, name: str) -> bool:
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == name
                for d in function.decorators)
