@@ -54,7 +54,8 @@ class PoolLifecycle(Rule):
     and `concurrent.futures.ProcessPoolExecutor`, resolved by name (thread pools are
     never reported):
     a pool that is never closed, terminated or used in `with`, where it stays in the
-    function that made it (not returned, stored, or handed to a call that could close it;
+    function that made it, or that got it from a function of the module that only makes
+    and returns it (not returned, stored, or handed to a call that could close it;
     a ProcessPoolExecutor left open is not reported: when its function returns, its
     manager thread sees it freed, finishes the pending work and joins the workers); one
     started on every iteration of a loop, or on every call of a function
@@ -111,12 +112,45 @@ class PoolLifecycle(Rule):
         self._results = ResultReads(self.analysis)
         for call in self.analysis.calls:
             kind = self.analysis.call_kind(call)
+            if kind not in POOL_KINDS:
+                kind = self._factory_kind(call)
             if kind in POOL_KINDS and not self._manager_proxy(call):
                 violation = self._creation(call, kind)  # type: ignore[arg-type]
                 if violation is not None:
                     yield violation
         for block, pool in self._pool_blocks():
             yield from self._results_after_block(block, pool)
+
+    def _factory_kind(self, call: cst.Call) -> Optional[Kind]:
+        """The kind of pool a call of one of the module's functions hands its caller when
+        that function makes a fresh pool and only returns it (`def make_pool(n): return
+        Pool(n)`): the caller owns that pool as if it had made it."""
+        analysis = self.analysis
+        factory = analysis.definition_of(call.func) if isinstance(call.func, cst.Name) else None
+        if not isinstance(factory, cst.FunctionDef):
+            return None
+        kind = analysis.must_hold(call)
+        creations = analysis.flow_creations(call)
+        if kind not in POOL_KINDS or not creations:
+            return None
+        fresh = all(analysis.enclosing_function(creation) is factory
+                    and not self._manager_proxy(creation) and self._only_returned(creation)
+                    for creation in creations)
+        return kind if fresh else None
+
+    def _only_returned(self, creation: cst.Call) -> bool:
+        """The pool leaves the function that made it only by `return`: a pool it also keeps
+        (a cached singleton, an attribute) is shared, and no caller may close it."""
+        analysis = self.analysis
+        if isinstance(analysis.parent(creation), cst.Return):
+            return True
+        variable = self._bound_name(creation)
+        if variable is None or not self._function_local(variable):
+            return False
+        reads = analysis.reads_of(variable)
+        returned = {id(read) for read in reads if isinstance(analysis.parent(read), cst.Return)}
+        return bool(returned) and all(id(read) in returned or self._use(read) == "uses"
+                                      for read in reads)
 
     def _manager_proxy(self, call: cst.Call) -> bool:
         """`manager.Pool()`: the manager's process owns it."""
