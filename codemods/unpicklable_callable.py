@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import libcst as cst
@@ -13,7 +13,8 @@ from mpfix.analysis.module import (Binding, CallableUse, Definition, ModuleAnaly
 from mpfix.analysis.pickling import CUSTOM_PICKLING, instance_attributes, unpicklable
 from mpfix.findings import Safety
 from mpfix.settings import notebook_helpers_module
-from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
+from mpfix.analysis.relocation import Relocation, is_cell_marker, relocation
+from mpfix.rulekit.rule import Fix, ModuleAddition, Rule, RuleContext, Violation
 from mpfix.rulekit.comments import describes_old_behaviour, without_attached_comment
 from mpfix.rulekit.helpers import (
     RuleCommand, import_binding, own_nodes, split_leading_lines, unused_name,
@@ -40,6 +41,8 @@ FORK_SAFE_TARGETS = ("spawn", "forkserver")
 # lambdas aren't pickleable"): see mpfix.rulekit.comments.
 OLD_SUBJECT = re.compile(r"lambda|nested|\blocal\b|\binner\b|closure|defined (?:in|inside)\b|"
                          r"module[- ]level|top[- ]level", re.IGNORECASE)
+# A finding is one line (mpfix rule CODE has the rest).
+MAX_MESSAGE = 160
 # Decorators that make a method bound to its class, or to nothing.
 METHOD_DECORATORS = frozenset({"builtins.classmethod", "builtins.staticmethod"})
 # Calls that look at a Process object without keeping it anywhere a start() could reach.
@@ -272,15 +275,20 @@ class UnpicklableCallable(Rule):
             if self._broken_here(slot, subject) and not self._never_started(slot):
                 reported.append((slot, subject))
         plans: dict[int, Union[Hoist, str]] = {}
+        moves: dict[int, tuple[Relocation, Optional[Fix]]] = {}
         for slot, subject in reported:
             if subject.definition is None:
                 yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
                                 f"{subject.problem}")
                 continue
-            if self.context.is_notebook:
-                yield Violation(subject.node, self._notebook_message(slot, subject))
-                continue
             key = id(subject.definition)
+            if self.context.is_notebook:
+                if key not in moves:
+                    moves[key] = self._notebook_move(subject, slots_by_definition[key])
+                relocated, fix = moves[key]
+                yield Violation(subject.node, self._notebook_message(slot, subject, relocated),
+                                fix)
+                continue
             if key not in plans:
                 plans[key] = self._plan(subject, slots_by_definition[key])
             plan = plans[key]
@@ -966,7 +974,8 @@ class UnpicklableCallable(Rule):
         where = f"'{outer.name.value}'" if outer is not None else "a function"
         return f"pickle cannot find it inside {where}"
 
-    def _notebook_message(self, slot: Slot, subject: Subject) -> str:
+    def _notebook_message(self, slot: Slot, subject: Subject,
+                          relocated: Optional[Relocation]) -> str:
         """In a notebook nothing defined in the cells can reach a spawn or forkserver child:
         the kernel's `__main__` has no file for the child to import, so moving a definition
         to the notebook's top level would not help; it has to live in a module."""
@@ -982,8 +991,13 @@ class UnpicklableCallable(Rule):
                           else " (the pool hangs)")
         helpers = notebook_helpers_module(self.context.settings.notebook_helpers,
                                           self.context.path)
-        return f"{self._describe(subject)} is {slot.where()} in a notebook; {error}: move it to " \
-               f"'{helpers}.py'{self._notebook_company(subject)}"
+        # The most precise wording that fits in a line (the names are in the fix's diff; the
+        # location says it is a notebook).
+        wordings = [f"{self._describe(subject)} is {slot.where()}{context}; {error}: move it"
+                    f"{along} to '{helpers}.py'{passed}"
+                    for context in (" in a notebook", "")
+                    for along, passed in _notebook_company(relocated)]
+        return next((w for w in wordings if len(w) <= MAX_MESSAGE), wordings[-1])
 
     def _plain_name(self, subject: Subject) -> str:
         """The name pickle looks up in the child's `__main__`, as its error message quotes it."""
@@ -992,39 +1006,115 @@ class UnpicklableCallable(Rule):
             return f"'{definition.name.value}'"
         return "'<lambda>'"
 
-    def _notebook_company(self, subject: Subject) -> str:
-        """What a notebook definition needs beside it in its module: the notebook's functions,
-        classes and constants it reads, transitively (they move with it), and the notebook's
-        other variables it reads (values the kernel computed, which a worker can only get as
-        arguments). Imports are repeated in the module, so they count as neither."""
+    # -- a notebook's definitions move to the module beside it ------------------------------
+
+    def _notebook_move(self, subject: Subject,
+                       slots: list[Slot]) -> tuple[Optional[Relocation], Optional[Fix]]:
+        """What moving a notebook's definition to its helpers module takes, and the fix that
+        does it where that is provably right; None for what is not a top-level definition."""
         definition = subject.definition
-        if subject.placement != "notebook" or definition is None:
-            return ""
-        moved: list[str] = []
-        passed: list[str] = []
-        pending, seen = [definition], {id(definition)}
-        while pending:
-            for name in self.analysis.global_reads(pending.pop()):
-                bindings = self.analysis.global_bindings(name)
-                if all(binding.imported for binding in bindings):
-                    continue
-                nodes = [binding.node for binding in bindings]
-                if len(nodes) == 1 and isinstance(nodes[0], (cst.FunctionDef, cst.ClassDef)):
-                    if id(nodes[0]) not in seen:
-                        seen.add(id(nodes[0]))
-                        moved.append(name)
-                        pending.append(nodes[0])
-                elif self.analysis.is_constant_global(name):
-                    if name not in moved:
-                        moved.append(name)
-                elif name not in passed:
-                    passed.append(name)
-        note = ""
-        if moved:
-            note += f"; move {_quoted(moved)} it uses with it"
-        if passed:
-            note += f"; pass {_quoted(passed)} (notebook variables it reads) as arguments"
-        return note
+        if subject.placement != "notebook" \
+                or not isinstance(definition, (cst.FunctionDef, cst.ClassDef)):
+            return None, None
+        relocated = relocation(self.analysis, definition)
+        if relocated.problem is not None or relocated.passed_through_calls \
+                or self.context.siblings is None:
+            return relocated, None
+        helpers = notebook_helpers_module(self.context.settings.notebook_helpers,
+                                          self.context.path)
+        if not helpers.isidentifier():
+            return relocated, None
+        conflict = self._helpers_conflict(f"{helpers}.py", relocated)
+        if conflict is not None:
+            return replace(relocated, problem=conflict), None
+        if relocated.passed and not self._can_pass(definition, relocated.passed, slots):
+            return relocated, None
+        return relocated, self._notebook_fix(definition, helpers, relocated, slots)
+
+    def _helpers_conflict(self, module: str, relocated: Relocation) -> Optional[str]:
+        """Why the helpers module cannot take the moved code: it cannot be read, or it binds
+        one of the names otherwise than the move would."""
+        assert self.context.siblings is not None
+        bound = self.context.siblings.bound_names(module)
+        if bound is None:
+            return f"'{module}' cannot be read or parsed"
+        taken = [name for name in relocated.names if name in bound]
+        for spec in relocated.imports:
+            name = spec[2] or (spec[1] if spec[1] is not None else spec[0].split(".")[0])
+            if name in bound and bound[name] != spec:
+                taken.append(name)
+        return f"'{module}' already binds {_quoted(taken)}" if taken else None
+
+    def _can_pass(self, definition: cst.FunctionDef, values: list[str],
+                  slots: list[Slot]) -> bool:
+        """Whether the notebook variables `definition` reads can become its leading
+        parameters: it is used only where it is handed over, and each value pickles."""
+        binding = self._own_binding(definition, definition)
+        if not isinstance(binding, Binding):
+            return False
+        handed = {id(self.analysis.unwrap_partial(s.expr)) for s in slots}
+        if any(id(r) not in handed for r in self._references(binding)):
+            return False
+        for name in values:
+            bindings = self.analysis.global_bindings(name)
+            if len(bindings) != 1:
+                return False
+            value = self._bound_value(bindings[0].node)
+            if value is None or isinstance(value, cst.Lambda) or self._unpicklable(value) \
+                    or self.analysis.kind_of(value) is not None:
+                return False
+        return True
+
+    def _notebook_fix(self, definition: Union[cst.FunctionDef, cst.ClassDef], helpers: str,
+                      relocated: Relocation, slots: list[Slot]) -> Fix:
+        updates: dict[cst.CSTNode, Update] = {}
+        imports: tuple = ()
+        if relocated.passed:
+            partial, imports = import_binding(self.analysis, "functools", "partial")
+            plan = Hoist(definition, definition, definition, definition.name.value, False,
+                         relocated.passed, slots)
+            if not any([self._hand_over(slot, plan, partial, updates) for slot in slots]):
+                imports = ()
+        moved = [self._moved_statement(s, definition, relocated.passed)
+                 for s in relocated.statements]
+        cells = self._by_cell(relocated)
+        for names, first, rest in cells:
+            import_line = cst.SimpleStatementLine(
+                [cst.ImportFrom(module=cst.Name(helpers),
+                                names=[cst.ImportAlias(cst.Name(n)) for n in names])],
+                leading_lines=[line for line in first.leading_lines if line.comment is None])
+            updates[first] = lambda _, line=import_line: line
+            for statement in rest:
+                updates[statement] = lambda _: cst.RemovalSentinel.REMOVE
+        module = self.context.module
+        addition = ModuleAddition(f"{helpers}.py", tuple(moved), tuple(relocated.imports),
+                                  tuple(relocated.names))
+        return Fix({module: module.visit(_Rewrite(updates))}, Safety.UNSAFE, imports, (addition,))
+
+    def _moved_statement(self, statement: cst.BaseStatement, handed: cst.CSTNode,
+                         passed: list[str]) -> cst.BaseStatement:
+        if statement is handed and passed and isinstance(statement, cst.FunctionDef):
+            return statement.with_changes(params=_with_leading_parameters(statement.params,
+                                                                          passed))
+        return statement
+
+    def _by_cell(self, relocated: Relocation
+                 ) -> list[tuple[list[str], cst.BaseStatement, list[cst.BaseStatement]]]:
+        """The moved statements grouped by the cell they are in: the names each cell
+        defined, the first statement (an import of them takes its place) and the others."""
+        body = list(self.context.module.body)
+        cell_of: dict[int, int] = {}
+        cell = 0
+        for statement in body:
+            if is_cell_marker(statement):
+                cell += 1
+            cell_of[id(statement)] = cell
+        groups: dict[int, tuple[list[str], list[cst.BaseStatement]]] = {}
+        for statement, name in zip(relocated.statements, relocated.names):
+            names, statements = groups.setdefault(cell_of[id(statement)], ([], []))
+            names.append(name)
+            statements.append(statement)
+        return [(names, statements[0], statements[1:]) for names, statements in groups.values()]
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1380,6 +1470,26 @@ class _Rewrite(cst.CSTTransformer):
     def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
         update = self.updates.get(original_node)
         return update(updated_node) if update is not None else updated_node
+
+
+def _notebook_company(relocated: Optional[Relocation]) -> list[tuple[str, str]]:
+    """What a notebook definition needs beside it in its module, worded from the most
+    precise to the shortest: the notebook's functions, classes and constants it reads,
+    transitively (they move with it), and the notebook's other variables it reads (values
+    the kernel computed, which a worker can only get as arguments). Imports are repeated in
+    the module. Why a fix cannot move it (the rule's docs list the reasons) would not fit
+    beside the error the children raise."""
+    if relocated is None or not (relocated.company or relocated.passed):
+        return [("", "")]
+    company, passed = relocated.company, relocated.passed
+    counted = f"{len(company)} definitions" if len(company) > 1 else _quoted(company)
+    variables = f"{len(passed)} notebook variables" if len(passed) > 1 else _quoted(passed)
+    return [
+        (f" with {_quoted(company)}" if company else "",
+         f", passing {_quoted(passed)} as arguments" if passed else ""),
+        (f" with the {counted} it uses" if company else "",
+         f", passing {variables} as arguments" if passed else ""),
+    ]
 
 
 def _quoted(names: list[str]) -> str:

@@ -77,9 +77,20 @@ class Finding:
 _FINDING_FIELDS = frozenset(Finding.__dataclass_fields__)
 
 
+@dataclass(frozen=True)
+class CompanionFile:
+    """Another file a fix of this one writes: the module beside a notebook that its
+    definitions move to. `original` is None when the fix creates it."""
+
+    path: str
+    original: Optional[bytes]
+    new: bytes
+
+
 @dataclass
 class FileResult:
-    """What processing one file produced; `new_source` is None when unchanged."""
+    """What processing one file produced; `new_source` is None when unchanged. The
+    companions are written before the file, so it never imports what is not there."""
 
     path: str
     findings: list[Finding] = field(default_factory=list)
@@ -87,6 +98,7 @@ class FileResult:
     error: Optional[str] = None
     parsed: bool = False
     fixed: dict[str, int] = field(default_factory=dict)
+    companions: list[CompanionFile] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:

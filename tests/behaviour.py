@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 import notebook_kernel
-from fixture_cases import Case
+from fixture_cases import STAND_INS, Case
 from project_cases import SITE, is_project, lay_out
 
 DEFAULT_TIMEOUT = 10.0
@@ -95,9 +95,14 @@ def run_program(case: Case, which: str, program: bytes, method: str) -> Outcome:
         name = spec.get("as", case.program_name)
         if is_project(case.folder):
             lay_out(case, program, workdir)
+            for stand_in in spec.get("stand_ins", []):  # shared stand-ins, for the run only
+                shutil.copy(STAND_INS / f"{stand_in}.py", workdir / f"{stand_in}.py")
         else:
             for support in case.support_files():
                 shutil.copy(support, workdir / support.name)
+            if which == "after":  # the modules the fix wrote beside the program
+                for companion, content in case.companions().items():
+                    (workdir / companion).write_bytes(content)
             (workdir / name).write_bytes(program)
         return run_script(workdir, spec.get("main", name), method, spec.get("argv", []),
                           run_timeout(case, which, method))

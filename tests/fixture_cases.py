@@ -48,6 +48,12 @@ class Case:
         options.update(self.options)
         return options
 
+    def companions(self) -> dict[str, bytes]:
+        """The files beside the program that the fix writes, as it must leave them:
+        `after.NAME` in the case folder is NAME after the fix (a notebook's helpers module)."""
+        return {p.name[len("after."):]: p.read_bytes() for p in sorted(self.folder.iterdir())
+                if p.name.startswith("after.") and p.name not in ("after.py", "after.ipynb")}
+
     def check_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.fix_options().items() if k != "unsafe_fixes"}
 
@@ -55,7 +61,7 @@ class Case:
         """The modules copied beside the program: the case's own, and the shared stand-ins
         its run.json names (`"stand_ins": ["torch"]`: tests/stand_ins/torch.py)."""
         own = [p for p in self.folder.iterdir()
-               if p.suffix == ".py" and p.name not in ("before.py", "after.py")]
+               if p.suffix == ".py" and not p.name.startswith(("before.", "after."))]
         shared = [STAND_INS / f"{name}.py" for name in (self.run or {}).get("stand_ins", [])]
         return sorted(own) + shared
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import Any, Optional
 
 from fixture_cases import Case
 from mpfix.api import _file_settings
@@ -38,7 +39,8 @@ def program_path(case: Case) -> str:
 def lay_out(case: Case, program: bytes, workdir: Path) -> Path:
     """Copy the case's project into `workdir` with `program` as its main file."""
     for item in case.folder.iterdir():
-        if item.name in CASE_FILES or item.name == "__pycache__":
+        if item.name in CASE_FILES or item.name == "__pycache__" \
+                or item.name.startswith(("before.", "after.")):
             continue
         if item.is_dir():
             shutil.copytree(item, workdir / item.name,
@@ -51,12 +53,16 @@ def lay_out(case: Case, program: bytes, workdir: Path) -> Path:
     return main
 
 
-def _run(case: Case, program: bytes, options: dict[str, Any], fix: bool) -> FileResult:
+def _run(case: Case, program: bytes, options: dict[str, Any], fix: bool,
+         companions: Optional[dict[str, bytes]] = None) -> FileResult:
     with tempfile.TemporaryDirectory(prefix="mpfix-project-") as tmp:
         workdir = Path(tmp)
         main = lay_out(case, program, workdir)
+        for name, content in (companions or {}).items():
+            (workdir / name).write_bytes(content)
         site = workdir / SITE
-        files = sorted(p for p in workdir.rglob("*.py") if site not in p.parents)
+        files = [main] if case.notebook else \
+            sorted(p for p in workdir.rglob("*.py") if site not in p.parents)
 
         def settings_for(path: Path):  # type: ignore[no-untyped-def]
             return _file_settings(options.get("select"), options.get("ignore", ()),
@@ -70,6 +76,8 @@ def _run(case: Case, program: bytes, options: dict[str, Any], fix: bool) -> File
         result = next(r for r in report.results if r.path == str(main))
         if result.error:
             raise AssertionError(result.error)
+        result.companions = [replace(c, path=str(Path(c.path).relative_to(workdir)))
+                             for c in result.companions]
         return result
 
 
@@ -80,3 +88,12 @@ def check_project(case: Case, program: bytes) -> list:
 def fix_project(case: Case, program: bytes) -> bytes:
     result = _run(case, program, case.fix_options(), fix=True)
     return result.new_source if result.new_source is not None else program
+
+
+def fix_notebook(case: Case, program: bytes,
+                 companions: Optional[dict[str, bytes]] = None) -> tuple[bytes, dict[str, bytes]]:
+    """A notebook case fixed as `mpfix fix` fixes a notebook on disk (with the case's modules
+    and `companions` beside it): the new notebook, and the files beside it the fix writes."""
+    result = _run(case, program, case.fix_options(), fix=True, companions=companions)
+    written = {c.path: c.new for c in result.companions}
+    return (result.new_source if result.new_source is not None else program), written

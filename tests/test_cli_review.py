@@ -111,13 +111,13 @@ def review(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "rule_classes", lambda codes: [Bump])
     monkeypatch.setattr(interactive, "stdin_is_terminal", lambda: True)
     writes: list[str] = []
-    real_write = cli.write_atomically
+    real_write = cli.write_file
 
     def counting_write(path, original, new):  # type: ignore[no-untyped-def]
         writes.append(Path(path).name)
         real_write(path, original, new)
 
-    monkeypatch.setattr(cli, "write_atomically", counting_write)
+    monkeypatch.setattr(cli, "write_file", counting_write)
     write(tmp_path / "a.py", THREE)
     write(tmp_path / "b.py", ONE)
     return writes

@@ -7,7 +7,7 @@ import pytest
 from behaviour import METHODS, expected_output
 from conftest import CASES
 from fixture_cases import Case, program_code
-from project_cases import check_project, fix_project, is_project
+from project_cases import check_project, fix_notebook, fix_project, is_project
 from mpfix import check_code, fix_code
 from mpfix.engine.source import compiles
 
@@ -43,7 +43,24 @@ def test_findings(case: Case) -> None:
 def _fix(case: Case, program: bytes) -> bytes:
     if is_project(case.folder):
         return fix_project(case, program)
+    if case.notebook:
+        return fix_notebook(case, program)[0]
     return fix_code(program, **case.fix_options())
+
+
+notebook_cases = [case for case in CASES if case.notebook]
+
+
+@pytest.mark.parametrize("case", notebook_cases, ids=[c.id for c in notebook_cases])
+def test_fix_writes_companions(case: Case) -> None:
+    """A notebook's fix may move code to a module beside it: exactly the case's `after.NAME`
+    files, and none when it has none; fixed again, with them beside it, nothing changes."""
+    _, written = fix_notebook(case, case.before)
+    assert {name: text.decode() for name, text in written.items()} == \
+        {name: text.decode() for name, text in case.companions().items()}
+    if case.after is not None:
+        again, rewritten = fix_notebook(case, case.after, case.companions())
+        assert (again, rewritten) == (case.after, {})
 
 
 def _check(case: Case, program: bytes) -> list:

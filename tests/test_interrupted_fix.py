@@ -6,6 +6,7 @@ points, in-process."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -27,10 +28,10 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _interrupt_writer(monkeypatch: pytest.MonkeyPatch, *, after: int, written: bool) -> None:
     """Ctrl-C on write number `after` + 1: raised as the writer returns, the file written
     (a signal deferred while the file was in hand), or before it starts, the file not."""
-    real = app.write_atomically
+    real = app.write_file
     calls = []
 
-    def interrupted(path: Path, original: bytes, new: bytes) -> None:
+    def interrupted(path: Path, original: Optional[bytes], new: bytes) -> None:
         calls.append(path)
         if len(calls) <= after:
             real(path, original, new)
@@ -39,7 +40,7 @@ def _interrupt_writer(monkeypatch: pytest.MonkeyPatch, *, after: int, written: b
             real(path, original, new)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(app, "write_atomically", interrupted)
+    monkeypatch.setattr(app, "write_file", interrupted)
 
 
 def _contents(tree: Path) -> list[str]:

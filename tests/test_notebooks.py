@@ -316,10 +316,17 @@ def test_mp007_names_what_moves_with_the_function_and_what_it_must_be_passed() -
         "with mp.Pool(2) as pool:\n    print(pool.map(work, data))"))
     message = check_code(data, path="nb.ipynb", select=["MP007"])[0].message
     # Functions and constants of the notebook go along; imports are repeated in the module;
-    # values the kernel computed reach a worker only as arguments.
-    assert "move 'clip', 'SCALE' it uses with it" in message
-    assert "pass 'data', 'threshold' (notebook variables it reads) as arguments" in message
-    assert "'math'" not in message and "'mp'" not in message
+    # values the kernel computed reach a worker only as arguments. Counted where the names
+    # do not fit in a line.
+    assert message.endswith("move it with the 2 definitions it uses to 'nb_helpers.py', "
+                            "passing 2 notebook variables as arguments")
+    data = jupyter_bytes(notebook(
+        "import multiprocessing as mp\nimport math\nSCALE = 3\nlimit = int('4')",
+        "def work(x):\n    return min(math.floor(x * SCALE), limit)",
+        "with mp.Pool(2) as pool:\n    print(pool.map(work, [1, 2]))"))
+    message = check_code(data, path="nb.ipynb", select=["MP007"])[0].message
+    assert message.endswith("move it with 'SCALE' to 'nb_helpers.py', passing 'limit' as "
+                            "arguments")
 
 
 def test_a_fix_that_moves_statements_keeps_them_in_their_cell() -> None:
@@ -334,3 +341,78 @@ def test_a_fix_that_moves_statements_keeps_them_in_their_cell() -> None:
     after = with_cell(before, 3, "results = [queue.get() for _ in workers]\n# wait for them\n"
                       "for w in workers:\n    w.join()\nprint(results)")
     assert fix_code(jupyter_bytes(before), path="nb.ipynb", select=["MP003"]) == jupyter_bytes(after)
+
+
+# -- MP007's fix: the notebook's definitions move to the module beside it ----------------
+
+def test_fix_moves_the_function_to_the_helpers_module(project: Path) -> None:
+    assert "MP007 [U] " in mpfix("check", "--output-format", "text", "analysis.ipynb").stdout
+    result = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb")
+    assert result.exit_code == 1 and "1 fixed" in result.output  # 1: files changed
+    assert (project / "analysis_helpers.py").read_text() == CELL_FUNCTION + "\n"
+    fixed = json.loads((project / "analysis.ipynb").read_bytes())
+    assert "".join(fixed["cells"][2]["source"]) == "from analysis_helpers import square"
+    again = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb")
+    assert again.exit_code == 0 and "analysis_helpers.py" not in again.output
+
+
+def test_fix_diff_creates_the_helpers_module(project: Path) -> None:
+    result = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "--diff", "analysis.ipynb")
+    assert not (project / "analysis_helpers.py").exists()
+    patch = result.stdout[:result.stdout.index("\n1 file")] + "\n" \
+        if "\n1 file" in result.stdout else result.stdout
+    assert patch.startswith("--- /dev/null\n+++ b/analysis_helpers.py\n@@ -0,0 +1,2 @@\n")
+    assert "--- a/analysis.ipynb" in patch
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    (project / "fix.patch").write_text(patch)
+    subprocess.run(["git", "apply", "fix.patch"], cwd=project, check=True)
+    assert (project / "analysis_helpers.py").read_text() == CELL_FUNCTION + "\n"
+
+
+def test_fix_report_names_the_helpers_module(project: Path) -> None:
+    result = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "--output-format", "json",
+                   "analysis.ipynb")
+    assert json.loads(result.stdout)["fixes"] == [
+        {"path": "analysis.ipynb", "code": "MP007", "name": "unpicklable-callable", "count": 1,
+         "companions": ["analysis_helpers.py"]}]
+
+
+def test_a_helpers_module_binding_the_name_is_left_alone(project: Path) -> None:
+    helpers = project / "analysis_helpers.py"
+    helpers.write_text("def square(x):\n    return x ** 2\n")
+    original = (project / "analysis.ipynb").read_bytes()
+    result = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb")
+    assert result.exit_code == 1 and "MP007 " in result.stdout
+    assert (project / "analysis.ipynb").read_bytes() == original
+    assert helpers.read_text() == "def square(x):\n    return x ** 2\n"
+
+
+def test_the_fix_is_offered_only_where_the_module_beside_can_be_written() -> None:
+    """In memory (the API, stdin) there is no directory to write the module to."""
+    data = jupyter_bytes(notebook("import multiprocessing as mp", CELL_FUNCTION, CELL_POOL))
+    assert fix_code(data, path="nb.ipynb", select=["MP007"], unsafe_fixes=True) == data
+    assert check_code(data, path="nb.ipynb", select=["MP007"])[0].fixable is False
+
+
+def test_interactive_review_shows_the_helpers_module(project: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from mpfix.cli import interactive
+
+    monkeypatch.setattr(interactive, "stdin_is_terminal", lambda: True)
+    result = mpfix("fix", "-i", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb",
+                   input="y\n")
+    assert "--- /dev/null\n+++ b/analysis_helpers.py\n" in result.stderr
+    assert "+def square(x):\n" in result.stderr
+    assert (project / "analysis_helpers.py").read_text() == CELL_FUNCTION + "\n"
+
+
+def test_a_module_is_created_only_where_none_appeared(tmp_path: Path) -> None:
+    from mpfix.engine.writer import WriteError, create_atomically
+
+    target = tmp_path / "helpers.py"
+    create_atomically(target, b"x = 1\n")
+    assert target.read_bytes() == b"x = 1\n"
+    with pytest.raises(WriteError, match="created by someone else"):
+        create_atomically(target, b"x = 2\n")
+    assert target.read_bytes() == b"x = 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["helpers.py"]  # no temporary file left

@@ -29,7 +29,7 @@ from mpfix.cli.report import (
 )
 from mpfix.verify.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
-from mpfix.engine.writer import WriteError, write_atomically
+from mpfix.engine.writer import WriteError, write_file
 
 from mpfix.errors import EXIT_CLEAN, EXIT_ERROR, EXIT_FOUND, EXIT_INTERRUPTED, UsageError
 
@@ -222,9 +222,10 @@ class _Writes:
     due: int = 0
     written: list[str] = field(default_factory=list)
 
-    def write(self, name: str, original: bytes, new: bytes) -> None:
+    def write(self, name: str, original: Optional[bytes], new: bytes) -> None:
+        """Write `name` (read as `original`; None: create it)."""
         try:
-            write_atomically(Path(name), original, new)
+            write_file(Path(name), original, new)
         except KeyboardInterrupt:
             # Deferred while the file was in hand, a Ctrl-C is raised as the writer
             # returns: the file may be written; what is on disk says.
@@ -374,15 +375,19 @@ def _write_reviewed(reviewed: list[tuple[FileResult, bytes]]) -> tuple[list[str]
         if result.new_source is None:
             continue
         try:
-            write_atomically(Path(result.path), source, result.new_source)
+            for companion in result.companions:
+                write_file(Path(companion.path), companion.original, companion.new)
+                written.append(companion.path)
+            write_file(Path(result.path), source, result.new_source)
             written.append(result.path)
         except WriteError as error:
             failed.append(f"{result.path} ({error})")
     return written, failed
 
 
-def _write_patch(path: str, old: bytes, new: bytes, color: Optional[bool]) -> None:
-    """The patch as bytes, so it applies to the bytes on disk whatever their encoding."""
+def _write_patch(path: str, old: Optional[bytes], new: bytes, color: Optional[bool]) -> None:
+    """The patch as bytes, so it applies to the bytes on disk whatever their encoding;
+    `old` None: the patch creates the file."""
     from mpfix.engine.diff import colorize, should_color, unified_diff
 
     patch = unified_diff(path, old, new)
@@ -394,6 +399,8 @@ def _write_patch(path: str, old: bytes, new: bytes, color: Optional[bool]) -> No
 def _print_patches(report: runner.RunReport, color: Optional[bool]) -> None:
     for result in report.results:
         if result.new_source is not None:
+            for companion in result.companions:
+                _write_patch(companion.path, companion.original, companion.new, color)
             _write_patch(result.path, report.sources[result.path], result.new_source, color)
 
 
@@ -408,11 +415,14 @@ def _write_changes(report: runner.RunReport, settings: dict[Path, FileSettings],
     """Write every fixed file; returns the files that could not be written, with the
     number of fixes each one loses."""
     unwritten: dict[str, int] = {}
-    writes.due = sum(1 for result in report.results if result.new_source is not None)
+    writes.due = sum(1 + len(result.companions) for result in report.results
+                     if result.new_source is not None)
     for index, result in enumerate(report.results):
         if result.new_source is None:
             continue
         try:
+            for companion in result.companions:  # first: the file imports from them
+                writes.write(companion.path, companion.original, companion.new)
             writes.write(result.path, report.sources[result.path], result.new_source)
         except WriteError as error:
             unwritten[result.path] = sum(result.fixed.values())

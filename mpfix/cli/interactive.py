@@ -20,6 +20,8 @@ refused with exit status 2 instead of reading answers from a pipe or hanging.
 
 from __future__ import annotations
 
+import os
+
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional
@@ -135,6 +137,9 @@ class Reviewer:
         where = finding.location
         title = f"[{self.asked}/{self.total()}] {finding.code} {rule.name} at {where}"
         patch = unified_diff_text(finding.path, pending.module.code, pending.preview())
+        for module, old, new in pending.companion_previews():  # what it adds beside the file
+            patch += unified_diff_text(os.path.join(os.path.dirname(finding.path), module),
+                                       old, new)
         if self.color:
             title = click.style(title, bold=True)
             patch = colorize_text(patch)

@@ -129,7 +129,8 @@ FIX_REPORT_FORMATS = ("json", "sarif")
 
 def applied_fixes(results: list[FileResult]) -> list[dict[str, Any]]:
     """What a fix run changed: one record per file and rule."""
-    return [{"path": r.path, "code": code, "name": rule_name(code), "count": count}
+    return [{"path": r.path, "code": code, "name": rule_name(code), "count": count,
+             **({"companions": [c.path for c in r.companions]} if r.companions else {})}
             for r in results for code, count in sorted(r.fixed.items()) if count]
 
 

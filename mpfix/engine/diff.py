@@ -47,12 +47,14 @@ def patch_path(path: str, cwd: Optional[Path] = None) -> str:
     return text
 
 
-def unified_diff_text(path: str, old: str, new: str, context: int = 3) -> str:
-    """A unified diff of two texts under `a/PATH` and `b/PATH` (empty when equal)."""
+def unified_diff_text(path: str, old: Optional[str], new: str, context: int = 3) -> str:
+    """A unified diff of two texts under `a/PATH` and `b/PATH` (empty when equal); `old`
+    None: a patch that creates the file (from `/dev/null`, as git writes it)."""
     name = patch_path(path)
-    old_lines, new_lines = _git_lines(old), _git_lines(new)
+    old_lines, new_lines = _git_lines(old or ""), _git_lines(new)
+    source = "/dev/null" if old is None else f"a/{name}"
     out = []
-    for line in difflib.unified_diff(old_lines, new_lines, fromfile=f"a/{name}",
+    for line in difflib.unified_diff(old_lines, new_lines, fromfile=source,
                                      tofile=f"b/{name}", n=context):
         if line.startswith(("---", "+++")):
             out.append(line if line.endswith("\n") else line + "\n")
@@ -63,9 +65,10 @@ def unified_diff_text(path: str, old: str, new: str, context: int = 3) -> str:
     return "".join(out)
 
 
-def unified_diff(path: str, old: bytes, new: bytes, context: int = 3) -> bytes:
+def unified_diff(path: str, old: Optional[bytes], new: bytes, context: int = 3) -> bytes:
     """A patch `git apply` accepts for one file, as bytes to write unchanged."""
-    text = unified_diff_text(path, _as_text(old), _as_text(new), context)
+    text = unified_diff_text(path, None if old is None else _as_text(old), _as_text(new),
+                             context)
     return text.encode("utf-8", errors="surrogateescape")
 
 

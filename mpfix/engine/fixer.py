@@ -22,12 +22,14 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from mpfix.analysis.module import ModuleAnalysis
+from mpfix.analysis.relocation import is_cell_marker
 from mpfix.rulekit.blanklines import literal_blank_lines
 from mpfix.engine.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
 from mpfix.rulekit.imports import add_imports
 from mpfix.analysis.names import child_fields
 from mpfix.engine.noqa import Suppressions
+from mpfix.engine.companions import SiblingModules
 from mpfix.analysis.positions import StatementTexts
 from mpfix.engine.registry import ALL_CODES, rule_classes
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
@@ -128,11 +130,21 @@ class PendingFix:
     violation: Violation
     finding: Finding
     module: cst.Module
+    siblings: Optional[SiblingModules] = None
 
     def preview(self) -> str:
         """The module's code with only this fix applied."""
         assert self.violation.fix is not None
         return _apply(self.module, [self.violation.fix]).code
+
+    def companion_previews(self) -> list[tuple[str, Optional[str], str]]:
+        """(module, text before or None, text after) of each module beside the file that
+        the fix adds to."""
+        assert self.violation.fix is not None
+        if self.siblings is None:
+            return []
+        return [(addition.module, *self.siblings.preview(addition))
+                for addition in self.violation.fix.additions]
 
 
 class FixFailed(Exception):
@@ -162,11 +174,12 @@ def _finding(analysis: ModuleAnalysis, rule: type[Rule], violation: Violation,
 
 
 def _analyse(module: cst.Module, settings: FileSettings, rules: list[type[Rule]], path: str,
-             texts: Optional[StatementTexts] = None,
+             texts: Optional[StatementTexts] = None, siblings: Optional[SiblingModules] = None,
              ) -> tuple[ModuleAnalysis, list[tuple[type[Rule], Violation]]]:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters(), settings.handoffs), texts)
-    context = RuleContext(analysis=analysis, settings=settings, path=path)
+    analysis = ModuleAnalysis(wrapper, StarterTable(settings.starters(), settings.handoffs,
+                                                    settings.summary_facts), texts)
+    context = RuleContext(analysis=analysis, settings=settings, path=path, siblings=siblings)
     found: list[tuple[type[Rule], Violation]] = []
     reported: set[tuple[str, int, str]] = set()
     for rule in rules:
@@ -204,8 +217,17 @@ def _apply(module: cst.Module, fixes: Iterable[Fix],
     else:
         module = module.visit(_ApplyReplacements(replacements))
     if imports:
-        module = add_imports(module, imports)
+        module = _with_imports(module, imports)
     return module
+
+
+def _with_imports(module: cst.Module, imports: list) -> cst.Module:
+    """`module` with `imports` added; in a notebook, to its first code cell."""
+    body = module.body
+    if body and is_cell_marker(body[0]):
+        rest = add_imports(module.with_changes(body=body[1:]), imports)
+        return rest.with_changes(body=[body[0], *rest.body])
+    return add_imports(module, imports)
 
 
 def _replace_along_paths(module: cst.Module, replacements: dict,
@@ -295,9 +317,11 @@ def run_rules(
     fix: bool = False,
     approve: Optional[Approver] = None,
     observe: Optional[RoundObserver] = None,
+    siblings: Optional[SiblingModules] = None,
 ) -> FileResult:
     """Check (and with `fix`, rewrite) one file's bytes. Raises nothing for bad input.
-    With `fix`, `observe` is told about every round of the fix loop."""
+    With `fix`, `observe` is told about every round of the fix loop. With `siblings`, fixes
+    may add to the modules beside the file: the result's companions."""
     result = FileResult(path=path, parsed=True)
     started = time.perf_counter()
     try:
@@ -319,7 +343,7 @@ def run_rules(
         module = literal_blank_lines(module, source)
     try:
         first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result,
-                                             observe)
+                                             observe, siblings)
     except RecursionError:
         result.error = "cannot analyse: nesting too deep"
         return result
@@ -333,10 +357,15 @@ def run_rules(
                                        "this file byte for byte (a lone CR line ending at its "
                                        "end?); file left unchanged")
             problem = _verify(source, new_source, path)
+            companions = siblings.changed() if siblings is not None else []
+            for companion in companions:
+                problem = problem or _verify(companion.original or b"", companion.new,
+                                             companion.path)
             if problem:
                 return _left_unchanged(result, first, f"internal error: a fix produced invalid "
                                        f"code ({problem}); file left unchanged")
             result.new_source = new_source
+            result.companions = companions
     return result
 
 
@@ -349,6 +378,8 @@ def _left_unchanged(result: FileResult, first: list[Finding], error: str) -> Fil
 
 def _with_edits(finding: Finding, rule: type[Rule], violation: Violation,
                 module: cst.Module) -> Finding:
+    if violation.fix is not None and violation.fix.additions:
+        return finding  # edits of this file alone would not show the fix
     try:
         preview = PendingFix(rule, violation, finding, module).preview()
     except Exception:  # noqa: BLE001 - a fix that cannot be previewed has no edits to show
@@ -357,13 +388,13 @@ def _with_edits(finding: Finding, rule: type[Rule], violation: Violation,
 
 
 def _fix_loop(module, settings, rules, path, fix, approve, result,  # type: ignore[no-untyped-def]
-              observe=None):
+              observe=None, siblings=None):
     """Returns the first round's findings, the last round's, and the final module."""
     first: list[Finding] = []
     declined: Counter = Counter()  # fixes refused in the review, by _review_key
     texts = StatementTexts()  # rendered statements, reused by the rounds that follow
     for round_number in range(MAX_FIX_ROUNDS):
-        analysis, found = _analyse(module, settings, rules, path, texts)
+        analysis, found = _analyse(module, settings, rules, path, texts, siblings)
         # Generating the module's code costs a pass over the tree: only when it is read.
         needs_text = bool(found) or (settings.report_unused_noqa and not fix)
         suppressions = Suppressions(analysis.source_map.code if needs_text else "")
@@ -385,7 +416,7 @@ def _fix_loop(module, settings, rules, path, fix, approve, result,  # type: igno
                 unused = suppressions.unused(settings.rules, ALL_CODES)
                 reported.extend(replace(f, path=path) for f in unused)
             return first, reported, module
-        chosen = _choose(analysis, module, pending, approve, declined)
+        chosen = _choose(analysis, module, pending, approve, declined, siblings)
         if observe is not None:
             # A fix shared by several findings (one rewrite of a group) fixes all of them.
             applied = {id(violation.fix) for _, violation in chosen}
@@ -393,8 +424,10 @@ def _fix_loop(module, settings, rules, path, fix, approve, result,  # type: igno
                              tuple(f for _, v, f in pending if id(v.fix) in applied)))
         if not chosen:
             return first, reported, module
-        for rule, _ in chosen:
+        for rule, violation in chosen:
             result.fixed[rule.code] = result.fixed.get(rule.code, 0) + 1
+            for addition in violation.fix.additions:
+                siblings.add(addition)  # a rule offers additions only where there are siblings
         module = _apply(module, [v.fix for _, v in chosen], analysis.names.parents)  # type: ignore[misc]
     return first, reported, module
 
@@ -404,7 +437,8 @@ def _review_key(module: cst.Module, violation: Violation, finding: Finding) -> t
     return finding.code, finding.message, module.code_for_node(violation.node).strip()
 
 
-def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-untyped-def]
+def _choose(analysis, module, pending, approve, declined,  # type: ignore[no-untyped-def]
+            siblings=None):
     claimed: set[int] = set()
     roots: list = []
     chosen = []
@@ -414,9 +448,12 @@ def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-un
         if still_declined[key] > 0:
             still_declined[key] -= 1
             continue
+        if _adds_to_a_taken_module(violation.fix, chosen):
+            continue  # the next round sees what this one added
         if not _claim(analysis, claimed, roots, violation.fix):
             continue
-        if approve is not None and not approve(PendingFix(rule, violation, finding, module)):
+        if approve is not None and not approve(PendingFix(rule, violation, finding, module,
+                                                          siblings)):
             declined[key] += 1
             for node in violation.fix.replacements:
                 claimed.discard(id(node))
@@ -424,6 +461,11 @@ def _choose(analysis, module, pending, approve, declined):  # type: ignore[no-un
             continue
         chosen.append((rule, violation))
     return chosen
+
+
+def _adds_to_a_taken_module(fix: Fix, chosen) -> bool:  # type: ignore[no-untyped-def]
+    modules = {a.module for a in fix.additions}
+    return bool(modules) and any(a.module in modules for _, v in chosen for a in v.fix.additions)
 
 
 def _verify(old: bytes, new: bytes, path: str) -> Optional[str]:

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import tokenize
 from bisect import bisect_right
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from mpfix.analysis.cells import CELL_MARKER
 from mpfix.findings import FileResult, Finding
 
 if TYPE_CHECKING:
@@ -38,7 +41,6 @@ if TYPE_CHECKING:
     from mpfix.settings import FileSettings
 
 NOTEBOOK_SUFFIX = ".ipynb"
-CELL_MARKER = "__mpfix_cell__"
 MAGIC_MARKER = "  # mpfix-magic: "
 _CELL_MARKER_LINE = re.compile(r"^__mpfix_cell__\((\d+)\)$")
 _MASKED_LINE = re.compile(r"^(?P<indent>[ \t]*)(?:pass|[^#\n]*= None)  # mpfix-magic: (?P<text>.*)$")
@@ -237,8 +239,8 @@ def split_cells(notebook: NotebookModule, code: str) -> dict[int, str]:
     new: dict[int, str] = {}
     for cell, part in zip(notebook.cells, parts):
         text = unmask("".join(part))
-        if not cell.text.endswith("\n") and text.endswith("\n"):
-            text = text[:-1]
+        if not cell.text.endswith("\n"):  # a line a fix added after its last one
+            text = text.rstrip("\n")
         new[cell.number] = text
     return new
 
@@ -335,7 +337,10 @@ def _error_in_cells(notebook: NotebookModule, error: str) -> str:
 
 
 def process_notebook(source: bytes, settings: "FileSettings", *, path: str, fix: bool,
-                     approve: "Optional[Approver]" = None) -> FileResult:
+                     approve: "Optional[Approver]" = None,
+                     companions: bool = False) -> FileResult:
+    """With `companions` (the notebook is a file on disk, which a fix run writes), a fix may
+    move its definitions to the module beside it (see MP007): the result's companions."""
     from mpfix.engine.pipeline import needs_parse
 
     if not settings.rules:
@@ -349,10 +354,12 @@ def process_notebook(source: bytes, settings: "FileSettings", *, path: str, fix:
     code = notebook.code.encode("utf-8")
     if not needs_parse(code, settings):
         return FileResult(path=path)
+    from mpfix.engine.companions import SiblingModules
     from mpfix.engine.fixer import run_rules
 
+    siblings = SiblingModules(Path(path).parent, os.path.dirname(path)) if companions else None
     result = run_rules(code, settings, path=path, fix=fix,
-                       approve=_approver_in_cells(notebook, approve))
+                       approve=_approver_in_cells(notebook, approve), siblings=siblings)
     result.findings = sorted((in_cells(notebook, f) for f in result.findings),
                              key=lambda f: (f.cell or 0, f.line, f.col, f.code))
     if result.error:
@@ -387,6 +394,7 @@ class CellsReview:
         before, after = _changed_cells(notebook, pending.module.code, pending.preview())
         self.module = _Text(before)
         self._after = after
+        self.companion_previews = pending.companion_previews
 
     def preview(self) -> str:
         return self._after

@@ -51,11 +51,15 @@ def process_source(
     path: str = "<string>",
     fix: bool = False,
     approve: "Optional[Approver]" = None,
+    companions: bool = False,
 ) -> FileResult:
+    """`companions`: the caller writes what a fix adds to other files beside this one (a
+    notebook's helpers module); otherwise such a fix is not offered."""
     if path.endswith(NOTEBOOK_SUFFIX):
         from mpfix.engine.notebook import process_notebook
 
-        return process_notebook(source, settings, path=path, fix=fix, approve=approve)
+        return process_notebook(source, settings, path=path, fix=fix, approve=approve,
+                                companions=companions)
     if looks_binary(source):
         return FileResult(path=path, error="not a Python source file (binary content)")
     if not settings.rules or not needs_parse(source, settings):

@@ -69,7 +69,7 @@ def _process(work: Work, fix: bool, approve=None) -> tuple[FileResult, FileTimin
     _load_engine(work.settings)
     with timing_file() as timing:
         result = process_source(work.source, work.settings, path=work.path, fix=fix,
-                                approve=approve)
+                                approve=approve, companions=True)
     return result, timing
 
 

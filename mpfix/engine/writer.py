@@ -46,6 +46,49 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
         _replace(target, original, new)
 
 
+def create_atomically(path: Path, new: bytes) -> None:
+    """Create `path` with `new`, whole or not at all, never over a file that appeared
+    meanwhile: the content is written to a temporary file and hard-linked into place."""
+    with _ending_signals_deferred():
+        _create(Path(path), new)
+
+
+def write_file(path: Path, original: "bytes | None", new: bytes) -> None:
+    """Replace `path` (read as `original`) with `new`, or create it when `original` is None."""
+    if original is None:
+        create_atomically(path, new)
+    else:
+        write_atomically(path, original, new)
+
+
+def _create(target: Path, new: bytes) -> None:
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
+    except OSError as error:
+        raise WriteError(f"cannot write: {error.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(new)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as an editor would create it
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            raise WriteError("created by someone else while mpfix was running; "
+                             "not overwritten") from None
+    except OSError as error:
+        raise WriteError(f"cannot write: {error.strerror}") from None
+    finally:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
 def _replace(target: Path, original: bytes, new: bytes) -> None:
     try:
         status = target.stat()

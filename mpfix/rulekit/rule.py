@@ -13,7 +13,7 @@ import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, ClassVar, Iterable, Mapping, Optional, Protocol, Union
 
 import libcst as cst
 
@@ -30,11 +30,33 @@ Replacement = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
 ImportSpec = tuple[str, Optional[str], Optional[str]]  # module, name, alias
 
 
+@dataclass(frozen=True)
+class ModuleAddition:
+    """Statements a fix appends to another module beside the file (created if absent),
+    with the imports they need there; `binds` are the names they define, which that module
+    must not bind already."""
+
+    module: str  # a file name in the file's directory: `analysis_helpers.py`
+    statements: tuple[cst.BaseStatement, ...]
+    imports: tuple[ImportSpec, ...] = ()
+    binds: tuple[str, ...] = ()
+
+
+class Siblings(Protocol):
+    """The modules beside the file that a fix may add to, as the fix run holds them."""
+
+    def bound_names(self, module: str) -> Optional[dict[str, Optional[ImportSpec]]]:
+        """The names the module binds at its top level, each with the import that binds it
+        (None: a def, class or assignment); {} when it does not exist yet; None when it
+        cannot take additions."""
+
+
 @dataclass
 class Fix:
     replacements: Mapping[cst.CSTNode, Replacement]
     safety: Safety = Safety.SAFE
     imports: tuple[ImportSpec, ...] = ()
+    additions: tuple[ModuleAddition, ...] = ()
 
 
 @dataclass
@@ -50,6 +72,9 @@ class RuleContext:
     settings: "FileSettings"
     path: str = "<string>"
     extra: dict = field(default_factory=dict)
+    # Set only where the caller writes what a fix adds to other files (`mpfix fix` on files
+    # on disk); elsewhere a fix that needs another file is not offered.
+    siblings: Optional[Siblings] = None
 
     @property
     def module(self) -> cst.Module:
