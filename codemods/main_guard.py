@@ -15,7 +15,9 @@ from mpfix.findings import Safety
 from mpfix.rulekit.rule import Fix, ImportSpec, Rule, RuleContext, Violation
 from mpfix.rulekit.comments import describes_old_behaviour, without_attached_comment
 from mpfix.rulekit.helpers import RuleCommand, import_binding, split_leading_lines, unused_name
+from mpfix.analysis.backends import Choice, backend_choice
 from mpfix.analysis.starters import Kind
+from mpfix.analysis.summaryfacts import process_family
 
 # Objects through which a module starts processes: their library's freeze_support() is
 # the one a frozen child of the program needs (each library marks its children with its
@@ -38,9 +40,12 @@ class MainGuard(Rule):
     manager, sets the start method, or calls a function of the same module that
     does so, outside `if __name__ == "__main__":`; also module-level code that
     iterates a `torch.utils.data.DataLoader` with worker processes (`for batch
-    in loader:`, `next(iter(loader))`, `enumerate(loader)`, or handing it to a
-    call), since that starts its workers. Creating a loader at import time starts
-    nothing and is not reported. A main guard without
+    in loader:`, `next(iter(loader))`, `enumerate(loader)`, `list(loader)`, or
+    handing it to a function that iterates that parameter: one of the module,
+    or of another module whose summary says so), since that starts its workers.
+    Creating a loader at import time starts nothing and is not reported, nor is
+    handing it to a call that may keep it for later (`accelerator.prepare(loader)`,
+    a wrapper): that proves no iteration. A main guard without
     `freeze_support()` is reported only when the project ships frozen
     executables (see Settings).
 
@@ -50,9 +55,13 @@ class MainGuard(Rule):
     another file), and a call of a third-party starter whose children import
     the main module again: `pebble.ProcessPool`, a function decorated with
     `pebble.concurrent.process`, `torch.multiprocessing.spawn` and
-    `start_processes`, pathos' process pools. joblib (default loky backend)
-    and `loky.get_reusable_executor` are not reported: loky's workers never
-    import the main module. An import mpfix cannot resolve to a file of the
+    `start_processes`, pathos' process pools, and `joblib.Parallel` with the
+    multiprocessing backend (`backend="multiprocessing"`, or no backend inside
+    `with parallel_backend("multiprocessing"):` / `parallel_config(...)`) and
+    more than one worker. joblib's default loky backend and
+    `loky.get_reusable_executor` are not reported: loky's workers never
+    import the main module. A `Parallel` whose backend is not a literal may be
+    either: reported at module level, never moved. An import mpfix cannot resolve to a file of the
     run or of the environment it runs in is not followed.
 
     A package's `__main__.py` (`python -m pkg`) and a notebook are not
@@ -91,8 +100,10 @@ class MainGuard(Rule):
     Fix safety:
     Safe. The guard it creates or fills starts with `freeze_support()` from
     the library the module starts processes with (`billiard.freeze_support()`
-    in a billiard program, `multiprocess`'s in a multiprocess one; each library
-    marks its frozen children its own way). Imports, functions, classes, every
+    in a billiard program, `multiprocess`'s in a multiprocess or pathos one;
+    each library marks its frozen children its own way), also when a helper
+    of another module or an installed package starts them: its summary names
+    the library. Imports, functions, classes, every
     module-level value a function or class reads and module metadata
     (`__all__`, `__version__`, other dunder names) stay at module level, in
     order, so the module stays importable by the children and by other
@@ -142,8 +153,26 @@ class MainGuard(Rule):
         guards = [s for s in body if is_main_guard(s)]
         if entry:
             yield self._entry_violation(body, entry, guards)
-        elif self.context.settings.frozen_executables:
+            return
+        maybe = next((s for s in body if self._may_start(s)), None)
+        if maybe is not None and not self.context.is_test_code \
+                and not self.context.is_library(counting_importers=False):
+            yield Violation(maybe, "module-level joblib.Parallel may use the multiprocessing "
+                            "backend (chosen at run time), whose children rerun it: move it "
+                            f"under {GUARD}")
+        if self.context.settings.frozen_executables:
             yield from self._freeze_violations(guards)
+
+    def _may_start(self, statement: cst.BaseStatement) -> bool:
+        """A call at module level whose library picks at run time whether it starts
+        children that import the main module (`Parallel(backend=configured)`): reported,
+        never moved, since the default backend needs no guard."""
+        if is_main_guard(statement) or isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            return False
+        return any(backend_choice(self.analysis, call) is Choice.MAYBE
+                   and not any(isinstance(a, (cst.FunctionDef, cst.Lambda, cst.ClassDef))
+                               for a in self.analysis.ancestors(call))
+                   for call in self.analysis.names.within(self.analysis.calls, statement))
 
     def _entry_violation(self, body: list[cst.BaseStatement], entry: list[cst.BaseStatement],
                          guards: list[cst.If]) -> Violation:
@@ -185,13 +214,23 @@ class MainGuard(Rule):
         libraries that share one freeze_support (torch's re-export) count once."""
         found: dict[str, str] = {}
         for expression in self._process_api_references():
-            name = self.analysis.api_name(expression)
-            if name is None or self.analysis.starters.kind_of_name(name) not in PROCESS_KINDS:
-                continue
-            library = "multiprocessing" if name.startswith("concurrent.futures.") else api_family(name)
-            if library is not None:
+            for library in self._started_families(expression):
                 found.setdefault(_freeze_key(library), library)
         return list(found.values()) or ["multiprocessing"]
+
+    def _started_families(self, expression: cst.BaseExpression) -> list[str]:
+        """The families a reference starts processes through: its own (`billiard.Pool`), a
+        third-party starter's (pathos: multiprocess), or what the summary of a function
+        of another module says (a helper that opens a `billiard.Pool`)."""
+        name = self.analysis.api_name(expression)
+        kind = self.analysis.starters.kind_of_name(name) if name is not None else None
+        if kind is Kind.STARTS:
+            return self.analysis.starters.families_of(name) or \
+                [f for f in (process_family(name),) if f is not None]
+        if kind not in PROCESS_KINDS:
+            return []
+        library = process_family(name)
+        return [library] if library is not None else []
 
     def _process_api_references(self) -> Iterator[cst.BaseExpression]:
         for call in self.analysis.calls:

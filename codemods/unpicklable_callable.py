@@ -21,6 +21,7 @@ from mpfix.rulekit.helpers import (
 )
 from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
+from mpfix.analysis.backends import spawning_task_argument
 from mpfix.analysis.third_party import library_starter
 
 # What a slot's role hands over, in a finding's few words.
@@ -340,7 +341,9 @@ class UnpicklableCallable(Rule):
         analysis = self.analysis
         for call in analysis.calls:
             for name in analysis.qualified_names(call.func):
-                handed = analysis.starters.handed_argument(name)
+                # joblib's delayed(f) under the multiprocessing backend: pickled by reference
+                handed = analysis.starters.handed_argument(name) \
+                    or spawning_task_argument(analysis, call)
                 if handed is None:
                     continue
                 arg = keyword(call, handed.name) or (

@@ -26,6 +26,9 @@ class FileSettings:
     # Functions of other modules that hand a parameter, a callable, to another process:
     # (qualified name, parameter, position or -1), from the run's summaries.
     handoffs: tuple[tuple[str, str, int], ...] = ()
+    # More of what the summaries say of those functions: (qualified name, "family", the
+    # process family it starts through) and (name, "iterates", "parameter:position").
+    summary_facts: tuple[tuple[str, str, str], ...] = ()
     is_library: Optional[bool] = None  # None: decide from the file alone
     is_package_init: bool = False
     imported_by_run: bool = False  # another file of this run imports it

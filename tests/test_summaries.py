@@ -115,3 +115,61 @@ def test_a_script_checked_alone_finds_the_project_package_it_imports(
     monkeypatch.chdir(tmp_path)
     report = runner.run([Path("main.py")], lambda path: MP001, fix=False, jobs=1, cache=None)
     assert [(f.line, f.code) for r in report.results for f in r.findings] == [(2, "MP001")]
+
+
+def test_the_family_a_function_starts_processes_through_travels_to_its_callers() -> None:
+    helper = extract(
+        b"import billiard\n"
+        b"from multiprocess import Process\n"
+        b"def run(fn, items):\n"
+        b"    ctx = billiard.get_context('spawn')\n"
+        b"    with ctx.Pool(2) as pool:\n"
+        b"        return pool.map(fn, items)\n"
+        b"def watch():\n"
+        b"    p = Process(target=print)\n"
+        b"    p.start()\n", StarterTable())
+    caller = extract(
+        b"from pkg.helper import run, watch\n"
+        b"import joblib\n"
+        b"def main():\n"
+        b"    watch()\n"
+        b"    return run(print, [1])\n"
+        b"def loky():\n"
+        b"    return joblib.Parallel(n_jobs=-1)(x for x in [])\n"
+        b"def legacy():\n"
+        b"    return joblib.Parallel(n_jobs=-1, backend='multiprocessing')(x for x in [])\n",
+        StarterTable())
+    assert helper is not None and caller is not None
+    assert helper.functions["run"].families == {"billiard"}
+    assert helper.functions["watch"].families == {"multiprocess"}
+    assert not caller.functions["loky"].starts
+    assert caller.functions["legacy"].families == {"multiprocessing"}
+    linked = link({"pkg.helper": (helper, False), "pkg.caller": (caller, False)})
+    assert linked.families["pkg.caller.main"] == ["billiard", "multiprocess"]
+    assert "pkg.caller.loky" not in linked.families
+
+
+def test_parameters_a_function_iterates_and_the_ones_it_only_looks_at() -> None:
+    helper = extract(
+        b"import itertools\n"
+        b"def consume(loader):\n"
+        b"    for batch in loader:\n"
+        b"        pass\n"
+        b"def peek(loader):\n"
+        b"    return next(iter(loader))\n"
+        b"def head(loader, n):\n"
+        b"    return list(itertools.islice(loader, n))\n"
+        b"def describe(loader, fn):\n"
+        b"    print(len(loader), repr(loader))\n"
+        b"    return map(fn, [1])\n"
+        b"def keep(loader):\n"
+        b"    return [loader]\n"
+        b"def passes(model, data):\n"
+        b"    consume(data)\n", StarterTable())
+    assert helper is not None
+    iterated = {name: f.iterates for name, f in helper.functions.items()}
+    assert iterated == {"consume": {"loader"}, "peek": {"loader"}, "head": {"loader"},
+                        "describe": set(), "keep": set(), "passes": set()}
+    linked = link({"pkg.helper": (helper, False)})
+    assert linked.iterates["pkg.helper.passes"] == [("data", 1)]
+    assert "pkg.helper.keep" not in linked.iterates

@@ -10,6 +10,7 @@ import libcst as cst
 from mpfix.analysis.arguments import (
     argument,
 )
+from mpfix.analysis.backends import Choice, backend_choice
 from mpfix.analysis.starters import (
     CONTEXT_API,
     FAMILIES,
@@ -145,6 +146,8 @@ class KindsMixin:
         kind = self._qualified_kind(func)
         if kind is not None:
             return kind
+        if backend_choice(self, call) is Choice.SPAWNING:  # joblib's multiprocessing backend
+            return Kind.STARTS
         if isinstance(func, cst.Attribute):
             receiver = self.kind_of(func.value)
             attr = func.attr.value

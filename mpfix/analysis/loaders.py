@@ -15,20 +15,17 @@ from typing import Optional
 
 import libcst as cst
 
-from mpfix.analysis.arguments import argument
+from mpfix.analysis.arguments import argument, keyword
 from mpfix.analysis.starters import (
     LOADER_CONTEXT,
     LOADER_HANDOFFS,
     LOADER_WORKERS,
     Kind,
 )
+from mpfix.analysis.summaryfacts import iterated_arguments
 
 # Calls whose value is the number of CPUs: a loader sized by them has workers.
 CPU_COUNTS = frozenset({"os.cpu_count", "multiprocessing.cpu_count", "os.process_cpu_count"})
-# Builtins that look at a loader without iterating it (so no worker starts).
-NOT_ITERATING = frozenset(f"builtins.{name}" for name in (
-    "len", "print", "repr", "str", "bool", "id", "hash", "type", "isinstance", "hasattr",
-    "getattr", "setattr", "vars", "dir"))
 GET_START_METHOD = frozenset(f"{family}.get_start_method"
                              for family in ("multiprocessing", "torch.multiprocessing",
                                             "multiprocess", "billiard"))
@@ -159,12 +156,64 @@ class LoadersMixin:
     # -- where loaders start their workers ---------------------------------------------
 
     def iterates_loader(self, call: cst.Call) -> bool:
-        """Whether `call` is handed a DataLoader that starts workers under spawn or
-        forkserver, to iterate (`enumerate(loader)`, `next(iter(loader))`,
-        `trainer.fit(model, loader)`); builtins that only look at it do not count."""
-        if self.qualified_names(call.func) & NOT_ITERATING:
+        """Whether `call` iterates a DataLoader that starts workers under spawn or
+        forkserver, so starts them: a builtin or itertools function that iterates its
+        argument at once (`enumerate(loader)`, `iter(loader)`, `list(loader)`), a function
+        of this module that iterates the parameter it is given, or a function of another
+        module whose summary says it does (mpfix.analysis.summaries). A loader handed to
+        any other call (`accelerator.prepare(loader)`, a wrapper, a method of a framework)
+        may or may not be iterated there: that is no proof, so it is not counted."""
+        return self._iterates_loader(call, 0)
+
+    def _iterates_loader(self, call: cst.Call, depth: int) -> bool:
+        names = self.qualified_names(call.func)
+        iterated = iterated_arguments(sorted(names))
+        if iterated is not None:
+            return any(self._starts_loader_workers(arg.value) for arg in call.args[iterated])
+        for name in names:
+            for parameter in self.starters.iterated_parameters(name):
+                passed = argument(call, parameter.name, parameter.position) \
+                    if parameter.position is not None else keyword(call, parameter.name)
+                if passed is not None and self._starts_loader_workers(passed.value):
+                    return True
+        function = self.definition_of(call.func)
+        if not isinstance(function, cst.FunctionDef) or depth >= MAX_DEPTH:
             return False
-        return any(self._starts_loader_workers(arg.value) for arg in call.args)
+        return any(self._starts_loader_workers(arg.value)
+                   and self._iterates_parameter(function, _parameter_of(function, call, arg),
+                                                depth + 1)
+                   for arg in call.args)
+
+    def _iterates_parameter(self, function: cst.FunctionDef, parameter: Optional[str],
+                            depth: int) -> bool:
+        """Whether `function` iterates its parameter `parameter`: loops over it, or hands
+        it to a call that iterates it."""
+        if parameter is None:
+            return False
+        for read in self.parameter_reads(function, parameter):
+            parent = self.parent(read)
+            if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is read:
+                return True
+            if isinstance(parent, cst.Arg) and not parent.star and parent.value is read:
+                call = self.parent(parent)
+                if isinstance(call, cst.Call) and self._iterates_argument(call, parent, depth):
+                    return True
+        return False
+
+    def _iterates_argument(self, call: cst.Call, arg: cst.Arg, depth: int) -> bool:
+        names = self.qualified_names(call.func)
+        iterated = iterated_arguments(sorted(names))
+        if iterated is not None:
+            return any(a is arg for a in call.args[iterated])
+        for name in names:
+            for parameter in self.starters.iterated_parameters(name):
+                passed = argument(call, parameter.name, parameter.position) \
+                    if parameter.position is not None else keyword(call, parameter.name)
+                if passed is arg:
+                    return True
+        function = self.definition_of(call.func)
+        return isinstance(function, cst.FunctionDef) and depth < MAX_DEPTH \
+            and self._iterates_parameter(function, _parameter_of(function, call, arg), depth + 1)
 
     def loader_loops(self, node: cst.CSTNode, into_functions: bool) -> list[cst.CSTNode]:
         """`for batch in loader:` loops and comprehensions under `node` over a DataLoader
@@ -235,6 +284,19 @@ class LoadersMixin:
                                  *(target.comparator for target in comparison.comparisons))):
                 return comparison
         return None
+
+
+def _parameter_of(function: cst.FunctionDef, call: cst.Call, arg: cst.Arg) -> Optional[str]:
+    """The parameter of `function` that `arg` of `call` binds (no star arguments)."""
+    if arg.star:
+        return None
+    if arg.keyword is not None:
+        return arg.keyword.value
+    index = next(i for i, a in enumerate(call.args) if a is arg)
+    if any(a.star for a in call.args[:index]):
+        return None
+    params = [*function.params.posonly_params, *function.params.params]
+    return params[index].name.value if index < len(params) else None
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:

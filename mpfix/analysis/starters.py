@@ -191,7 +191,8 @@ class StarterTable:
     parameter name, position or -1 for keyword-only)."""
 
     def __init__(self, extra: Mapping[str, str] | None = None,
-                 handoffs: Iterable[tuple[str, str, int]] = ()) -> None:
+                 handoffs: Iterable[tuple[str, str, int]] = (),
+                 facts: Iterable[tuple[str, str, str]] = ()) -> None:
         from mpfix.analysis.third_party import LIBRARY_STARTERS, Handed
 
         self._table = dict(BUILTIN_STARTERS)
@@ -204,6 +205,25 @@ class StarterTable:
             self._handed[name] = Handed(parameter, position if position >= 0 else None)
         self._decorators = frozenset(name for name, entry in LIBRARY_STARTERS.items()
                                      if entry.decorator and entry.imports_main)
+        # What else the summaries say (mpfix.analysis.summaries): process families, and
+        # parameters iterated, as (name, "family", family) and (name, "iterates", "p:i").
+        self._families: dict[str, list[str]] = {}
+        self._iterated: dict[str, list[Handed]] = {}
+        for name, fact, value in facts:
+            if fact == "family":
+                self._families.setdefault(name, []).append(value)
+            elif fact == "iterates":
+                parameter, _, position = value.rpartition(":")
+                self._iterated.setdefault(name, []).append(
+                    Handed(parameter, int(position) if int(position) >= 0 else None))
+
+    def families_of(self, qualified_name: str) -> list[str]:
+        """The process families a function of another module starts processes through."""
+        return self._families.get(qualified_name, [])
+
+    def iterated_parameters(self, qualified_name: str):  # type: ignore[no-untyped-def]
+        """The parameters (`Handed`) a function of another module iterates."""
+        return self._iterated.get(qualified_name, [])
 
     def handed_argument(self, qualified_name: str):  # type: ignore[no-untyped-def]
         """The argument (a `Handed`) of a call of `qualified_name` that runs in another
@@ -226,7 +246,9 @@ class StarterTable:
 def _third_party_starters() -> list[str]:
     from mpfix.analysis.third_party import LIBRARY_STARTERS
 
-    return [name for name, entry in LIBRARY_STARTERS.items() if entry.imports_main]
+    # joblib's Parallel starts children under one backend (mpfix.analysis.backends)
+    return [name for name, entry in LIBRARY_STARTERS.items()
+            if entry.imports_main or entry.backend is not None]
 
 
 _THIRD_PARTY_STARTERS = _third_party_starters()

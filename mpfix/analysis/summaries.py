@@ -8,7 +8,13 @@ import, nothing executed):
 - whether it sets the start method, itself or through a call (`sets_start_method`);
 - which of its parameters it hands, as a callable, to another process that pickles
   it by reference (`hands`: a Process target, a pool or executor task, a third-party
-  starter's callable argument, or a parameter of another function that hands it on).
+  starter's callable argument, or a parameter of another function that hands it on);
+- through which multiprocessing family (`multiprocessing`, `billiard`, `multiprocess`,
+  `torch.multiprocessing`) its processes start (`families`): a frozen program calls
+  that family's freeze_support() (MP001);
+- which of its parameters it iterates (`iterates`: `for x in p`, `list(p)`,
+  `enumerate(p)`, or a parameter of another function that iterates it): a DataLoader
+  given to it starts its workers (MP001).
 
 `extract` summarises one module; the result is plain JSON-able data, cached by the
 file's content (mpfix.engine.crossmodule). `link` joins the summaries of many modules
@@ -27,14 +33,17 @@ from typing import Iterable, Mapping, Optional
 
 from mpfix.analysis.starters import (BY_VALUE_FAMILIES, CONTEXT_API, MANAGER_API,
                                      STARTING_KINDS, Kind, StarterTable)
+from mpfix.analysis.summaryfacts import (argument_node, iterated_arguments, process_family,
+                                         spawning_backend)
 from mpfix.analysis.third_party import library_starter
 
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2  # 2: families and iterates
 LOCAL = "#"  # prefix of a call to a function of the same module
 POOL_TASK_METHODS = frozenset({"map", "imap", "imap_unordered", "starmap", "apply",
                                "apply_async", "map_async", "starmap_async"})
 EXECUTOR_TASK_METHODS = frozenset({"submit", "map"})
 _MAX_ALIAS_DEPTH = 8
+
 
 
 @dataclass
@@ -46,17 +55,21 @@ class FunctionSummary:
     calls: set[str] = field(default_factory=set)     # callees, as the module spells them
     # (callee, position or -1, keyword or "", own parameter): a parameter passed on
     forwards: set[tuple[str, int, str, str]] = field(default_factory=set)
+    families: set[str] = field(default_factory=set)  # process families it starts through
+    iterates: set[str] = field(default_factory=set)  # parameters it iterates
 
     def to_json(self) -> dict:
         return {"params": self.params, "starts": self.starts, "sets": self.sets_start_method,
                 "hands": sorted(self.hands), "calls": sorted(self.calls),
-                "forwards": sorted(self.forwards)}
+                "forwards": sorted(self.forwards), "families": sorted(self.families),
+                "iterates": sorted(self.iterates)}
 
     @classmethod
     def from_json(cls, data: dict) -> "FunctionSummary":
         return cls(list(data["params"]), bool(data["starts"]), bool(data["sets"]),
                    set(data["hands"]), set(data["calls"]),
-                   {tuple(f) for f in data["forwards"]})  # type: ignore[misc]
+                   {tuple(f) for f in data["forwards"]},  # type: ignore[misc]
+                   set(data["families"]), set(data["iterates"]))
 
 
 @dataclass
@@ -168,17 +181,50 @@ class _FunctionReader(ast.NodeVisitor):
         self.imports: set[str] = set()
         self.creates_process = False
         self.starts_something = False
+        self.process_families: set[str] = set()  # of the Process objects it creates
 
     def read(self) -> FunctionSummary:
         for decorator in self.function.decorator_list:
             name = self._qualified(decorator.func if isinstance(decorator, ast.Call) else decorator)
             if name is not None and self.starters.starts_when_decorated(name):
                 self.summary.starts = True
+                self._started_through(name)
         for statement in self.function.body:
             self.visit(statement)
         if self.creates_process and self.starts_something:
             self.summary.starts = True
+            self.summary.families |= self.process_families
         return self.summary
+
+    def _started_through(self, api: Optional[str]) -> None:
+        family = process_family(api)
+        if family is not None:
+            self.summary.families.add(family)
+
+    # Iteration of a parameter: what makes a DataLoader given to it start its workers.
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self._iterated(node.iter)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        self._iterated(node.iter)
+        self.generic_visit(node)
+
+    def _iterating(self, func: ast.expr) -> Optional[slice]:
+        """The positional arguments a call of `func` iterates at once: `list` (a builtin
+        not rebound here), `itertools.islice`..."""
+        if isinstance(func, ast.Name) and func.id not in self.aliases \
+                and func.id not in self.defined and func.id not in self.all_params:
+            name: Optional[str] = f"builtins.{func.id}"
+        else:
+            name = self._qualified(func)
+        return iterated_arguments([name]) if name is not None else None
+
+    def _iterated(self, expr: ast.expr) -> None:
+        if isinstance(expr, ast.Name) and expr.id in self.all_params:
+            self.summary.iterates.add(expr.id)
 
     # Nested definitions run only when called: their calls are not this function's.
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -243,11 +289,19 @@ class _FunctionReader(ast.NodeVisitor):
         kind = self._kind(node)
         if kind in STARTING_KINDS:
             self.summary.starts = True
+            self._started_through(self._api_of(node))
         elif kind is Kind.SET_START_METHOD:
             self.summary.sets_start_method = True
         elif kind is Kind.PROCESS:
             self.creates_process = True
+            family = process_family(self._api_of(node))
+            if family is not None:
+                self.process_families.add(family)
             self._hand(self._argument(node, "target", 1), name)
+        iterated = self._iterating(node.func)
+        if iterated is not None:
+            for arg in node.args[iterated]:
+                self._iterated(arg.value if isinstance(arg, ast.Starred) else arg)
         if isinstance(node.func, ast.Attribute):
             self._method_call(node, node.func)
         if name is not None:
@@ -266,7 +320,9 @@ class _FunctionReader(ast.NodeVisitor):
             # `for worker in workers: worker.start()`: the loop variable's kind is not
             # followed here; a start() in a function that creates a Process counts.
             self.starts_something = self.starts_something or kind is None
-            self.summary.starts = self.summary.starts or kind is Kind.PROCESS
+            if kind is Kind.PROCESS:
+                self.summary.starts = True
+                self._started_through(self._api_of(receiver))
         elif (kind is Kind.POOL and method in POOL_TASK_METHODS) \
                 or (kind is Kind.EXECUTOR and method in EXECUTOR_TASK_METHODS):
             self._hand(self._argument(node, "func" if kind is Kind.POOL else "fn", 0),
@@ -306,13 +362,7 @@ class _FunctionReader(ast.NodeVisitor):
 
     @staticmethod
     def _argument(node: ast.Call, keyword: str, position: Optional[int]) -> Optional[ast.expr]:
-        for item in node.keywords:
-            if item.arg == keyword:
-                return item.value
-        if position is not None and position < len(node.args) \
-                and not any(isinstance(a, ast.Starred) for a in node.args[:position + 1]):
-            return node.args[position]
-        return None
+        return argument_node(node, keyword, position)
 
     def _qualified(self, expr: ast.expr) -> Optional[str]:
         if isinstance(expr, ast.Name):
@@ -340,6 +390,8 @@ class _FunctionReader(ast.NodeVisitor):
             kind = self.starters.kind_of_name(name)
             if kind is not None:
                 return kind
+            if spawning_backend(expr, name):
+                return Kind.STARTS
         if isinstance(expr.func, ast.Attribute):
             receiver = self._kind(expr.func.value)
             if receiver is Kind.CONTEXT:
@@ -359,6 +411,10 @@ class Linked:
     starters: dict[str, str] = field(default_factory=dict)  # name -> Kind value
     handoffs: dict[str, tuple[str, int]] = field(default_factory=dict)  # name -> (param, pos)
     setters: set[str] = field(default_factory=set)  # functions that set the start method
+    # name -> the process families it starts through (for freeze_support, MP001)
+    families: dict[str, list[str]] = field(default_factory=dict)
+    # name -> the parameters it iterates, (parameter, position or -1)
+    iterates: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def absolute_name(target: str, module: str, is_package: bool) -> str:
@@ -407,6 +463,8 @@ class Linker:
         starts = {key for key, s in facts.items() if s.starts}
         sets = {key for key, s in facts.items() if s.sets_start_method}
         hands = {key: set(s.hands) for key, s in facts.items()}
+        families = {key: set(s.families) for key, s in facts.items()}
+        iterates = {key: set(s.iterates) for key, s in facts.items()}
         changed = True
         while changed:
             changed = False
@@ -415,6 +473,14 @@ class Linker:
                 if key not in starts and any(t in starts for t in callees.values()):
                     starts.add(key)
                     changed = True
+                inherited = set().union(*(families[t] for t in callees.values() if t in starts))
+                if not inherited <= families[key]:
+                    families[key] |= inherited
+                    changed = True
+                for own in self._passed_to(summary, callees, facts, iterates):
+                    if own not in iterates[key]:
+                        iterates[key].add(own)
+                        changed = True
                 if key not in sets and any(t in sets for t in callees.values()):
                     sets.add(key)
                     changed = True
@@ -428,8 +494,31 @@ class Linker:
                            for p in hands[target]):
                         hands[key].add(own)
                         starts.add(key)
+                        families[key] |= families[target]
                         changed = True
-        return self._named(facts, starts, sets, hands)
+        linked = self._named(facts, starts, sets, hands)
+        for name, key in self._spellings(facts):
+            if key in starts and families[key]:
+                linked.families[name] = sorted(families[key])
+            if iterates[key]:
+                params = facts[key].params
+                linked.iterates[name] = sorted((p, params.index(p) if p in params else -1)
+                                               for p in iterates[key])
+        return linked
+
+    @staticmethod
+    def _passed_to(summary: FunctionSummary, callees, facts, chosen  # type: ignore[no-untyped-def]
+                   ) -> Iterable[str]:
+        """The function's own parameters it passes on where a callee's parameter is in
+        `chosen` (the callees' iterated parameters)."""
+        for callee, position, keyword, own in summary.forwards:
+            target = callees.get(callee)
+            if target is None:
+                continue
+            params = facts[target].params
+            if any(keyword == p or (0 <= position < len(params) and params[position] == p)
+                   for p in chosen[target]):
+                yield own
 
     def _named(self, facts, starts, sets, hands) -> Linked:  # type: ignore[no-untyped-def]
         linked = Linked()

@@ -256,11 +256,19 @@ class _Names:
         self.by_top: dict[str, list[str]] = defaultdict(list)
         for name in {*linked.starters, *linked.handoffs}:
             self.by_top[name.split(".")[0]].append(name)
+        # Functions that only iterate a parameter wake no module: a file that gives them
+        # a DataLoader passes the prefilter by itself.
+        self.iterating: dict[str, list[str]] = defaultdict(list)
+        for name in linked.iterates:
+            if name not in linked.starters:
+                self.iterating[name.split(".")[0]].append(name)
 
-    def imported(self, imported: Iterable[str]) -> list[str]:
+    def imported(self, imported: Iterable[str], iterating: bool = False) -> list[str]:
         imported = set(imported)
         tops = {name.split(".")[0] for name in imported}
-        return [name for top in tops for name in self.by_top.get(top, ())
+        return [name for top in tops
+                for name in [*self.by_top.get(top, ()),
+                             *(self.iterating.get(top, ()) if iterating else ())]
                 if _imports(imported, name)]
 
     def mentioned(self, imported: Iterable[str], source: bytes) -> bool:
@@ -330,14 +338,16 @@ def _spellings(name: str, package: Optional[str]) -> list[str]:
 
 
 def _relevant(names: _Names, path: Path, imported: Iterable[str]
-              ) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
-    """The starters and handoffs of the modules a file imports, as it may spell them."""
+              ) -> tuple[dict[str, str], dict[str, tuple[str, int]], set[tuple[str, str, str]]]:
+    """The starters, handoffs and other facts (process families, iterated parameters) of
+    the modules a file imports, as it may spell them."""
     package = _package(path)
     own = _dotted_names(path)
     starters: dict[str, str] = {}
     handoffs: dict[str, tuple[str, int]] = {}
+    facts: set[tuple[str, str, str]] = set()
     linked = names.linked
-    for name in names.imported(imported):
+    for name in names.imported(imported, iterating=True):
         if name.rsplit(".", 1)[0] in own:
             continue  # the file's own functions: its own analysis follows them
         for spelling in _spellings(name, package):
@@ -345,17 +355,23 @@ def _relevant(names: _Names, path: Path, imported: Iterable[str]
                 starters[spelling] = linked.starters[name]
             if name in linked.handoffs:
                 handoffs[spelling] = linked.handoffs[name]
-    return starters, handoffs
+            facts.update((spelling, "family", f) for f in linked.families.get(name, ()))
+            facts.update((spelling, "iterates", f"{p}:{i}")
+                         for p, i in linked.iterates.get(name, ()))
+    return starters, handoffs, facts
 
 
 def _with_summaries(settings: FileSettings, starters: dict[str, str],
-                    handoffs: dict[str, tuple[str, int]]) -> FileSettings:
-    if not starters and not handoffs:
+                    handoffs: dict[str, tuple[str, int]],
+                    facts: Iterable[tuple[str, str, str]] = ()) -> FileSettings:
+    facts = tuple(sorted(facts))
+    if not starters and not handoffs and not facts:
         return settings
     merged = dict(starters)
     merged.update(dict(settings.extra_starters))  # the project's own word wins
     return replace(settings, extra_starters=tuple(sorted(merged.items())),
-                   handoffs=tuple(sorted((n, p, i) for n, (p, i) in handoffs.items())))
+                   handoffs=tuple(sorted((n, p, i) for n, (p, i) in handoffs.items())),
+                   summary_facts=facts)
 
 
 def with_summaries(candidates: list[Entry], skipped: Iterable[Entry], cache: Optional[Cache],
@@ -384,7 +400,8 @@ def with_summaries(candidates: list[Entry], skipped: Iterable[Entry], cache: Opt
         if found:
             starters = dict(found[0])
             handoffs = {name: (parameter, position) for name, parameter, position in found[1]}
-            settings = _with_summaries(settings, starters, handoffs)
+            facts = [tuple(fact) for fact in found[2]]
+            settings = _with_summaries(settings, starters, handoffs, facts)  # type: ignore[arg-type]
         result.append((index, path, source, settings))
     result.sort(key=lambda entry: entry[0])
     promoted = {entry[0] for entry in chosen[len(candidates):]}
@@ -406,6 +423,21 @@ def _run_key(cache: Optional[Cache], candidates: list[Entry], waiting: list[Entr
     return cache.key("\n".join(parts).encode(), "", "cross-module")
 
 
+def _add_loader_helpers(summaries: Summaries, candidates: list[Entry], waiting: list[Entry],
+                        imported: dict[Path, list[str]]) -> None:
+    """Summarise the run's modules that a file naming DataLoader imports, though they name
+    no process API: a helper such as `train_epoch(model, loader)` starts the workers of
+    the loader it is given when it iterates it (MP001), which only its summary says."""
+    by_name = {name: entry for entry in waiting for name in _dotted_names(entry[1])}
+    for _, path, source, _ in candidates:
+        if b"DataLoader" not in source:
+            continue
+        for name in imported[path]:
+            entry = by_name.get(name) or by_name.get(name.rsplit(".", 1)[0])
+            if entry is not None:
+                summaries.add(entry[1], entry[2], entry[3])
+
+
 def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cache],
               environment: list[str]) -> dict:
     """Summarise, link and promote to a fixpoint: which skipped files now need a parse,
@@ -418,6 +450,7 @@ def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cac
     index.save()
     own = {name for _, path, _, _ in (*candidates, *waiting) for name in _dotted_names(path)}
     summaries.own = own
+    _add_loader_helpers(summaries, candidates, waiting, imported)
     settings = (candidates or waiting)[0][3]
     summaries.add_environment(settings, sorted({n for entry in waiting
                                                 for n in imported[entry[1]]} - own))
@@ -440,9 +473,10 @@ def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cac
     names = _Names(summaries.linked())
     files = {}
     for _, path, _, _ in chosen:
-        starters, handoffs = _relevant(names, path, imported[path])
-        if starters or handoffs:
+        starters, handoffs, facts = _relevant(names, path, imported[path])
+        if starters or handoffs or facts:
             files[str(path)] = [sorted(starters.items()),
-                                sorted([n, p, i] for n, (p, i) in handoffs.items())]
+                                sorted([n, p, i] for n, (p, i) in handoffs.items()),
+                                sorted(list(fact) for fact in facts)]
     promoted = [str(entry[1]) for entry in chosen[len(candidates):]]
     return {"promoted": promoted, "files": files}
