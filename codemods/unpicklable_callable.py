@@ -237,13 +237,21 @@ class UnpicklableCallable(Rule):
     it is reported. Calls on an explicit fork context are only reported where the configured
     target start method is spawn or forkserver, or where they fail under fork too.
     In a Jupyter notebook every function, class or lambda of the cells handed to
-    another process is reported without a fix, with the error a spawn or
-    forkserver child raises (`AttributeError: Can't get attribute 'f' on
-    <module '__main__' (built-in)>`): the kernel's `__main__` has no file to
-    import, so moving it within the notebook would not help; the finding names
-    the module beside the notebook to define it in (`analysis.ipynb`:
-    `analysis_helpers.py`; the setting `notebook-helpers`, default
-    `"{notebook}_helpers"`, names it otherwise).
+    another process is reported, with the error a spawn or forkserver child
+    raises (`AttributeError: Can't get attribute 'f' on <module '__main__'
+    (built-in)>`): the kernel's `__main__` has no file to import, so moving it
+    within the notebook would not help; the finding names the module beside the
+    notebook to define it in (`analysis.ipynb`: `analysis_helpers.py`; the
+    setting `notebook-helpers`, default `"{notebook}_helpers"`, names it
+    otherwise). A function or class defined at the top of a cell is moved there
+    by an unsafe fix, with the notebook's functions, classes and constants it
+    uses and the imports they need; its cell imports it back, and notebook
+    variables it reads become leading parameters passed where it is handed over.
+    The fix is not offered where a name it reads is bound twice or by no cell,
+    where it assigns notebook globals, where a variable is read by code it calls
+    or by a class, where a function needing a variable is also called directly,
+    where the module binds one of the names otherwise, or where mpfix is not
+    writing files (the API, stdin).
     """
 
     code = "MP007"
