@@ -34,6 +34,8 @@ PURE_BUILTINS = CONSUMING_BUILTINS | {
 }
 EXITS = frozenset({"sys.exit", "builtins.exit", "builtins.quit", "os._exit", "os.abort"})
 Block = Union[cst.IndentedBlock, cst.Module]
+# What the parent reads a queue through: a name, or an attribute such as `self.queue`.
+Queue = cst.BaseExpression
 # A pipe holds about 64 KiB: this many items of a few hundred bytes each fit, so producers
 # that put no more than that can always exit, joined before or after the gets.
 FEW_ITEMS = 64
@@ -54,7 +56,11 @@ class JoinBeforeGet(Rule):
     a helper that forwards its target and arguments to the Process) and the target
     puts on it, or the target puts on a module-level queue. When the target is not
     visible (imported), the queue being passed to the process is taken as the
-    evidence, and the finding says so.
+    evidence, and the finding says so. The queue may be kept in an attribute
+    (`self.queue = Queue()` in `__init__`, handed over or put on by a method such as
+    `target=self.produce`, got from in another method), and the gets may happen in a
+    helper the queue is handed to (`results = collect(q, n)`); the process may be
+    made by a helper that forwards the target and its `*args` and returns it.
 
     Why:
     The guideline "joining processes that use queues": a process that has put
@@ -103,7 +109,9 @@ class JoinBeforeGet(Rule):
     return, may leave the block, or has side effects in an order that would
     change. Otherwise, and wherever the number of gets cannot be matched to what
     the producers put (a loop until a sentinel, an imported target, a
-    non-blocking get), the rule reports and rewrites nothing. A move past a
+    non-blocking get, gets or puts inside a helper, processes started in another
+    method, an attribute set to more than one queue), the rule reports and
+    rewrites nothing, naming where the queue or the processes were kept. A move past a
     `get(timeout=...)` is marked unsafe: the timeout then also runs while the
     producer works, and a slow producer makes the get raise `queue.Empty`.
     """
@@ -173,8 +181,9 @@ class JoinBeforeGet(Rule):
         """The queues the process `creation` makes can reach, with the target reaching
         each (a helper's calls may hand it several)."""
         for use in self.targets.get(id(creation), ()):
-            if self._method_of_this_module(use):
-                continue  # its code is here but not read: no evidence either way
+            if self._method_of_this_module(use) and \
+                    self.analysis.method_target(self.analysis.unwrap_partial(use.callable_arg.value)) is None:
+                continue  # its code is here but not found: no evidence either way
             for queue_use in self.analysis.queue_uses(use):
                 yield use, queue_use
 
@@ -197,23 +206,65 @@ class JoinBeforeGet(Rule):
                        for node in queue_use.other_uses)
 
     def _drained_queues(self, statement: cst.BaseStatement,
-                        feeds: list["_Feed"]) -> Optional[list[cst.Name]]:
+                        feeds: list["_Feed"]) -> Optional[list[Queue]]:
         """The fed queues that statements after `statement` in its block get from; None
         when the statement gets from one itself (a loop that joins and gets)."""
-        queues: list[cst.Name] = []
+        queues: list[Queue] = []
         for feed in feeds:
-            if not any(self.analysis.same_variable(feed.queue, q) for q in queues):
+            if not any(self.same_queue(feed.queue, q) for q in queues):
                 queues.append(feed.queue)
-        if any(self.gets_on(queue, statement) for queue in queues):
+        if any(self.takes_from(queue, statement) for queue in queues):
             return None
         later = _block_body(self.analysis, statement)[_index(self.analysis, statement) + 1:]
-        return [queue for queue in queues if any(self.gets_on(queue, s) for s in later)]
+        return [queue for queue in queues if any(self.takes_from(queue, s) for s in later)]
 
-    def gets_on(self, queue: cst.Name, node: cst.CSTNode) -> list[cst.Call]:
+    def takes_from(self, queue: Queue, node: cst.CSTNode) -> bool:
+        return bool(self.gets_on(queue, node) or self.helper_gets_on(queue, node))
+
+    def helper_gets_on(self, queue: Queue, node: cst.CSTNode) -> list[cst.Call]:
+        """Calls inside `node` that hand `queue` to a function of the module that gets from
+        the parameter receiving it (`drain(q)`, `results = collect(self.queue, n)`)."""
+        return [call for call in self.analysis.calls
+                if self.analysis.names.contains(node, call) and not method_name(call) in GET_METHODS
+                and any(self._getting_parameter(call, arg, 3) for arg in call.args
+                        if not arg.star and self.same_queue(arg.value, queue))]
+
+    def _getting_parameter(self, call: cst.Call, arg: cst.Arg, depth: int) -> bool:
+        """Whether the function `call` calls gets from the parameter `arg` fills, itself or
+        through the functions it hands it to (`depth` calls down)."""
+        function = self.analysis.called_function(call)
+        if function is None or depth == 0:
+            return False
+        for param in (*function.params.posonly_params, *function.params.params,
+                      *function.params.kwonly_params):
+            if not any(value is arg.value for value in
+                       self.analysis.parameter_arguments(function, param)):
+                continue
+            for read in self.analysis.parameter_reads(function, param.name.value):
+                if receiver_method(self.analysis, read) in GET_METHODS:
+                    return True
+                passed = self.analysis.parent(read)
+                inner = self.analysis.parent(passed) if isinstance(passed, cst.Arg) else None
+                if isinstance(inner, cst.Call) and self._getting_parameter(inner, passed, depth - 1):  # type: ignore[arg-type]
+                    return True
+        return False
+
+    def same_queue(self, left: cst.CSTNode, right: cst.CSTNode) -> bool:
+        """Whether two reads take the same queue: the same variable, or (for an attribute
+        such as `self.queue`) places the flow analysis shows share it."""
+        if isinstance(left, cst.Name) and isinstance(right, cst.Name):
+            return self.analysis.same_variable(left, right)
+        return self.analysis.same_place(left, right)
+
+    def queue_reads(self, queue: Queue, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The reads of `queue` inside `node`: names, or attributes such as `self.queue`."""
+        return [read for read in object_reads(self.analysis, node) if self.same_queue(read, queue)]
+
+    def gets_on(self, queue: Queue, node: cst.CSTNode) -> list[cst.Call]:
         """`queue.get(...)` calls inside `node` on the same variable as `queue`."""
         return [call for call in self.analysis.calls
                 if method_name(call) in GET_METHODS and self.analysis.names.contains(node, call)
-                and self.analysis.same_variable(call.func.value, queue)]  # type: ignore[attr-defined]
+                and self.same_queue(call.func.value, queue)]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -226,7 +277,7 @@ class _Feed:
     queue_use: QueueUse
 
     @property
-    def queue(self) -> cst.Name:
+    def queue(self) -> Queue:
         return self.queue_use.queue
 
 
@@ -234,7 +285,7 @@ class _JoinMove:
     """One join statement followed by gets: where its join can go, or why it cannot."""
 
     def __init__(self, rule: JoinBeforeGet, statement: cst.BaseStatement, feeds: list[_Feed],
-                 drained: list[cst.Name]) -> None:
+                 drained: list[Queue]) -> None:
         self.rule = rule
         self.analysis = rule.analysis
         self.statement = statement
@@ -250,11 +301,11 @@ class _JoinMove:
 
     def violation(self) -> Optional[Violation]:
         join = next(feed.join for feed in self.feeds
-                    if any(self.analysis.same_variable(feed.queue, q) for q in self.drained))
+                    if any(self.rule.same_queue(feed.queue, q) for q in self.drained))
         head = (f"`{self._code(join)}` before the gets on {self._queue_names()} deadlocks once "
                 f"{self._evidence()} the pipe")
         end = self._drain_end()
-        if isinstance(end, str) and self._few_small_items():
+        if self._few_small_items():
             return None
         if isinstance(end, str):
             return Violation(join, f"{head}; {end}: drain the queue first")
@@ -274,7 +325,7 @@ class _JoinMove:
             how = "get the items before joining (the gets move above the join)"
             if new_body is None:
                 return Violation(join, f"{head}; not fixed: {blocker}")
-        uncertain = self._uncertain_process()
+        uncertain = self._uncertain_process() or self._uncertain_queue()
         if uncertain is not None:
             return Violation(join, f"{head}; not fixed: {uncertain}")
         timed = [get for get in gets if _get_mode(get) == "timeout"]
@@ -294,13 +345,30 @@ class _JoinMove:
                         f"{self.analysis.held_path(process)})")
         return None
 
+    def _uncertain_queue(self) -> Optional[str]:
+        """Why a drained queue the flow analysis followed (an attribute such as `self.queue`)
+        may not be the one queue the producers were handed, if it may: then no rewrite."""
+        for feed in self.feeds:
+            drained = [q for q in self.drained if self.rule.same_queue(feed.queue, q)]
+            if any(not self.analysis.same_variable(feed.queue, q)
+                   and not self.analysis.same_place(feed.queue, q, aliases=False) for q in drained):
+                return f"`{_text(feed.queue)}` and `{_text(drained[0])}` may differ"
+        for queue in self.drained:
+            if isinstance(queue, cst.Name) and not self.analysis.through_flow(queue):
+                continue
+            creations = self.analysis.flow_creations(queue)
+            if self.analysis.must_hold(queue) not in QUEUE_KINDS or len(creations) != 1:
+                kept = self.analysis.held_path(queue) or f"`{_text(queue)}`"
+                return f"{kept} may be another queue"
+        return None
+
     def _few_small_items(self) -> bool:
         """Whether the producers put at most FEW_ITEMS items in all, each a small value
         (a number, a constant, a short string, a caught exception...): they fit in the
         pipe's buffer, so the join cannot deadlock, whichever comes first."""
         total = 0
         for feed in self.feeds:
-            if not any(self.analysis.same_variable(feed.queue, q) for q in self.drained):
+            if not any(self.rule.same_queue(feed.queue, q) for q in self.drained):
                 continue
             every = _few_small_puts(self.analysis, feed.use, feed.queue_use, depth=2)
             runs = self.sizes.repeats(feed.use.call, self.statement)
@@ -318,14 +386,14 @@ class _JoinMove:
         return self.analysis.position(node).start.line
 
     def _queue_names(self) -> str:
-        return " and ".join(f"`{queue.value}`" for queue in self.drained)
+        return " and ".join(f"`{_text(queue)}`" for queue in self.drained)
 
     def _evidence(self) -> str:
         """Who fills the drained queues: "`square` fills", "`a` and `b` fill" (itself, through
         code it hands the queue to, or, if its code is not here, by being passed the queue)."""
         targets: list[str] = []
         for feed in self.feeds:
-            if not any(self.analysis.same_variable(feed.queue, q) for q in self.drained):
+            if not any(self.rule.same_queue(feed.queue, q) for q in self.drained):
                 continue
             target = f"`{self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))}`"
             if target not in targets:
@@ -349,16 +417,14 @@ class _JoinMove:
             end = max(end, reached)
         return end
 
-    def _items_left(self, queue: cst.Name) -> Union["Amount", str]:
+    def _items_left(self, queue: Queue) -> Union["Amount", str]:
         """What the producers started before the join put on `queue`, less the gets before it."""
         function = self.analysis.enclosing_function(self.statement)
         start_order = self.analysis.names.order[self.statement]
         total = Amount.of(0)
-        for uses in self.rule.targets.values():
-            creation = uses[0].call
-            if self.analysis.enclosing_function(creation) is not function \
-                    or self.analysis.names.order[creation] > start_order:
-                continue
+        counted: set[int] = set()
+        for anchor, uses, inner in self._creations_before(function, start_order):
+            counted.update(id(use.call) for use in uses)
             # One amount per creation: each call of a helper that forwards the target
             # runs one of its targets, and they must all put the same number of items.
             amounts: list[Amount] = []
@@ -371,22 +437,52 @@ class _JoinMove:
                 if amount is not None:
                     amounts.append(amount)
             if amounts:
-                runs = self.sizes.repeats(creation, self.statement)
-                if runs is None:
-                    return (f"how many processes line {self._line(creation)} creates depends "
+                runs = self.sizes.repeats(anchor, self.statement)
+                if runs is None or inner is None:
+                    return (f"how many processes line {self._line(anchor)} creates depends "
                             "on the data")
-                total = total + runs * amounts[0]
+                total = total + runs * inner * amounts[0]
+        for feed in self.feeds:
+            where = feed.use.site if feed.use.site is not None else feed.use.call
+            if id(feed.use.call) not in counted and self.rule.same_queue(feed.queue, queue) \
+                    and self.analysis.enclosing_function(where) is not function:
+                kept = self.analysis.held_path(feed.process) or f"line {self._line(feed.use.call)}"
+                return f"started elsewhere: {kept}"
         before = self._counter(queue, self.body[:self.start]).statements(self.body[:self.start])
         if before is None:
-            return f"how many items the gets on `{queue.value}` before the join take depends on the data"
+            return f"how many items the gets on `{_text(queue)}` before the join take depends on the data"
         return total - before
+
+    def _creations_before(self, function: Optional[cst.FunctionDef], start_order: int
+                          ) -> Iterator[tuple[cst.CSTNode, list[CallableUse], Optional["Amount"]]]:
+        """The Process creations that run before the join statement in its function, each
+        with its uses and how many processes one run of it makes: a creation in the
+        function itself, or the call of a helper that creates the process from the target
+        and arguments it forwards (`p = launch(worker, q)`, then `p.join()`)."""
+        for uses in self.rule.targets.values():
+            creation = uses[0].call
+            helper = self.analysis.enclosing_function(creation)
+            if helper is function:
+                if self.analysis.names.order[creation] <= start_order:
+                    yield creation, uses, Amount.of(1)
+                continue
+            inner = self.sizes.repeats(creation, helper) if helper is not None else None
+            sites: dict[int, list[CallableUse]] = {}
+            for use in uses:
+                if use.site is not None:
+                    sites.setdefault(id(use.site), []).append(use)
+            for at_site in sites.values():
+                site = at_site[0].site
+                if self.analysis.enclosing_function(site) is function \
+                        and self.analysis.names.order[site] <= start_order:  # type: ignore[index]
+                    yield site, at_site, inner  # type: ignore[misc]
 
     def _put_by(self, use: CallableUse, queue: cst.Name) -> Union["Amount", str, None]:
         """How many items one run of `use`'s target puts on `queue`; None when it cannot
         put on it at all."""
         total: Optional[Amount] = None
         for queue_use in self.analysis.queue_uses(use):
-            if not self.analysis.same_variable(queue_use.queue, queue) \
+            if not self.rule.same_queue(queue_use.queue, queue) \
                     or not self.rule.may_put(queue_use):
                 continue
             target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
@@ -396,17 +492,22 @@ class _JoinMove:
             if puts is None:
                 every = _puts_on_every_path(self.analysis, use, queue_use)
                 if every is not None:
-                    return f"`{target}` puts {_items(every)} on `{queue.value}` on every path"
+                    return f"`{target}` puts {_items(every)} on `{_text(queue)}` on every path"
                 other = next((node for node in queue_use.other_uses if receiver_method(
                     self.analysis, node) not in QUIET_QUEUE_METHODS), None)
+                handed = self.analysis.parent(other) if other is not None else None
+                call = self.analysis.parent(handed) if isinstance(handed, cst.Arg) else None
+                if isinstance(call, cst.Call) and call.func is not other:
+                    return (f"`{target}` puts via `{self._code(call.func)}()` "
+                            f"(line {self._line(other)})")
                 if other is not None:
-                    return (f"`{target}` also uses `{queue.value}` otherwise (line "
+                    return (f"`{target}` also uses `{_text(queue)}` otherwise (line "
                             f"{self._line(other)})")
                 return f"how many items `{target}` puts depends on the data"
             total = puts if total is None else total + puts
         return total
 
-    def _drained_at(self, queue: cst.Name, left: "Amount") -> Union[int, str]:
+    def _drained_at(self, queue: Queue, left: "Amount") -> Union[int, str]:
         if left == Amount.of(0):
             return self.start
         region = self.body[self.start + 1:]
@@ -414,25 +515,29 @@ class _JoinMove:
         taken = Amount.of(0)
         for offset, statement in enumerate(region):
             count = counter.statement(statement)
+            helper = self.rule.helper_gets_on(queue, statement)
+            if helper:
+                name = self._code(helper[0].func)
+                return f"`{name}()` gets them (line {self._line(helper[0])})"
             if count is None:
-                return (f"how many items the gets on `{queue.value}` at line "
+                return (f"how many items the gets on `{_text(queue)}` at line "
                         f"{self._line(statement)} take depends on the data")
             taken = taken + count
             if taken == left:
                 return self.start + 1 + offset
         return f"the gets after the join take {taken} of {left} items"
 
-    def _counter(self, queue: cst.Name, statements: Sequence[cst.BaseStatement]) -> "_Counter":
+    def _counter(self, queue: Queue, statements: Sequence[cst.BaseStatement]) -> "_Counter":
         gets: list[cst.Call] = []
         spoilers: list[cst.CSTNode] = []
         for statement in statements:
             here = self.rule.gets_on(queue, statement)
             gets += here
-            for name in self.analysis.names.loads_in(statement):
-                method = receiver_method(self.analysis, name)
-                if self.analysis.same_variable(name, queue) and method not in DRAIN_METHODS \
-                        and (here or method in QUEUE_PUT_METHODS):
-                    spoilers.append(name)  # the parent adds items, or walks the queue otherwise
+            spoilers += self.rule.helper_gets_on(queue, statement)
+            for read in self.rule.queue_reads(queue, statement):
+                method = receiver_method(self.analysis, read)
+                if method not in DRAIN_METHODS and (here or method in QUEUE_PUT_METHODS):
+                    spoilers.append(read)  # the parent adds items, or walks the queue otherwise
         return _Counter(self.analysis, self.sizes, gets, spoilers)
 
     # -- the two moves ------------------------------------------------------------------------
@@ -467,26 +572,26 @@ class _JoinMove:
     def _holds_join(self, statement: cst.BaseStatement) -> str:
         if self._is_pure_join(statement):
             return ""  # joins commute
-        for name in self.analysis.names.loads_in(statement):
+        for name in object_reads(self.analysis, statement):
             if _reads_process_state(self.analysis, name):
-                return f"it reads the state of `{name.value}`"
+                return f"it reads the state of `{_text(name)}`"
         if _may_leave(self.analysis, statement):
             return "it may leave the block, and the join would be skipped"
-        for name in self.analysis.names.loads_in(statement):
+        for name in object_reads(self.analysis, statement):
             kind = self.analysis.kind_of(name)
             if kind is None or _is_process_name(self.analysis, name):
                 continue
             if kind not in QUEUE_KINDS or receiver_method(self.analysis, name) not in DRAIN_METHODS:
-                return f"it uses `{name.value}`, which the joined process may change"
+                return f"it uses `{_text(name)}`, which the joined process may change"
             if self._consumed_by_joined(name):
-                return f"the joined process takes items from `{name.value}` too"
+                return f"the joined process takes items from `{_text(name)}` too"
         return ""
 
-    def _consumed_by_joined(self, queue: cst.Name) -> bool:
+    def _consumed_by_joined(self, queue: Queue) -> bool:
         """Whether a joined process takes items from `queue` (a get there would race it)."""
         for use in self.process_uses:
             for queue_use in self.analysis.queue_uses(use):
-                if self.analysis.same_variable(queue_use.queue, queue) and any(
+                if self.rule.same_queue(queue_use.queue, queue) and any(
                         receiver_method(self.analysis, node) in GET_METHODS
                         for node in queue_use.other_uses):
                     return True
@@ -533,13 +638,13 @@ class _JoinMove:
         line = self._line(getter)
         if _may_leave(self.analysis, getter):
             return f"the statement at line {line} may leave the block"
-        for name in self.analysis.names.loads_in(getter):
+        for name in object_reads(self.analysis, getter):
             if _reads_process_state(self.analysis, name):
-                return f"line {line} reads the state of `{name.value}`"
+                return f"line {line} reads the state of `{_text(name)}`"
             kind = self.analysis.kind_of(name)
             if kind is not None and not _is_process_name(self.analysis, name) and (kind not in QUEUE_KINDS
                                      or receiver_method(self.analysis, name) not in DRAIN_METHODS):
-                return f"line {line} also uses `{name.value}`"
+                return f"line {line} also uses `{_text(name)}`"
         return ""
 
     def _keeps_getter_below(self, getter: cst.BaseStatement, statement: cst.BaseStatement) -> str:
@@ -547,10 +652,10 @@ class _JoinMove:
         if _may_leave(self.analysis, statement):
             return (f"line {line} may leave the block, and a get moved above it would wait "
                     "for items that never come")
-        for name in self.analysis.names.loads_in(statement):
+        for name in object_reads(self.analysis, statement):
             kind = self.analysis.kind_of(name)
             if kind is not None and not _is_process_name(self.analysis, name):
-                return f"line {line} uses `{name.value}`"
+                return f"line {line} uses `{_text(name)}`"
         get_reads, get_writes = _variables(self.analysis, getter)
         reads, writes = _variables(self.analysis, statement)
         shared = sorted((get_writes & reads) | (get_reads & writes))
@@ -634,7 +739,7 @@ class _Sizes:
         self.outer = _Sizes(analysis) if definition is not None else self
 
     def _argument(self, name: cst.Name) -> Optional[cst.BaseExpression]:
-        return self.analysis.argument_for(self.use, name.value) if self.use is not None else None
+        return self.analysis.target_argument(self.use, name.value) if self.use is not None else None
 
     def _parameter(self, name: cst.Name) -> Optional[cst.Param]:
         if self.definition is None:
@@ -664,6 +769,8 @@ class _Sizes:
             if isinstance(value, cst.Integer):
                 return Amount.of(int(value.evaluated_value))
             return Amount.symbol(expr.value, bindings[0])
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            return self._attribute_value(expr)
         if isinstance(expr, cst.Call) and _builtin(self.analysis, expr.func) == "len" \
                 and len(expr.args) == 1 and not expr.args[0].star:
             return self.iterations(expr.args[0].value)
@@ -678,6 +785,18 @@ class _Sizes:
             if isinstance(expr.operator, cst.Multiply):
                 return left * right
         return None
+
+    def _attribute_value(self, expr: cst.Attribute) -> Optional[Amount]:
+        """`self.pages`, stored once in the whole class: one symbol per object and
+        attribute, so the parent's `range(self.pages)` matches the target's `range(pages)`
+        it was passed."""
+        bindings = self.analysis.assignments(expr.value)
+        stores = self.analysis.stores_into(expr)
+        if len(bindings) != 1 or len(stores) != 1 or _loop_bound(self.analysis, bindings[0].node):
+            return None
+        if isinstance(stores[0], cst.Integer):
+            return Amount.of(int(stores[0].evaluated_value))
+        return Amount({(f"{_text(expr)}#{id(bindings[0])}:{id(stores[0])}",): 1})
 
     def iterations(self, iterable: cst.BaseExpression) -> Optional[Amount]:
         """How many items iterating over `iterable` gives."""
@@ -945,7 +1064,7 @@ def _puts(analysis: ModuleAnalysis, use: CallableUse, queue_use: QueueUse) -> Op
     depends on the data or on code elsewhere (the queue handed on, puts in helpers)."""
     if any(receiver_method(analysis, node) not in QUIET_QUEUE_METHODS for node in queue_use.other_uses):
         return None
-    definition = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+    definition = _target_definition(analysis, use)
     if not isinstance(definition, (cst.FunctionDef, cst.Lambda)) \
             or not all(analysis.names.contains(definition, put) for put in queue_use.puts):
         return None
@@ -956,6 +1075,13 @@ def _puts(analysis: ModuleAnalysis, use: CallableUse, queue_use: QueueUse) -> Op
     return counter.block(definition.body)
 
 
+def _target_definition(analysis: ModuleAnalysis, use: CallableUse) -> Optional[cst.CSTNode]:
+    """The code `use`'s target runs: a function or lambda, or a method of the module's own
+    class (`target=self.produce`)."""
+    target = analysis.unwrap_partial(use.callable_arg.value)
+    return analysis.method_target(target) or analysis.definition_of(target)
+
+
 def _puts_on_every_path(analysis: ModuleAnalysis, use: CallableUse,
                         queue_use: QueueUse) -> Optional[int]:
     """How many items the target puts on the queue on every path through it (to a return or
@@ -964,7 +1090,7 @@ def _puts_on_every_path(analysis: ModuleAnalysis, use: CallableUse,
     the rewrite counts puts where no branch decides them."""
     if any(receiver_method(analysis, node) not in QUIET_QUEUE_METHODS for node in queue_use.other_uses):
         return None
-    definition = analysis.definition_of(analysis.unwrap_partial(use.callable_arg.value))
+    definition = _target_definition(analysis, use)
     if not isinstance(definition, cst.FunctionDef) \
             or not all(analysis.names.contains(definition, put) for put in queue_use.puts):
         return None
@@ -1435,3 +1561,19 @@ def _relaid(original: Sequence[cst.BaseStatement], reordered: Sequence[cst.BaseS
 
 class JoinBeforeGetCommand(RuleCommand):
     rule = JoinBeforeGet
+
+
+def _text(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def object_reads(analysis: ModuleAnalysis, node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    """The names `node` reads, with `x.attr` in place of `x` where the attribute holds a
+    multiprocessing object (`self.queue`, `self.proc`): what the checks below look at."""
+    for name in analysis.names.loads_in(node):
+        attribute = analysis.parent(name)
+        if isinstance(attribute, cst.Attribute) and attribute.value is name \
+                and analysis.kind_of(name) is None and analysis.kind_of(attribute) is not None:
+            yield attribute
+        else:
+            yield name

@@ -14,6 +14,7 @@ from mpfix.analysis.arguments import (
     argument,
     method_name,
 )
+from mpfix.analysis.flowindex import is_static
 from mpfix.analysis.loaders import Workers
 from mpfix.analysis.starters import (
     LOADER_HANDOFFS,
@@ -57,7 +58,9 @@ QUEUE_PUT_METHODS = frozenset({"put", "put_nowait"})
 class QueueUse:
     """A queue a callable handed to another process can reach, and what it does with it."""
 
-    queue: cst.Name                     # the parent's `args`/`kwargs` element, or the global read
+    # The parent's `args`/`kwargs` element (a name or an attribute such as `self.queue`),
+    # the global read, or for a method of the module's own class the first `self.x` read.
+    queue: cst.BaseExpression
     puts: tuple[cst.Call, ...] = ()     # its put()/put_nowait() calls in the callable and helpers
     other_uses: tuple[cst.CSTNode, ...] = ()  # every other read (handed on, got from...) or rebinding
     visible: bool = True                # False: the callable's code is not in this module
@@ -299,20 +302,30 @@ class CallablesMixin:
         parameters) and module-level queues it or the module functions it calls read.
         When its code is not in this module (imported, a method), every queue passed to
         it is listed with `visible=False`: being handed over is the only evidence."""
-        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+        callable_expr = self.unwrap_partial(use.callable_arg.value)
+        definition = self.definition_of(callable_expr)
+        method = self.method_target(callable_expr)
+        if method is not None:
+            definition = method
         if not isinstance(definition, (cst.FunctionDef, cst.Lambda)):
             return [QueueUse(value, visible=False) for value in self.arguments(use).values()
-                    if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS]
+                    if _is_queue_reference(self, value)]
         uses: list[QueueUse] = []
         params = definition.params
+        bound = (*params.posonly_params, *params.params)[:1] \
+            if method is not None and not is_static(method) else ()
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param in bound:
+                continue
             parameter = param.name.value
-            value = self.argument_for(use, parameter)
-            if isinstance(value, cst.Name) and self.kind_of(value) in QUEUE_KINDS:
+            value = self.target_argument(use, parameter)
+            if _is_queue_reference(self, value):
                 reads = self.parameter_reads(definition, parameter)
                 scope = self.names.created.get(definition)
                 rebound = scope.bindings.get(parameter, [])[1:] if scope is not None else []
-                uses.append(self._queue_use(value, reads, [b.node for b in rebound]))
+                uses.append(self._queue_use(value, reads, [b.node for b in rebound]))  # type: ignore[arg-type]
+        if method is not None:
+            uses.extend(self._attribute_queue_uses(method))
         global_reads: dict[str, list[cst.Name]] = {}
         for code in (definition, *self.helpers_called(definition)):
             for name, reads in self.global_reads(code).items():
@@ -321,6 +334,49 @@ class CallablesMixin:
             if self.kind_of(reads[0]) in QUEUE_KINDS:
                 uses.append(self._queue_use(reads[0], reads, []))
         return uses
+
+    def method_target(self, expr: cst.BaseExpression) -> Optional[cst.FunctionDef]:
+        """The method of one of the module's own classes that `self.produce`,
+        `cls.produce`, `Worker.produce` or `worker.produce` (an instance made here) names."""
+        if not isinstance(expr, cst.Attribute) or not isinstance(expr.value, cst.Name):
+            return None
+        owner = self._attribute_owner(expr.value)
+        for cls in self.classes:
+            if id(cls) == owner and isinstance(cls.body, cst.IndentedBlock):
+                for statement in cls.body.body:
+                    if isinstance(statement, cst.FunctionDef) \
+                            and statement.name.value == expr.attr.value:
+                        return statement
+        return None
+
+    def target_argument(self, use: CallableUse, parameter: str) -> Optional[cst.BaseExpression]:
+        """`argument_for`, also for a bound method of the module's own classes (whose
+        first parameter the instance fills)."""
+        method = self.method_target(self.unwrap_partial(use.callable_arg.value))
+        if method is None:
+            return self.argument_for(use, parameter)
+        if is_static(method):
+            return self.arguments(use).for_parameter(method.params, parameter)
+        params = method.params
+        if params.posonly_params:
+            unbound = params.with_changes(posonly_params=params.posonly_params[1:])
+        else:
+            unbound = params.with_changes(params=params.params[1:])
+        return self.arguments(use).for_parameter(unbound, parameter)
+
+    def _attribute_queue_uses(self, method: cst.FunctionDef) -> list[QueueUse]:
+        """The queues a method reaches through attributes of its instance (`self.queue`,
+        set in `__init__` or anywhere else in the class): one use per attribute that may
+        hold a multiprocessing queue, with its puts."""
+        reads: dict[str, list[cst.Attribute]] = {}
+        for name in self.names.loads_in(method):
+            attribute = self.parent(name)
+            if isinstance(attribute, cst.Attribute) and attribute.value is name \
+                    and self._method_class(name) is not None \
+                    and self.enclosing_function(name) is method:
+                reads.setdefault(attribute.attr.value, []).append(attribute)
+        return [self._queue_use(found[0], found, []) for found in reads.values()  # type: ignore[arg-type]
+                if QUEUE_KINDS & self.may_hold(found[0])]
 
     def parameter_queue_use(self, use: CallableUse, value: cst.Name) -> Optional[QueueUse]:
         """What `use`'s target does with the parameter that receives `value`, as a queue
@@ -334,7 +390,7 @@ class CallablesMixin:
                 return self._queue_use(value, self.parameter_reads(definition, param.name.value), [])
         return None
 
-    def _queue_use(self, queue: cst.Name, reads: list[cst.Name],
+    def _queue_use(self, queue: cst.BaseExpression, reads: list[cst.Name],
                    rebinds: list[cst.CSTNode]) -> QueueUse:
         puts: list[cst.Call] = []
         others: list[cst.CSTNode] = list(rebinds)
@@ -347,3 +403,9 @@ class CallablesMixin:
             else:
                 others.append(read)
         return QueueUse(queue, tuple(puts), tuple(others))
+
+
+def _is_queue_reference(analysis: "CallablesMixin", value: object) -> bool:
+    """A name or an attribute (`self.queue`) that holds a multiprocessing queue."""
+    return isinstance(value, (cst.Name, cst.Attribute)) \
+        and analysis.kind_of(value) in QUEUE_KINDS  # type: ignore[attr-defined]

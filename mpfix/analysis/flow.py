@@ -67,6 +67,30 @@ class FlowMixin(HeldPathMixin):
         held = self._contents(expr)
         return next(iter(held.kinds)) if held.complete and len(held.kinds) == 1 else None
 
+    def same_place(self, left: cst.CSTNode, right: cst.CSTNode, *, aliases: bool = True) -> bool:
+        """Whether two variables or attributes share one object: the same place, or (with
+        `aliases`) two that one was assigned to the other or passed for it as an argument
+        of a function of the module (`self.queue = q`, `drain(self.queue)` and `drain`'s
+        parameter)."""
+        if not isinstance(left, (cst.Name, cst.Attribute)) \
+                or not isinstance(right, (cst.Name, cst.Attribute)):
+            return False
+        a, b = self._location(left), self._location(right)
+        if a is None or b is None:
+            return False
+        return a == b or (aliases and self._flow_index.root(a) == self._flow_index.root(b))
+
+    def stores_into(self, expr: cst.CSTNode) -> list[cst.BaseExpression]:
+        """The values the module stores into the attribute `expr` reads (`self.pages = n`
+        anywhere in its class), in module order; none when it is not followed."""
+        location = self._location(expr) if isinstance(expr, cst.Attribute) else None
+        return [source.value for source in self._flow_index.stores.get(location, ())] \
+            if location is not None else []
+
+    def called_function(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        """The module's function (or method of one of its classes) `call` calls."""
+        return self._called_function(call)
+
     def flow_creations(self, expr: cst.CSTNode, *, elements: bool = False) -> list[cst.Call]:
         """The calls creating the objects `expr` (or its elements) may hold, through the flow."""
         return list((self._contents(expr) if elements else self._held(expr)).origins)
