@@ -112,7 +112,10 @@ class ExplicitArgs(Rule):
     setup function through `global`), or one that only the entry code defines. Also
     reported, without a fix: a worker that changes a global the parent reads back as
     if it were shared, a parent that sets an attribute of the module an imported
-    worker lives in, and `run()` methods of Process subclasses reading such globals.
+    worker lives in, an attribute only the parent gives a module-level function or
+    class after import (`f.q = Queue()` in `main()`, read as `f.q` by the worker: pickle
+    sends `f` by name, without it), and `run()` methods of Process subclasses reading
+    such globals.
     Left alone: names read only in annotations, a read under a test of the same global
     against None or for emptiness (`if G is None: G = rebuild()`: the worker expects the
     child's import-time value), and a child's write to a global that no parent code reads
@@ -247,6 +250,8 @@ class ExplicitArgs(Rule):
                   reads: Sequence[cst.Name] = ()) -> Optional[Need]:
         analysis = self.analysis
         bindings = analysis.global_bindings(name)
+        if bindings and all(isinstance(b.node, (cst.FunctionDef, cst.ClassDef)) for b in bindings):
+            return self._attribute_set_at_run_time(name, reads or [read])
         if not bindings or any(not isinstance(b.node, cst.Name) for b in bindings):
             return None  # builtins, functions, classes, modules
         if analysis.is_constant_global(name):
@@ -264,6 +269,29 @@ class ExplicitArgs(Rule):
         if analysis.entry_rebindings(name) or name in self._parent_changes:
             return Need(name, REBOUND, kind, read)
         return None
+
+    def _attribute_set_at_run_time(self, name: str, reads: Sequence[cst.Name]) -> Optional[Need]:
+        """`f.q` of a module-level function or class `f` that only the parent gives that
+        attribute, after import (`f.q = Queue()` in `main()`): a spawn or forkserver child
+        imports `f` without it. Passing `f` would not bring the attribute along (pickle
+        finds `f` by its name), so it is reported, not rewritten."""
+        analysis = self.analysis
+        for read in reads:
+            attribute = analysis.parent(read)
+            if not isinstance(attribute, cst.Attribute) or attribute.value is not read:
+                continue
+            stores = [store for store in analysis.global_writes(analysis.module).get(name, [])
+                      if isinstance(store, cst.Attribute) and store.attr.value == attribute.attr.value]
+            by_parent = [store for store in stores if not self._in_child_code(store)
+                         and (analysis.enclosing_function(store) is not None
+                              or analysis.in_main_guard(store))]
+            if by_parent and len(by_parent) == len(stores):
+                where = f"`{name}.{attribute.attr.value}` (set at line {self._line(by_parent[0])})"
+                return Need(f"{name}.{attribute.attr.value}", REBOUND, None, read, where)
+        return None
+
+    def _line(self, node: cst.CSTNode) -> int:
+        return self.analysis.position(node).start.line
 
     def _held_resource(self, name: str, reads: Sequence[cst.Name]) -> Optional[Need]:
         """A module-level container or object that holds multiprocessing resources: the
@@ -980,7 +1008,9 @@ def _tests_emptiness(test: cst.BaseExpression, name: str) -> bool:
 
 def _names(needs: list[Need]) -> str:
     quoted = [f"`{n.name}`" for n in needs]
-    return f"the global{'s' if len(quoted) > 1 else ''} {_and(quoted)}"
+    # `f.q`: an attribute the parent gave a module-level function or class.
+    noun = "attribute" if all("." in n.name for n in needs) else "global"
+    return f"the {noun}{'s' if len(quoted) > 1 else ''} {_and(quoted)}"
 
 
 def _and(items: list[str]) -> str:
