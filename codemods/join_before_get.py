@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 import libcst as cst
 
 from mpfix.analysis.module import (
-    QUEUE_PUT_METHODS, CallableUse, ModuleAnalysis, QueueUse, argument, method_name,
+    QUEUE_PUT_METHODS, CallableUse, ModuleAnalysis, QueueUse, argument, keyword, method_name,
     statement_names,
 )
 from mpfix.findings import Safety
@@ -229,11 +229,24 @@ class JoinBeforeGet(Rule):
                 and any(self._getting_parameter(call, arg, 3) for arg in call.args
                         if not arg.star and self.same_queue(arg.value, queue))]
 
+    def _summary_gets(self, call: cst.Call, arg: cst.Arg) -> bool:
+        """Whether `call` calls a function of another module of the run whose summary says
+        it gets from the parameter `arg` fills (mpfix.analysis.summaries)."""
+        for name in self.analysis.qualified_names(call.func):
+            for parameter in self.analysis.starters.queue_parameters(name, "gets"):
+                passed = argument(call, parameter.name, parameter.position) \
+                    if parameter.position is not None else keyword(call, parameter.name)
+                if passed is arg:
+                    return True
+        return False
+
     def _getting_parameter(self, call: cst.Call, arg: cst.Arg, depth: int) -> bool:
         """Whether the function `call` calls gets from the parameter `arg` fills, itself or
         through the functions it hands it to (`depth` calls down)."""
         function = self.analysis.called_function(call)
-        if function is None or depth == 0:
+        if function is None:
+            return self._summary_gets(call, arg)
+        if depth == 0:
             return False
         for param in (*function.params.posonly_params, *function.params.params,
                       *function.params.kwonly_params):
@@ -487,6 +500,8 @@ class _JoinMove:
                 continue
             target = self._code(self.analysis.unwrap_partial(use.callable_arg.value))
             if not queue_use.visible:
+                if self._summary_puts(use, queue_use.queue):
+                    return f"`{target}` puts on `{_text(queue)}` in another module"
                 return f"the code of `{target}` is not visible here"
             puts = _puts(self.analysis, use, queue_use)
             if puts is None:
@@ -506,6 +521,20 @@ class _JoinMove:
                 return f"how many items `{target}` puts depends on the data"
             total = puts if total is None else total + puts
         return total
+
+    def _summary_puts(self, use: CallableUse, value: cst.BaseExpression) -> bool:
+        """Whether the summary of `use`'s target, a function of another module of the run,
+        says it puts on the parameter that receives `value` (mpfix.analysis.summaries)."""
+        passed = self.analysis.arguments(use)
+        target = self.analysis.unwrap_partial(use.callable_arg.value)
+        for name in self.analysis.qualified_names(target):
+            for parameter in self.analysis.starters.queue_parameters(name, "puts"):
+                at = passed.positional[parameter.position] \
+                    if parameter.position is not None and parameter.position < len(passed.positional) \
+                    else None
+                if at is value or passed.keywords.get(parameter.name) is value:
+                    return True
+        return False
 
     def _drained_at(self, queue: Queue, left: "Amount") -> Union[int, str]:
         if left == Amount.of(0):

@@ -173,3 +173,31 @@ def test_parameters_a_function_iterates_and_the_ones_it_only_looks_at() -> None:
     linked = link({"pkg.helper": (helper, False)})
     assert linked.iterates["pkg.helper.passes"] == [("data", 1)]
     assert "pkg.helper.keep" not in linked.iterates
+
+
+def test_parameters_a_function_puts_on_or_gets_from_as_a_queue() -> None:
+    helper = extract(
+        b"def drain(results, count):\n"
+        b"    return [results.get() for _ in range(count)]\n"
+        b"def fill(out, items):\n"
+        b"    for item in items:\n"
+        b"        out.put_nowait(item)\n"
+        b"def collect(pending, results, count):\n"
+        b"    pending.append(count)\n"
+        b"    return sorted(drain(results, count))\n"
+        b"def nested(queue):\n"
+        b"    def inner():\n"
+        b"        queue.get()\n"
+        b"    return inner\n", StarterTable())
+    assert helper is not None
+    assert {name: (f.puts, f.gets) for name, f in helper.functions.items()} == {
+        "drain": (set(), {"results"}), "fill": ({"out"}, set()),
+        "collect": (set(), set()), "nested": (set(), set())}
+    linked = link({"pkg.helper": (helper, False)})
+    assert linked.gets["pkg.helper.collect"] == [("results", 1)]
+    assert linked.puts["pkg.helper.fill"] == [("out", 0)]
+    assert "pkg.helper.nested" not in linked.gets
+    table = StarterTable(facts=[("pkg.helper.collect", "gets", "results:1")])
+    assert [(h.name, h.position) for h in table.queue_parameters("pkg.helper.collect", "gets")] \
+        == [("results", 1)]
+    assert table.queue_parameters("pkg.helper.collect", "puts") == []

@@ -206,16 +206,21 @@ class StarterTable:
         self._decorators = frozenset(name for name, entry in LIBRARY_STARTERS.items()
                                      if entry.decorator and entry.imports_main)
         # What else the summaries say (mpfix.analysis.summaries): process families, and
-        # parameters iterated, as (name, "family", family) and (name, "iterates", "p:i").
+        # parameters iterated, put on or got from as a queue, as (name, "family", family)
+        # and (name, "iterates" / "puts" / "gets", "p:i").
         self._families: dict[str, list[str]] = {}
         self._iterated: dict[str, list[Handed]] = {}
+        self._queue_parameters: dict[tuple[str, str], list[Handed]] = {}
         for name, fact, value in facts:
             if fact == "family":
                 self._families.setdefault(name, []).append(value)
-            elif fact == "iterates":
-                parameter, _, position = value.rpartition(":")
-                self._iterated.setdefault(name, []).append(
-                    Handed(parameter, int(position) if int(position) >= 0 else None))
+                continue
+            parameter, _, position = value.rpartition(":")
+            handed = Handed(parameter, int(position) if int(position) >= 0 else None)
+            if fact == "iterates":
+                self._iterated.setdefault(name, []).append(handed)
+            elif fact in ("puts", "gets"):
+                self._queue_parameters.setdefault((name, fact), []).append(handed)
 
     def families_of(self, qualified_name: str) -> list[str]:
         """The process families a function of another module starts processes through."""
@@ -224,6 +229,11 @@ class StarterTable:
     def iterated_parameters(self, qualified_name: str):  # type: ignore[no-untyped-def]
         """The parameters (`Handed`) a function of another module iterates."""
         return self._iterated.get(qualified_name, [])
+
+    def queue_parameters(self, qualified_name: str, use: str):  # type: ignore[no-untyped-def]
+        """The parameters (`Handed`) a function of another module puts on (`use` "puts") or
+        gets from ("gets") as a queue, itself or through the functions it calls."""
+        return self._queue_parameters.get((qualified_name, use), [])
 
     def handed_argument(self, qualified_name: str):  # type: ignore[no-untyped-def]
         """The argument (a `Handed`) of a call of `qualified_name` that runs in another

@@ -14,7 +14,10 @@ import, nothing executed):
   that family's freeze_support() (MP001);
 - which of its parameters it iterates (`iterates`: `for x in p`, `list(p)`,
   `enumerate(p)`, or a parameter of another function that iterates it): a DataLoader
-  given to it starts its workers (MP001).
+  given to it starts its workers (MP001);
+- which of its parameters it puts on or gets from as a queue (`puts`, `gets`: `q.put(x)`,
+  `q.get()`, or a parameter of another function that does): a parent that joins a
+  producer and then hands the queue to a function that gets from it deadlocks (MP003).
 
 `extract` summarises one module; the result is plain JSON-able data, cached by the
 file's content (mpfix.engine.crossmodule). `link` joins the summaries of many modules
@@ -37,12 +40,14 @@ from mpfix.analysis.summaryfacts import (argument_node, iterated_arguments, proc
                                          spawning_backend)
 from mpfix.analysis.third_party import library_starter
 
-SUMMARY_FORMAT = 2  # 2: families and iterates
+SUMMARY_FORMAT = 3  # 2: families and iterates; 3: puts and gets
 LOCAL = "#"  # prefix of a call to a function of the same module
 POOL_TASK_METHODS = frozenset({"map", "imap", "imap_unordered", "starmap", "apply",
                                "apply_async", "map_async", "starmap_async"})
 EXECUTOR_TASK_METHODS = frozenset({"submit", "map"})
 _MAX_ALIAS_DEPTH = 8
+QUEUE_PUTS = frozenset({"put", "put_nowait"})
+QUEUE_GETS = frozenset({"get", "get_nowait"})
 
 
 
@@ -57,19 +62,23 @@ class FunctionSummary:
     forwards: set[tuple[str, int, str, str]] = field(default_factory=set)
     families: set[str] = field(default_factory=set)  # process families it starts through
     iterates: set[str] = field(default_factory=set)  # parameters it iterates
+    puts: set[str] = field(default_factory=set)      # parameters it puts on (a queue)
+    gets: set[str] = field(default_factory=set)      # parameters it gets from (a queue)
 
     def to_json(self) -> dict:
         return {"params": self.params, "starts": self.starts, "sets": self.sets_start_method,
                 "hands": sorted(self.hands), "calls": sorted(self.calls),
                 "forwards": sorted(self.forwards), "families": sorted(self.families),
-                "iterates": sorted(self.iterates)}
+                "iterates": sorted(self.iterates), "puts": sorted(self.puts),
+                "gets": sorted(self.gets)}
 
     @classmethod
     def from_json(cls, data: dict) -> "FunctionSummary":
         return cls(list(data["params"]), bool(data["starts"]), bool(data["sets"]),
                    set(data["hands"]), set(data["calls"]),
                    {tuple(f) for f in data["forwards"]},  # type: ignore[misc]
-                   set(data["families"]), set(data["iterates"]))
+                   set(data["families"]), set(data["iterates"]), set(data["puts"]),
+                   set(data["gets"]))
 
 
 @dataclass
@@ -316,6 +325,11 @@ class _FunctionReader(ast.NodeVisitor):
         receiver = func.value
         kind = self._kind(receiver)
         method = func.attr
+        if isinstance(receiver, ast.Name) and receiver.id in self.all_params:
+            if method in QUEUE_PUTS:
+                self.summary.puts.add(receiver.id)
+            elif method in QUEUE_GETS:
+                self.summary.gets.add(receiver.id)
         if method == "start" and kind in (Kind.PROCESS, None):
             # `for worker in workers: worker.start()`: the loop variable's kind is not
             # followed here; a start() in a function that creates a Process counts.
@@ -415,6 +429,9 @@ class Linked:
     families: dict[str, list[str]] = field(default_factory=dict)
     # name -> the parameters it iterates, (parameter, position or -1)
     iterates: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # name -> the parameters it puts on / gets from as a queue, (parameter, position or -1)
+    puts: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    gets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 def absolute_name(target: str, module: str, is_package: bool) -> str:
@@ -465,6 +482,8 @@ class Linker:
         hands = {key: set(s.hands) for key, s in facts.items()}
         families = {key: set(s.families) for key, s in facts.items()}
         iterates = {key: set(s.iterates) for key, s in facts.items()}
+        queues = {"puts": {key: set(s.puts) for key, s in facts.items()},
+                  "gets": {key: set(s.gets) for key, s in facts.items()}}
         changed = True
         while changed:
             changed = False
@@ -477,10 +496,11 @@ class Linker:
                 if not inherited <= families[key]:
                     families[key] |= inherited
                     changed = True
-                for own in self._passed_to(summary, callees, facts, iterates):
-                    if own not in iterates[key]:
-                        iterates[key].add(own)
-                        changed = True
+                for chosen in (iterates, *queues.values()):
+                    for own in self._passed_to(summary, callees, facts, chosen):
+                        if own not in chosen[key]:
+                            chosen[key].add(own)
+                            changed = True
                 if key not in sets and any(t in sets for t in callees.values()):
                     sets.add(key)
                     changed = True
@@ -500,17 +520,19 @@ class Linker:
         for name, key in self._spellings(facts):
             if key in starts and families[key]:
                 linked.families[name] = sorted(families[key])
-            if iterates[key]:
-                params = facts[key].params
-                linked.iterates[name] = sorted((p, params.index(p) if p in params else -1)
-                                               for p in iterates[key])
+            params = facts[key].params
+            for found, chosen in ((linked.iterates, iterates), (linked.puts, queues["puts"]),
+                                  (linked.gets, queues["gets"])):
+                if chosen[key]:
+                    found[name] = sorted((p, params.index(p) if p in params else -1)
+                                         for p in chosen[key])
         return linked
 
     @staticmethod
     def _passed_to(summary: FunctionSummary, callees, facts, chosen  # type: ignore[no-untyped-def]
                    ) -> Iterable[str]:
         """The function's own parameters it passes on where a callee's parameter is in
-        `chosen` (the callees' iterated parameters)."""
+        `chosen` (the callees' iterated parameters, or those they put on or get from)."""
         for callee, position, keyword, own in summary.forwards:
             target = callees.get(callee)
             if target is None:

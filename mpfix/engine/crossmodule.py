@@ -256,10 +256,10 @@ class _Names:
         self.by_top: dict[str, list[str]] = defaultdict(list)
         for name in {*linked.starters, *linked.handoffs}:
             self.by_top[name.split(".")[0]].append(name)
-        # Functions that only iterate a parameter wake no module: a file that gives them
-        # a DataLoader passes the prefilter by itself.
+        # Functions that only iterate a parameter (or put on or get from it) wake no module:
+        # a file that gives them a DataLoader (a queue) passes the prefilter by itself.
         self.iterating: dict[str, list[str]] = defaultdict(list)
-        for name in linked.iterates:
+        for name in {*linked.iterates, *linked.puts, *linked.gets}:
             if name not in linked.starters:
                 self.iterating[name.split(".")[0]].append(name)
 
@@ -358,6 +358,8 @@ def _relevant(names: _Names, path: Path, imported: Iterable[str]
             facts.update((spelling, "family", f) for f in linked.families.get(name, ()))
             facts.update((spelling, "iterates", f"{p}:{i}")
                          for p, i in linked.iterates.get(name, ()))
+            facts.update((spelling, "puts", f"{p}:{i}") for p, i in linked.puts.get(name, ()))
+            facts.update((spelling, "gets", f"{p}:{i}") for p, i in linked.gets.get(name, ()))
     return starters, handoffs, facts
 
 
@@ -427,10 +429,12 @@ def _add_loader_helpers(summaries: Summaries, candidates: list[Entry], waiting: 
                         imported: dict[Path, list[str]]) -> None:
     """Summarise the run's modules that a file naming DataLoader imports, though they name
     no process API: a helper such as `train_epoch(model, loader)` starts the workers of
-    the loader it is given when it iterates it (MP001), which only its summary says."""
+    the loader it is given when it iterates it (MP001), which only its summary says. So
+    are those a file naming a Queue imports: `drain(q)` gets from the queue it is given
+    (MP003)."""
     by_name = {name: entry for entry in waiting for name in _dotted_names(entry[1])}
     for _, path, source, _ in candidates:
-        if b"DataLoader" not in source:
+        if b"DataLoader" not in source and b"Queue" not in source:
             continue
         for name in imported[path]:
             entry = by_name.get(name) or by_name.get(name.rsplit(".", 1)[0])
