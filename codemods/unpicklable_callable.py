@@ -284,7 +284,10 @@ class UnpicklableCallable(Rule):
             if self._broken_here(slot, subject) and not self._never_started(slot):
                 reported.append((slot, subject))
         plans: dict[int, Union[Hoist, str]] = {}
-        moves: dict[int, tuple[Relocation, Optional[Fix]]] = {}
+        moves: dict[int, tuple[Optional[Relocation], Optional[Fix]]] = {}
+        moved_along: set[tuple[int, int]] = set()
+        by_name = {(id(slot.call), id(subject.definition)) for slot, subject in reported
+                   if isinstance(subject.node, cst.Name)}
         for slot, subject in reported:
             if subject.definition is None:
                 yield Violation(subject.node, f"{self._describe(subject)} is {slot.where()}: "
@@ -292,6 +295,12 @@ class UnpicklableCallable(Rule):
                 continue
             key = id(subject.definition)
             if self.context.is_notebook:
+                # A dataset's class and the dataset object of that class: one finding, on
+                # the class.
+                if (id(slot.call), key) in moved_along or not isinstance(subject.node, cst.Name) \
+                        and (id(slot.call), key) in by_name:
+                    continue
+                moved_along.add((id(slot.call), key))
                 if key not in moves:
                     moves[key] = self._notebook_move(subject, slots_by_definition[key])
                 relocated, fix = moves[key]
@@ -332,7 +341,9 @@ class UnpicklableCallable(Rule):
                 yield Slot(use.call, use.role, use.owner_kind, use.callable_arg.value, always, use)
             for value in analysis.arguments(use).values():
                 callable_ = analysis.unwrap_partial(value)
-                if isinstance(callable_, (cst.Lambda, cst.Name)) and (id(use.call), id(value)) not in seen:
+                handed = (cst.Lambda, cst.Name, cst.Call) if self.context.is_notebook \
+                    else (cst.Lambda, cst.Name)
+                if isinstance(callable_, handed) and (id(use.call), id(value)) not in seen:
                     seen.add((id(use.call), id(value)))
                     yield Slot(use.call, "argument", use.owner_kind, value, always)
         for call in analysis.calls:
@@ -396,6 +407,8 @@ class UnpicklableCallable(Rule):
         if isinstance(callable_, cst.Attribute):
             return self._bound_method_subject(slot, callable_)
         definition = self.analysis.definition_of(callable_)
+        if definition is None and self.context.is_notebook:
+            definition = self._notebook_instance_class(callable_)
         if definition is None:
             return None
         placement = self._placement(definition)
@@ -406,6 +419,19 @@ class UnpicklableCallable(Rule):
             if lost is not None:
                 return Subject(callable_, "object", problem=lost)
         return None
+
+    def _notebook_instance_class(self, expr: cst.BaseExpression) -> Optional[cst.ClassDef]:
+        """The notebook's class `expr` is an instance of (`Acc()`, or a name bound once to
+        one): pickle stores it by its class, which a child looks up in `__main__` too."""
+        if isinstance(expr, cst.Name):
+            bindings = self.analysis.names.resolve(expr)
+            value = self._bound_value(bindings[0].node) if len(bindings) == 1 else None
+            expr = value if value is not None else expr
+        if not isinstance(expr, cst.Call):
+            return None
+        cls = self.analysis.definition_of(expr.func)
+        return cls if isinstance(cls, cst.ClassDef) and self.analysis.is_module_level(cls) \
+            else None
 
     def _placement(self, definition: Definition) -> Optional[str]:
         if isinstance(definition, cst.Lambda):
@@ -970,6 +996,11 @@ class UnpicklableCallable(Rule):
         definition = subject.definition
         if definition is None:
             return f"function '{self.context.module.code_for_node(node)}'"
+        if isinstance(definition, cst.ClassDef) and not isinstance(node, cst.Name) \
+                or isinstance(node, cst.Name) and node.value != getattr(definition, "name",
+                                                                        node).value:
+            name = definition.name.value  # type: ignore[union-attr]
+            return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} '{name}' object"
         if isinstance(definition, cst.Lambda):
             return f"'{node.value}', a lambda,"  # type: ignore[attr-defined]
         what = "class" if isinstance(definition, cst.ClassDef) else "function"
@@ -1088,13 +1119,16 @@ class UnpicklableCallable(Rule):
                 imports = ()
         moved = [self._moved_statement(s, definition, relocated.passed)
                  for s in relocated.statements]
-        cells = self._by_cell(relocated)
-        for names, first, rest in cells:
-            import_line = cst.SimpleStatementLine(
-                [cst.ImportFrom(module=cst.Name(helpers),
-                                names=[cst.ImportAlias(cst.Name(n)) for n in names])],
-                leading_lines=[line for line in first.leading_lines if line.comment is None])
-            updates[first] = lambda _, line=import_line: line
+        for names, first, rest, earlier in self._by_cell(relocated, helpers):
+            if earlier is not None:  # the cell imports from the module already: add to it
+                updates[earlier] = lambda line, names=names: _importing_also(line, names)
+                rest = [first, *rest]
+            else:
+                import_line = cst.SimpleStatementLine(
+                    [cst.ImportFrom(module=cst.Name(helpers),
+                                    names=[cst.ImportAlias(cst.Name(n)) for n in names])],
+                    leading_lines=[line for line in first.leading_lines if line.comment is None])
+                updates[first] = lambda _, line=import_line: line
             for statement in rest:
                 updates[statement] = lambda _: cst.RemovalSentinel.REMOVE
         module = self.context.module
@@ -1109,23 +1143,27 @@ class UnpicklableCallable(Rule):
                                                                           passed))
         return statement
 
-    def _by_cell(self, relocated: Relocation
-                 ) -> list[tuple[list[str], cst.BaseStatement, list[cst.BaseStatement]]]:
+    def _by_cell(self, relocated: Relocation, helpers: str) -> list[tuple[
+            list[str], cst.BaseStatement, list[cst.BaseStatement], Optional[cst.BaseStatement]]]:
         """The moved statements grouped by the cell they are in: the names each cell
-        defined, the first statement (an import of them takes its place) and the others."""
-        body = list(self.context.module.body)
+        defined, the first statement (an import of them takes its place), the others, and
+        the cell's import from the helpers module that an earlier fix wrote, if any."""
         cell_of: dict[int, int] = {}
+        imports_of: dict[int, cst.BaseStatement] = {}
         cell = 0
-        for statement in body:
+        for statement in self.context.module.body:
             if is_cell_marker(statement):
                 cell += 1
             cell_of[id(statement)] = cell
+            if _imports_from(statement, helpers):
+                imports_of.setdefault(cell, statement)
         groups: dict[int, tuple[list[str], list[cst.BaseStatement]]] = {}
         for statement, name in zip(relocated.statements, relocated.names):
             names, statements = groups.setdefault(cell_of[id(statement)], ([], []))
             names.append(name)
             statements.append(statement)
-        return [(names, statements[0], statements[1:]) for names, statements in groups.values()]
+        return [(names, statements[0], statements[1:], imports_of.get(cell))
+                for cell, (names, statements) in groups.items()]
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
@@ -1501,6 +1539,25 @@ def _notebook_company(relocated: Optional[Relocation]) -> list[tuple[str, str]]:
         (f" with the {counted} it uses" if company else "",
          f", passing {variables} as arguments" if passed else ""),
     ]
+
+
+def _imports_from(statement: cst.BaseStatement, module: str) -> bool:
+    """`from MODULE import a, b` on a line of its own."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    node = statement.body[0]
+    return isinstance(node, cst.ImportFrom) and not node.relative \
+        and isinstance(node.module, cst.Name) and node.module.value == module \
+        and not isinstance(node.names, cst.ImportStar)
+
+
+def _importing_also(line: cst.CSTNode, names: list[str]) -> cst.CSTNode:
+    assert isinstance(line, cst.SimpleStatementLine)
+    node = line.body[0]
+    assert isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar)
+    aliases = [alias.with_changes(comma=cst.MaybeSentinel.DEFAULT) for alias in node.names]
+    aliases += [cst.ImportAlias(cst.Name(name)) for name in names]
+    return line.with_changes(body=[node.with_changes(names=aliases)])
 
 
 def _quoted(names: list[str]) -> str:
