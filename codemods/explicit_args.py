@@ -803,7 +803,29 @@ class ExplicitArgs(Rule):
             replacements[statement] = new
         for statement in edits.moved:
             replacements[statement] = cst.RemovalSentinel.REMOVE
+        for statement in edits.moved:
+            self._keep_spacing(statement, edits.moved, replacements)
         return Fix(replacements, edits.safety, tuple(dict.fromkeys(edits.imports)))
+
+    def _keep_spacing(self, removed: cst.SimpleStatementLine,
+                      moved: list[cst.SimpleStatementLine], replacements: dict) -> None:
+        """The statement after a moved one takes over the blank lines that came before it
+        when it had fewer: `def worker` ... `q = Queue()` ... `if __name__` keeps its two
+        blank lines between the function and the guard."""
+        body = list(self.analysis.module.body)
+        position = next(i for i, s in enumerate(body) if s is removed)
+        following = next((s for s in body[position + 1:]
+                          if all(s is not m for m in moved)), None)
+        if following is None:
+            return
+        current = replacements.get(following, following)
+        if not isinstance(current, cst.BaseStatement) \
+                or len(current.leading_lines) >= len(removed.leading_lines):
+            return
+        if any(line.comment is not None
+               for line in (*removed.leading_lines, *current.leading_lines)):
+            return  # a comment belongs where its author put it
+        replacements[following] = current.with_changes(leading_lines=removed.leading_lines)
 
 
 class _Rewrite(cst.CSTTransformer):
