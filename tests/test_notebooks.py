@@ -416,3 +416,11 @@ def test_a_module_is_created_only_where_none_appeared(tmp_path: Path) -> None:
         create_atomically(target, b"x = 2\n")
     assert target.read_bytes() == b"x = 1\n"
     assert [p.name for p in tmp_path.iterdir()] == ["helpers.py"]  # no temporary file left
+
+
+def test_the_summary_names_the_module_written_beside(project: Path) -> None:
+    would = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "--diff", "analysis.ipynb")
+    assert "1 would change; 1 module beside them would be created (analysis_helpers.py)" \
+        in would.stderr
+    done = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb")
+    assert "1 changed; 1 module beside them created (analysis_helpers.py)" in done.stderr

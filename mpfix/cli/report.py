@@ -279,10 +279,17 @@ def summary(results: list[FileResult], *, mode: str, skipped: int,
 def _head(results: list[FileResult], mode: str, skipped: int) -> str:
     head = f"{_plural(len(results), 'file')} scanned ({skipped} skipped by the prefilter)"
     changed = sum(1 for r in results if r.changed)
+    beside = [c for r in results if r.changed for c in r.companions]
+    created = sum(1 for c in beside if c.original is None)
     if mode == "fix":
         head += f", {changed} changed"
     elif mode == "diff":
         head += f", {changed} would change"
+    if beside and mode in ("fix", "diff"):  # a notebook's helpers module (MP007)
+        verb = ("" if mode == "fix" else "would be ") + \
+            ("created" if created == len(beside) else "written")
+        head += f"; {_plural(len(beside), 'module')} beside them {verb} " \
+                f"({', '.join(c.path for c in beside)})"
     return head
 
 
