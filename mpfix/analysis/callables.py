@@ -381,12 +381,13 @@ class CallablesMixin:
     def parameter_queue_use(self, use: CallableUse, value: cst.Name) -> Optional[QueueUse]:
         """What `use`'s target does with the parameter that receives `value`, as a queue
         (for a queue the parent only knows as a parameter of its own)."""
-        definition = self.definition_of(self.unwrap_partial(use.callable_arg.value))
+        target = self.unwrap_partial(use.callable_arg.value)
+        definition = self.method_target(target) or self.definition_of(target)
         if not isinstance(definition, cst.FunctionDef):
             return None
         params = definition.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if self.argument_for(use, param.name.value) is value:
+            if self.target_argument(use, param.name.value) is value:
                 return self._queue_use(value, self.parameter_reads(definition, param.name.value), [])
         return None
 
