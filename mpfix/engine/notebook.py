@@ -370,6 +370,7 @@ def process_notebook(source: bytes, settings: "FileSettings", *, path: str, fix:
                                                result.new_source.decode("utf-8"))
         except NotebookError as error:
             result.error, result.new_source, result.fixed = str(error), None, {}
+            result.companions = []
     return result
 
 
