@@ -133,7 +133,8 @@ class UnpicklableCallable(Rule):
     Lambdas, functions and classes defined inside a function, and definitions
     under `if __name__ == "__main__":`, handed to another process: as a Process
     target or Process subclass, a pool or executor task, a worker initializer, a
-    `Manager.register` callable or a callable inside `args=`/`kwargs=`, also
+    `Manager.register` callable, a callable inside `args=`/`kwargs=` or one a
+    Process subclass's `__init__` keeps on the instance (`self.work = work`), also
     through `functools.partial`; bound methods of objects that hold what
     cannot be pickled (an open file, a socket's file stream, a thread lock); and
     functions whose decorator (one of this module) returns its inner function
@@ -347,11 +348,33 @@ class UnpicklableCallable(Rule):
                     seen.add((id(use.call), id(value)))
                     yield Slot(use.call, "argument", use.owner_kind, value, always)
         for call in analysis.calls:
-            if analysis.call_kind(call) is Kind.PROCESS \
-                    and analysis.process_class(call.func) is not None:
+            cls = analysis.process_class(call.func) \
+                if analysis.call_kind(call) is Kind.PROCESS else None
+            if cls is not None:
                 yield Slot(call, "process", Kind.PROCESS, call.func, False)
+                yield from self._kept_argument_slots(call, cls)
         yield from self._handoff_slots()
         yield from self._loader_slots()
+
+    def _kept_argument_slots(self, call: cst.Call, cls: cst.ClassDef) -> Iterator[Slot]:
+        """Callables a Process subclass's `__init__` keeps on the instance (`self.work =
+        work`): spawn and forkserver pickle the instance to start it, and with it what its
+        attributes hold."""
+        init = next((s for s in cls.body.body
+                     if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
+        if init is None:
+            return
+        params = [p.name.value for p in (*init.params.posonly_params, *init.params.params)][1:]
+        kept = {value.value for _, value, _ in instance_attributes(cls, frozenset({"__init__"}))
+                if isinstance(value, cst.Name)}
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                return
+            name = arg.keyword.value if arg.keyword is not None \
+                else params[index] if index < len(params) else None
+            if name in kept and isinstance(self.analysis.unwrap_partial(arg.value),
+                                           (cst.Lambda, cst.Name)):
+                yield Slot(call, "argument", Kind.PROCESS, arg.value, False)
 
     def _handoff_slots(self) -> Iterator[Slot]:
         """Callables given to a function that runs them in another process: a third-party
