@@ -346,8 +346,21 @@ class CallablesMixin:
                 for statement in cls.body.body:
                     if isinstance(statement, cst.FunctionDef) \
                             and statement.name.value == expr.attr.value:
-                        return statement
+                        return statement if self._binding_known(expr.value, statement) else None
         return None
+
+    def _binding_known(self, receiver: cst.Name, method: cst.FunctionDef) -> bool:
+        """Whether what fills `method`'s first parameter is known: nothing for a static
+        method, the class for a classmethod, the instance for a plain method named
+        through one (`self.produce`); not a plain method named through its class
+        (`Worker.produce`, `cls.produce`), whose caller passes the instance itself."""
+        if is_static(method) or _is_classmethod(method):
+            return True
+        if isinstance(self.definition_of(receiver), cst.ClassDef):
+            return False
+        bindings = self.names.resolve(receiver)
+        parameter = self._parameter_of_name(bindings[0].node) if len(bindings) == 1 else None
+        return parameter is None or not _is_classmethod(parameter[0])
 
     def target_argument(self, use: CallableUse, parameter: str) -> Optional[cst.BaseExpression]:
         """`argument_for`, also for a bound method of the module's own classes (whose
@@ -410,3 +423,8 @@ def _is_queue_reference(analysis: "CallablesMixin", value: object) -> bool:
     """A name or an attribute (`self.queue`) that holds a multiprocessing queue."""
     return isinstance(value, (cst.Name, cst.Attribute)) \
         and analysis.kind_of(value) in QUEUE_KINDS  # type: ignore[attr-defined]
+
+
+def _is_classmethod(function: cst.FunctionDef) -> bool:
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "classmethod"
+               for d in function.decorators)
