@@ -135,7 +135,9 @@ class UnpicklableCallable(Rule):
     target or Process subclass, a pool or executor task, a worker initializer, a
     `Manager.register` callable, a callable inside `args=`/`kwargs=` or one a
     Process subclass's `__init__` keeps on the instance (`self.work = work`), also
-    through `functools.partial`; bound methods of objects that hold what
+    through `functools.partial`; the function a call of one of the module's functions
+    returns from inside it (`pool.map(make_task(3), xs)`, reported: what it closes over
+    must become arguments); bound methods of objects that hold what
     cannot be pickled (an open file, a socket's file stream, a thread lock); and
     functions whose decorator (one of this module) returns its inner function
     without `functools.wraps`. Class methods, static methods and methods looked
@@ -429,6 +431,10 @@ class UnpicklableCallable(Rule):
         callable_ = self.analysis.unwrap_partial(slot.expr)
         if isinstance(callable_, cst.Attribute):
             return self._bound_method_subject(slot, callable_)
+        if isinstance(callable_, cst.Call):
+            returned = self._factory_result_subject(callable_)
+            if returned is not None:
+                return returned
         definition = self.analysis.definition_of(callable_)
         if definition is None and self.context.is_notebook:
             definition = self._notebook_instance_class(callable_)
@@ -442,6 +448,21 @@ class UnpicklableCallable(Rule):
             if lost is not None:
                 return Subject(callable_, "object", problem=lost)
         return None
+
+    def _factory_result_subject(self, call: cst.Call) -> Optional[Subject]:
+        """`pool.map(make_task(3), xs)` where the module's `make_task` returns a function
+        defined inside it: pickle cannot find that function by name. Reported, not fixed:
+        what it closes over has to become arguments of a module-level function."""
+        factory = self.analysis.definition_of(call.func) if isinstance(call.func, cst.Name) \
+            else None
+        if not isinstance(factory, cst.FunctionDef) or not self.analysis.is_module_level(factory):
+            return None
+        inner = self._returned_function(factory)
+        if inner is None:
+            return None
+        return Subject(call, "object", problem=(
+            f"'{inner.name.value}' is local to '{factory.name.value}', and pickle cannot find "
+            "it: use a module-level function with functools.partial"))
 
     def _notebook_instance_class(self, expr: cst.BaseExpression) -> Optional[cst.ClassDef]:
         """The notebook's class `expr` is an instance of (`Acc()`, or a name bound once to
@@ -1018,7 +1039,8 @@ class UnpicklableCallable(Rule):
             return f"method '{self.context.module.code_for_node(node)}'"
         definition = subject.definition
         if definition is None:
-            return f"function '{self.context.module.code_for_node(node)}'"
+            what = "the result of" if isinstance(node, cst.Call) else "function"
+            return f"{what} '{self.context.module.code_for_node(node)}'"
         if isinstance(definition, cst.ClassDef) and not isinstance(node, cst.Name) \
                 or isinstance(node, cst.Name) and node.value != getattr(definition, "name",
                                                                         node).value:
@@ -1120,14 +1142,12 @@ class UnpicklableCallable(Rule):
         handed = {id(self.analysis.unwrap_partial(s.expr)) for s in slots}
         if any(id(r) not in handed for r in self._references(binding)):
             return False
-        for name in values:
-            bindings = self.analysis.global_bindings(name)
-            if len(bindings) != 1:
-                return False
-            value = self._bound_value(bindings[0].node)
-            if value is None or isinstance(value, cst.Lambda) or self._unpicklable(value) \
-                    or self.analysis.kind_of(value) is not None:
-                return False
+        for name in values:  # each value it may hold at the hand-over must pickle
+            for binding in self.analysis.global_bindings(name):
+                value = self._bound_value(binding.node)
+                if value is None or isinstance(value, cst.Lambda) or self._unpicklable(value) \
+                        or self.analysis.kind_of(value) is not None:
+                    return False
         return True
 
     def _notebook_fix(self, definition: Union[cst.FunctionDef, cst.ClassDef], helpers: str,

@@ -62,8 +62,12 @@ def relocation(analysis: "ModuleAnalysis",
                     return Relocation(problem=f"it reads '{name}', which no cell binds")
                 continue
             if len(bindings) != 1:
-                return Relocation(problem=f"it reads '{name}', bound more than once in the "
-                                  f"notebook: bind it once")
+                if any(b.imported is not None or _own_statement(analysis, b) is not None
+                       and isinstance(b.node, (cst.FunctionDef, cst.ClassDef)) for b in bindings):
+                    return Relocation(problem=f"it reads '{name}', bound more than once in the "
+                                      f"notebook: bind it once")
+                readers_of.setdefault(name, []).append(current)  # a variable set again
+                continue
             binding = bindings[0]
             if binding.imported is not None:
                 spec = _import_spec(analysis, binding)
@@ -84,15 +88,30 @@ def relocation(analysis: "ModuleAnalysis",
                     pending.append(statement)
                 continue
             readers_of.setdefault(name, []).append(current)
+    early = _definition_time_names(analysis, definition)
     for name, readers in readers_of.items():
         found.passed.append(name)
-        if any(reader is not definition for reader in readers) \
+        if any(reader is not definition for reader in readers) or name in early \
                 or not isinstance(definition, cst.FunctionDef):
             found.passed_through_calls = True
     for statement, name in sorted(moved.values(), key=lambda item: order[item[0]]):
         found.statements.append(statement)
         found.names.append(name)
     return found
+
+
+def _definition_time_names(analysis: "ModuleAnalysis", definition: cst.CSTNode) -> set[str]:
+    """Names a def reads when it is defined (decorators, defaults, annotations): a
+    parameter cannot stand in for them."""
+    if not isinstance(definition, cst.FunctionDef):
+        return set()
+    parts: list[cst.CSTNode] = [*definition.decorators]
+    if definition.returns is not None:
+        parts.append(definition.returns)
+    params = definition.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        parts.extend(p for p in (param.default, param.annotation) if p is not None)
+    return {name.value for part in parts for name in analysis.names.loads_in(part)}
 
 
 def _reads(analysis: "ModuleAnalysis", node: cst.CSTNode) -> dict[str, list[cst.Name]]:
