@@ -175,7 +175,20 @@ class JoinBeforeGet(Rule):
                 for use, queue_use in self._queues_fed_by(creation):
                     if self.may_put(queue_use):
                         feeds.append(_Feed(join, receiver, use, queue_use))
+                run = self._run_method(creation)
+                for queue_use in self.analysis.attribute_queue_uses(run) if run else ():
+                    if queue_use.puts:
+                        feeds.append(_Feed(join, receiver, None, queue_use, run, creation))
         return feeds
+
+    def _run_method(self, creation: cst.Call) -> Optional[cst.FunctionDef]:
+        """The `run()` of the module's own Process subclass `creation` makes, when it
+        defines one: the child's code, which reaches the queues `__init__` kept in
+        attributes (`self.results = results`)."""
+        cls = self.analysis.process_class(creation.func)
+        body = cls.body.body if cls is not None and isinstance(cls.body, cst.IndentedBlock) else ()
+        return next((s for s in body if isinstance(s, cst.FunctionDef) and s.name.value == "run"),
+                    None)
 
     def _queues_fed_by(self, creation: cst.Call) -> Iterator[tuple[CallableUse, QueueUse]]:
         """The queues the process `creation` makes can reach, with the target reaching
@@ -216,7 +229,10 @@ class JoinBeforeGet(Rule):
         if any(self.takes_from(queue, statement) for queue in queues):
             return None
         later = _block_body(self.analysis, statement)[_index(self.analysis, statement) + 1:]
-        return [queue for queue in queues if any(self.takes_from(queue, s) for s in later)]
+        drained = [queue for queue in queues if any(self.takes_from(queue, s) for s in later)]
+        # Named as the parent reads it (`q`, not the `self.q` of a subclass's `run()`).
+        return [next((g.func.value for s in later for g in self.gets_on(queue, s)), queue)  # type: ignore[attr-defined]
+                for queue in drained]
 
     def takes_from(self, queue: Queue, node: cst.CSTNode) -> bool:
         return bool(self.gets_on(queue, node) or self.helper_gets_on(queue, node))
@@ -286,8 +302,10 @@ class _Feed:
 
     join: cst.Call
     process: cst.BaseExpression  # what the join is called on
-    use: CallableUse
+    use: Optional[CallableUse]   # None for the `run()` of a Process subclass
     queue_use: QueueUse
+    run: Optional[cst.FunctionDef] = None
+    creation: Optional[cst.Call] = None  # the Process subclass's creation, with `run`
 
     @property
     def queue(self) -> Queue:
@@ -383,12 +401,31 @@ class _JoinMove:
         for feed in self.feeds:
             if not any(self.rule.same_queue(feed.queue, q) for q in self.drained):
                 continue
-            every = _few_small_puts(self.analysis, feed.use, feed.queue_use, depth=2)
-            runs = self.sizes.repeats(feed.use.call, self.statement)
+            if feed.use is None:
+                every = self._small_puts_of_run(feed)
+                runs = self.sizes.repeats(feed.creation, self.statement)  # type: ignore[arg-type]
+            else:
+                every = _few_small_puts(self.analysis, feed.use, feed.queue_use, depth=2)
+                runs = self.sizes.repeats(feed.use.call, self.statement)
             if every is None or runs is None or set(runs.terms) - {()}:
                 return False
             total += runs.terms.get((), 0) * every
         return total <= FEW_ITEMS
+
+    def _small_puts_of_run(self, feed: _Feed) -> Optional[int]:
+        """How many small items a Process subclass's `run()` puts, when no loop with an
+        unknown count or condition decides it and nothing else is done with the queue."""
+        if any(receiver_method(self.analysis, node) not in QUIET_QUEUE_METHODS
+               for node in feed.queue_use.other_uses):
+            return None
+        total = 0
+        for put in feed.queue_use.puts:
+            runs = self.sizes.repeats(put, feed.run)  # type: ignore[arg-type]
+            count = runs.constant() if runs is not None else None
+            if count is None or not _small_item(self.analysis, put):
+                return None
+            total += count
+        return total
 
     # -- the message --------------------------------------------------------------------
 
@@ -408,7 +445,11 @@ class _JoinMove:
         for feed in self.feeds:
             if not any(self.rule.same_queue(feed.queue, q) for q in self.drained):
                 continue
-            target = f"`{self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))}`"
+            if feed.use is None:
+                owner = self.analysis.parent(self.analysis.parent(feed.run))
+                target = f"`{owner.name.value}.run`"  # type: ignore[union-attr]
+            else:
+                target = f"`{self._code(self.analysis.unwrap_partial(feed.use.callable_arg.value))}`"
             if target not in targets:
                 targets.append(target)
         verb = "fills" if len(targets) == 1 else "fill"
@@ -456,6 +497,11 @@ class _JoinMove:
                             "on the data")
                 total = total + runs * inner * amounts[0]
         for feed in self.feeds:
+            if feed.use is None and self.rule.same_queue(feed.queue, queue):
+                line = self._line(feed.queue_use.puts[0])
+                return f"`run()` puts on `{_text(feed.queue)}` (line {line}), not counted"
+            if feed.use is None:
+                continue
             where = feed.use.site if feed.use.site is not None else feed.use.call
             if id(feed.use.call) not in counted and self.rule.same_queue(feed.queue, queue) \
                     and self.analysis.enclosing_function(where) is not function:

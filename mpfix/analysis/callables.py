@@ -325,7 +325,7 @@ class CallablesMixin:
                 rebound = scope.bindings.get(parameter, [])[1:] if scope is not None else []
                 uses.append(self._queue_use(value, reads, [b.node for b in rebound]))  # type: ignore[arg-type]
         if method is not None:
-            uses.extend(self._attribute_queue_uses(method))
+            uses.extend(self.attribute_queue_uses(method))
         global_reads: dict[str, list[cst.Name]] = {}
         for code in (definition, *self.helpers_called(definition)):
             for name, reads in self.global_reads(code).items():
@@ -377,7 +377,7 @@ class CallablesMixin:
             unbound = params.with_changes(params=params.params[1:])
         return self.arguments(use).for_parameter(unbound, parameter)
 
-    def _attribute_queue_uses(self, method: cst.FunctionDef) -> list[QueueUse]:
+    def attribute_queue_uses(self, method: cst.FunctionDef) -> list[QueueUse]:
         """The queues a method reaches through attributes of its instance (`self.queue`,
         set in `__init__` or anywhere else in the class): one use per attribute that may
         hold a multiprocessing queue, with its puts."""
