@@ -72,17 +72,23 @@ def package_modules(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -
     }
 
 
+def importing_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
+    """The files among `sources` with an import line that names a candidate's module:
+    all that `imported_files` reads of the others (the rest of them can be let go)."""
+    stems = b"|".join(re.escape(path.stem.encode()) for path in candidates
+                      if path.name != "__main__.py")
+    if not stems:
+        return set()
+    mentions = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:" + stems + rb")\b", re.MULTILINE)
+    return {path for path, data in sources.items() if mentions.search(data)}
+
+
 def imported_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
     """The candidates that another file among `sources` imports."""
     wanted = {path: module_names(path) for path in candidates if path.name != "__main__.py"}
     if not wanted:
         return set()
-    stems = b"|".join(re.escape(path.stem.encode()) for path in wanted)
-    mentions = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:" + stems + rb")\b", re.MULTILINE)
-    importers: dict[Path, set[str]] = {}
-    for path, data in sources.items():
-        if mentions.search(data):
-            importers[path] = imported_names(data)
+    importers = {path: imported_names(sources[path]) for path in importing_files(wanted, sources)}
     return {
         path for path, names in wanted.items()
         if any(names & imported for other, imported in importers.items() if other != path)

@@ -19,19 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from mpfix.engine.cache import Cache
-from mpfix.engine.crossmodule import with_summaries
+from mpfix.engine.memory import release_freed_memory
 from mpfix.findings import FileResult
-from mpfix.engine.libraries import imported_files, package_modules
-from mpfix.engine.pipeline import needs_parse, process_source
 from mpfix.settings import FileSettings
-from mpfix.engine.source import looks_binary
 from mpfix.engine.timing import CACHED, SKIPPED, FileTiming, timing_file
+from mpfix.engine.warm import BINARY_FILE, SKIPPED_FILE, WarmFront
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 # Below this many bytes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400_000
+# libcst's parse of a file this large takes tens of MB: the garbage of the files before
+# it is collected first (a full collection costs too much to run after every file).
+LARGE_FILE = 64_000
 
 SettingsFor = Callable[[Path], FileSettings]
 
@@ -66,10 +67,15 @@ class RunReport:
 
 
 def _process(work: Work, fix: bool, approve=None) -> tuple[FileResult, FileTiming]:  # type: ignore[no-untyped-def]
+    from mpfix.engine.pipeline import process_source
+
     _load_engine(work.settings)
     with timing_file() as timing:
         result = process_source(work.source, work.settings, path=work.path, fix=fix,
                                 approve=approve, companions=True)
+    # The file's tree and analysis are garbage now: their memory goes back before the
+    # next file is parsed, so the run's peak is its largest file's, not a sum.
+    release_freed_memory()
     return result, timing
 
 
@@ -121,24 +127,114 @@ def run(
     cache hits), so a run that is stopped part way can still act on the files done.
     `environment`: where installed modules are looked for (mpfix.engine.crossmodule);
     by default the `sys.path` of the interpreter mpfix runs in."""
+    files = list(files)
+    settings = [settings_for(path) for path in files]
+    mode = "fix" if fix else "check"
+    front = WarmFront(cache, mode, environment) if cache is not None else None
+    try:
+        if front is not None:
+            served = _served_warm(files, settings, front, progress)
+            if served is not None:
+                return served
+        return _computed(files, settings, fix=fix, jobs=jobs, front=front, approve=approve,
+                         progress=progress, on_result=on_result, environment=environment)
+    finally:
+        if front is not None:
+            front.finish()
+
+
+def _served_warm(files: list[Path], settings: list[FileSettings], front: WarmFront,
+                 progress: Optional[ProgressSink]) -> Optional[RunReport]:
+    """The run answered from its stored outcome and the cached results, or None."""
+    names = [str(path) for path in files]
+    if any(front.known_digest(name) is None for name in names):
+        return None
+    marks = front.outcome(front.run_key(names, settings))
+    if marks is None or len(marks) != len(names):
+        return None
+    report = RunReport()
+    for name, mark, file_settings in zip(names, marks, settings):
+        if mark is SKIPPED_FILE:
+            report.results.append(FileResult(path=name))
+            report.skipped += 1
+            report.timings[name] = FileTiming(SKIPPED)
+        elif mark == BINARY_FILE:
+            from mpfix.engine.pipeline import process_source
+
+            report.results.append(process_source(front.read(name), file_settings, path=name))
+        else:
+            hit = front.cache.get(mark, name)
+            if hit is None:
+                return None
+            report.results.append(hit)
+            report.cached += 1
+            report.timings[name] = FileTiming(CACHED)
+    # Only a file with something to show needs its text (`full` output, `--add-noqa`).
+    for result in report.results:
+        if result.findings or result.error:
+            try:
+                report.sources[result.path] = front.read(result.path)
+            except OSError:
+                return None
+    if progress:
+        progress.start(0, 0)
+    return report
+
+
+def _read_for(front: Optional[WarmFront], path: Path) -> tuple[Optional[bytes], Optional[str]]:
+    if front is None:
+        return _read(path)
+    try:
+        return front.read(str(path)), None
+    except IsADirectoryError:
+        return None, "is a directory"
+    except OSError as error:
+        return None, f"cannot read: {error.strerror or error}"
+
+
+def _computed(
+    files: list[Path],
+    file_settings: list[FileSettings],
+    *,
+    fix: bool,
+    jobs: int,
+    front: Optional[WarmFront],
+    approve,  # type: ignore[no-untyped-def]
+    progress: Optional[ProgressSink],
+    on_result: Optional[Callable[[FileResult, bytes], None]],
+    environment: Optional[Sequence[str]],
+) -> RunReport:
+    # The prefilter, the summaries and the import graph: only a run that computes needs them.
+    from mpfix.engine.crossmodule import with_summaries
+    from mpfix.engine.libraries import imported_files, importing_files, package_modules
+    from mpfix.engine.pipeline import needs_parse, process_source
+    from mpfix.engine.source import looks_binary
+
     report = RunReport()
     pending: list[Work] = []
+    cache = front.cache if front is not None else None
     mode = "fix" if fix else "check"
     candidates: list[tuple[int, Path, bytes, FileSettings]] = []
     skipped: list[tuple[int, Path, bytes, FileSettings]] = []
     loaded: dict[Path, bytes] = {}
-    for index, path in enumerate(files):
+    # The run's outcome, for the warm front: each file skipped, not Python, or its key.
+    marks: Optional[list] = []
+    for index, (path, settings) in enumerate(zip(files, file_settings)):
         name = str(path)
-        source, error = _read(path)
+        source, error = _read_for(front, path)
         if source is None:
             report.results.append(FileResult(path=name, error=error))
+            marks = None  # an unreadable file: the next run looks again
             continue
         report.sources[name] = source
         loaded[path] = source
-        settings = settings_for(path)
         if looks_binary(source):
             report.results.append(process_source(source, settings, path=name))
+            if marks is not None:
+                marks.append(BINARY_FILE)
             continue
+        if marks is not None:
+            marks.append(SKIPPED_FILE)  # replaced below for a candidate
         if not settings.rules or not needs_parse(source, settings, name):
             report.results.append(FileResult(path=name))
             report.skipped += 1
@@ -154,13 +250,19 @@ def run(
     undecided = [path for _, path, _, settings in candidates if settings.is_library is None]
     packaged = package_modules(undecided, loaded)
     imported = imported_files(undecided, loaded)
+    _keep_needed_sources(report, candidates, importing_files(undecided, loaded))
+    del loaded, skipped
     for index, path, source, settings in candidates:
         name = str(path)
         if path in packaged:
             settings = replace(settings, is_library=True)
         if path in imported:
             settings = replace(settings, imported_by_run=True)
-        key = cache.key(source, settings.fingerprint(), mode) if cache else None
+        key = None
+        if front is not None:
+            key = front.cache.result_key(front.digests[name], front.fingerprint(settings), mode)
+            if marks is not None:
+                marks[index] = key
         hit = cache.get(key, name) if cache and key else None
         if hit is not None:
             report.results[index] = hit
@@ -168,7 +270,11 @@ def run(
             report.timings[name] = FileTiming(CACHED)
             continue
         pending.append(Work(index, name, source, settings, key))
+    if front is not None and marks is not None:
+        front.save_outcome(front.run_key([str(path) for path in files], file_settings), marks)
     by_index = {work.index: work for work in pending}
+    if pending:
+        _release_garbage()  # the prefilter's and the summaries': before the first parse
     if progress:
         progress.start(len(pending), sum(len(work.source) for work in pending))
     for index, result, timing in _compute(pending, fix, jobs, approve, progress):
@@ -182,10 +288,31 @@ def run(
     return report
 
 
+def _keep_needed_sources(report: RunReport, candidates: list[tuple[int, Path, bytes, FileSettings]],
+                         importers: set[Path]) -> None:
+    """Let go of the bytes of the files the prefilter skipped (most of a tree): the
+    parse of a large file needs the memory. Kept: the files parsed or served from the
+    cache, whose findings are shown, fixed or given a noqa, and those that import one
+    of them, which the command line reads to decide a library again; and those not
+    Python, whose error is shown."""
+    kept = {str(path) for _, path, _, _ in candidates} | {str(path) for path in importers} \
+        | {result.path for result in report.results if result.error}
+    report.sources = {name: source for name, source in report.sources.items() if name in kept}
+
+
+def _release_garbage() -> None:
+    import gc
+
+    gc.collect()
+    release_freed_memory()
+
+
 def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # type: ignore[no-untyped-def]
     total = sum(len(w.source) for w in pending)
     if jobs <= 1 or len(pending) < 2 or total < PARALLEL_THRESHOLD or approve is not None:
         for work in pending:
+            if len(work.source) >= LARGE_FILE:
+                _release_garbage()  # the files before it left cycles: gone before its parse
             result, timing = _process(work, fix, approve)
             if progress:
                 progress.advance(1, len(work.source))

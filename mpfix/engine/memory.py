@@ -1,0 +1,36 @@
+"""Give memory the run no longer uses back to the operating system.
+
+libcst's native parser allocates about 400 bytes per byte of source through the C
+allocator and frees them once the tree is built; glibc keeps those pages for reuse,
+but Python's own objects come from separate arenas, so they never reuse them: the
+freed parse of a 250 KB file stays in the process's resident memory for the rest of
+the run (about 100 MB). `malloc_trim` hands them back. Elsewhere than glibc this is
+a no-op.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from typing import Callable, Optional
+
+_trim: Optional[Callable[[int], int]] = None
+_looked = False
+
+
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    global _trim, _looked
+    if not _looked:
+        _looked = True
+        if sys.platform.startswith("linux"):
+            try:
+                _trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter uses
+            except (OSError, AttributeError):  # musl has no malloc_trim
+                _trim = None
+    return _trim
+
+
+def release_freed_memory() -> None:
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
