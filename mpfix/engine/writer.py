@@ -17,7 +17,7 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 TEMP_SUFFIX = ".mpfix-tmp"
 _ENDING_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -62,31 +62,22 @@ def write_file(path: Path, original: "bytes | None", new: bytes) -> None:
 
 
 def _create(target: Path, new: bytes) -> None:
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
-    except OSError as error:
-        raise WriteError(f"cannot write: {error.strerror}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(new)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
+    umask = os.umask(0)
+    os.umask(umask)
+
+    def link(temporary: str) -> None:
         os.chmod(temporary, 0o666 & ~umask)  # as an editor would create it
         try:
             os.link(temporary, target)
         except FileExistsError:
             raise WriteError("created by someone else while mpfix was running; "
                              "not overwritten") from None
-    except OSError as error:
-        raise WriteError(f"cannot write: {error.strerror}") from None
-    finally:
         try:
-            os.unlink(temporary)
+            os.unlink(temporary)  # the file is in place under its name
         except OSError:
             pass
+
+    _through_temporary(target, new, link)
 
 
 def _replace(target: Path, original: bytes, new: bytes) -> None:
@@ -97,6 +88,21 @@ def _replace(target: Path, original: bytes, new: bytes) -> None:
     mode = stat.S_IMODE(status.st_mode)
     if not mode & stat.S_IWUSR:
         raise WriteError("file is read-only; not overwritten")
+
+    def replace(temporary: str) -> None:
+        os.chmod(temporary, mode)
+        _keep_owner(temporary, status)
+        # Checked as late as possible: an editor may have saved the file meanwhile.
+        if target.read_bytes() != original:
+            raise WriteError("changed on disk while mpfix was running; not overwritten")
+        os.replace(temporary, target)
+
+    _through_temporary(target, new, replace)
+
+
+def _through_temporary(target: Path, new: bytes, put_in_place: Callable[[str], None]) -> None:
+    """Write `new` to a temporary file beside `target` and hand it to `put_in_place`; the
+    temporary file never outlives a failure."""
     try:
         descriptor, temporary = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
@@ -107,12 +113,7 @@ def _replace(target: Path, original: bytes, new: bytes) -> None:
             handle.write(new)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        _keep_owner(temporary, status)
-        # Checked as late as possible: an editor may have saved the file meanwhile.
-        if target.read_bytes() != original:
-            raise WriteError("changed on disk while mpfix was running; not overwritten")
-        os.replace(temporary, target)
+        put_in_place(temporary)
     except BaseException as error:
         try:
             os.unlink(temporary)
