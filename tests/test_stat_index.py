@@ -147,3 +147,9 @@ def test_stamps_too_recent_to_trust_are_not_recorded(tmp_path: Path) -> None:
     index.save(cache)
     again = cache_module.StatIndex(tmp_path / "index.json", started)
     assert again.digest("/old.py", old) == "b" and again.digest("/recent.py", recent) is None
+
+
+def test_the_outcome_key_sees_every_folder_the_summaries_look_in(project: Path) -> None:
+    from mpfix.engine.crossmodule import environment_paths
+
+    assert set(environment_paths()) <= set(warm.environment_folders())

@@ -15,10 +15,12 @@ otherwise the runner computes it, reusing the bytes read here.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Optional, Sequence
 
-from mpfix.engine.cache import Cache, StatIndex, content_digest, file_stamp
+from mpfix.engine.cache import Cache, StatIndex, content_digest, file_stamp, project_root
 from mpfix.settings import FileSettings
 
 SKIPPED_FILE = None  # the outcome's mark for a file the prefilter (or no rule) skips
@@ -35,11 +37,15 @@ class WarmFront:
         self.digests: dict[str, str] = {}  # of the bytes the run uses, by name
         self._fingerprints: dict[FileSettings, str] = {}
         self._cwd = os.getcwd()
+        self._absolutes: dict[str, str] = {}
 
     # -- files ------------------------------------------------------------------------
 
     def _absolute(self, name: str) -> str:
-        return os.path.normpath(os.path.join(self._cwd, name))
+        found = self._absolutes.get(name)
+        if found is None:
+            found = self._absolutes[name] = os.path.normpath(os.path.join(self._cwd, name))
+        return found
 
     def known_digest(self, name: str) -> Optional[str]:
         """The digest of a file's bytes, from the index when its stamp is unchanged, else
@@ -90,9 +96,11 @@ class WarmFront:
         for name, file_settings in zip(names, settings):
             parts.append(f"{name}\0{self.digests[name]}\0{self.fingerprint(file_settings)}")
         packages: dict[str, str] = {}
-        for directory in sorted({os.path.dirname(self._absolute(name)) for name in names}):
+        folders = {self._absolute(folder or ".") for folder in {os.path.dirname(n) for n in names}}
+        for directory in sorted(folders):
             parts.append(f"{directory}\0{_package(directory, packages)}")
-        parts.extend(_environment_stamps(self.environment))
+        folders = environment_folders() if self.environment is None else list(self.environment)
+        parts.extend(_stamps(folders))
         return self.cache.key("\n".join(parts).encode(), "", "run-outcome")
 
     def outcome(self, key: str) -> Optional[list]:
@@ -122,12 +130,17 @@ def _package(directory: str, memo: dict[str, str]) -> str:
     return found
 
 
-def _environment_stamps(environment: Optional[Sequence[str]]) -> list[str]:
-    """The folders installed modules are looked for in, with their modification times:
-    installing or upgrading a package changes them (as mpfix.engine.crossmodule keys)."""
-    from mpfix.engine.crossmodule import environment_paths
+def environment_folders() -> list[str]:
+    """Every folder mpfix.engine.crossmodule.environment_paths() may name: the project's
+    root and its `src/`, and every `sys.path` entry (the standard library's too, which
+    it leaves out; a few folders more cost nothing and spare importing it)."""
+    root = str(project_root(Path.cwd()))
+    return [root, os.path.join(root, "src"), *(entry for entry in sys.path if entry)]
 
-    folders = environment_paths() if environment is None else list(environment)
+
+def _stamps(folders: Sequence[str]) -> list[str]:
+    """The folders with their modification times: installing or upgrading a package
+    changes them (as mpfix.engine.crossmodule keys its outcome)."""
     stamps = []
     for folder in folders:
         try:
