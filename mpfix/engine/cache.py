@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import stat as stat_mode
-import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -164,6 +163,8 @@ class Cache:
         try:
             self._prepare()
             target.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # a warm run that changes nothing writes nothing
+
             descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(text)
@@ -185,21 +186,11 @@ class Cache:
     def put(self, key: str, result: FileResult) -> None:
         if result.new_source is not None:
             return
-        try:
-            self._prepare()
-            target = self._path(key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            findings = [
-                {k: v for k, v in f.to_dict().items() if k not in ("path", "fixable")}
-                for f in result.findings
-            ]
-            payload = json.dumps({"findings": findings, "error": result.error})
-            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(payload)
-            os.replace(temporary, target)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+        findings = [
+            {k: v for k, v in f.to_dict().items() if k not in ("path", "fixable")}
+            for f in result.findings
+        ]
+        self.write_atomically(self._path(key), json.dumps({"findings": findings, "error": result.error}))
 
     def get_data(self, key: str) -> Optional[dict]:
         """A JSON document stored with `put_data` (cross-module summaries)."""
@@ -210,16 +201,7 @@ class Cache:
         return data if isinstance(data, dict) else None
 
     def put_data(self, key: str, data: dict) -> None:
-        try:
-            self._prepare()
-            target = self._data_path(key)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(json.dumps(data))
-            os.replace(temporary, target)
-        except OSError:
-            pass  # a cache that cannot be written only costs time
+        self.write_atomically(self._data_path(key), json.dumps(data))
 
     def _data_path(self, key: str) -> Path:
         return self.directory / self.version / "data" / key[:2] / f"{key}.json"

@@ -10,7 +10,6 @@ a no-op.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 from typing import Callable, Optional
 
@@ -23,6 +22,8 @@ def _malloc_trim() -> Optional[Callable[[int], int]]:
     if not _looked:
         _looked = True
         if sys.platform.startswith("linux"):
+            import ctypes  # only a run that parses gets here
+
             try:
                 _trim = ctypes.CDLL(None).malloc_trim  # the C library the interpreter uses
             except (OSError, AttributeError):  # musl has no malloc_trim

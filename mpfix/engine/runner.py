@@ -9,10 +9,8 @@ guidelines it enforces.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -320,6 +318,8 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
         return
     # Imported only for a parallel run: a cache hit or a one-file call never starts workers.
     import multiprocessing
+    import shutil
+    import tempfile
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
