@@ -1458,6 +1458,8 @@ class UnpicklableCallable(Rule):
             assert isinstance(block, cst.IndentedBlock)
             updates[block] = _tidy_block(list(block.body).index(plan.statement))
         gap = blank or [cst.EmptyLine(), cst.EmptyLine()]
+        if len(gap) < 2 and not first and self._follows_imports(anchor):
+            gap = [cst.EmptyLine(), cst.EmptyLine()]  # isort and ruff want two after imports
         own_comments = [line for line in _kept_leading_lines(plan.statement, stale)
                         if line.comment is not None]
         definition = definition.with_changes(
@@ -1469,6 +1471,13 @@ class UnpicklableCallable(Rule):
             [definition, updated.with_changes(leading_lines=[*gap, *rest])])
         root = anchor if inside else self.context.module
         return Fix({root: root.visit(_Rewrite(updates))}, safety, imports)
+
+    def _follows_imports(self, statement: cst.BaseStatement) -> bool:
+        body = list(self.context.module.body)
+        index = body.index(statement)
+        previous = body[index - 1] if index else None
+        return isinstance(previous, cst.SimpleStatementLine) \
+            and all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in previous.body)
 
     def _old_behaviour_comments(self, plan: Hoist) -> tuple[list[cst.BaseStatement], bool]:
         """The statements the fix moves or rewrites (the definition's own, and those that hand

@@ -157,3 +157,17 @@ def test_long_line_the_file_already_has_stays_one_line() -> None:
     assert len(line) > 88
     result = add_imports(cst.parse_module(f"{line}\n\nx = 1\n"), [FREEZE]).code
     assert result == f"{line}, freeze_support\n\nx = 1\n"
+
+
+def test_a_module_beside_the_file_is_first_party(tmp_path: Path) -> None:
+    """isort and ruff take a module in the file's folder for first-party: an added
+    third-party import goes in a section of its own above it, not among its imports."""
+    from mpfix.rulekit.imports import first_party_folder
+
+    (tmp_path / "tasks").mkdir()
+    module = cst.parse_module("from tasks.parallel import run_all\n\nrun_all()\n")
+    with first_party_folder(str(tmp_path)):
+        added = add_imports(module, [("billiard", "freeze_support", None)]).code
+    assert added.startswith("from billiard import freeze_support\n\nfrom tasks.parallel import")
+    unknown = add_imports(module, [("billiard", "freeze_support", None)]).code
+    assert unknown.startswith("from billiard import freeze_support\nfrom tasks.parallel import")

@@ -9,6 +9,7 @@ the rounds re-render only the statements a fix touched.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -26,7 +27,7 @@ from mpfix.analysis.relocation import is_cell_marker
 from mpfix.rulekit.blanklines import literal_blank_lines
 from mpfix.engine.diff import text_edits
 from mpfix.findings import FileResult, Finding, Safety
-from mpfix.rulekit.imports import add_imports
+from mpfix.rulekit.imports import add_imports, first_party_folder
 from mpfix.analysis.names import child_fields
 from mpfix.engine.noqa import Suppressions
 from mpfix.engine.companions import SiblingModules
@@ -342,8 +343,9 @@ def run_rules(
     if fix:
         module = literal_blank_lines(module, source)
     try:
-        first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve, result,
-                                             observe, siblings)
+        with first_party_folder(_folder_on_disk(path)):
+            first, remaining, module = _fix_loop(module, settings, rules, path, fix, approve,
+                                                 result, observe, siblings)
     except RecursionError:
         result.error = "cannot analyse: nesting too deep"
         return result
@@ -367,6 +369,12 @@ def run_rules(
             result.new_source = new_source
             result.companions = companions
     return result
+
+
+def _folder_on_disk(path: str) -> Optional[str]:
+    """The folder of a file being fixed on disk, whose modules are first-party to it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return folder if os.path.isfile(path) else None
 
 
 def _left_unchanged(result: FileResult, first: list[Finding], error: str) -> FileResult:

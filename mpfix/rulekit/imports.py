@@ -17,10 +17,14 @@ name first in its `from` import, a new line at the end of the import block.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import libcst as cst
 
@@ -32,7 +36,10 @@ from mpfix.rulekit.helpers import split_leading_lines
 LINE_LENGTH = 88
 INDENT = "    "
 
-FUTURE, STDLIB, OTHER, LOCAL = range(4)
+FUTURE, STDLIB, OTHER, FIRST_PARTY, LOCAL = range(5)
+# The folder of the file being fixed: a module or package in it is first-party to isort and
+# ruff (their source roots), so its imports form a section of their own.
+_FOLDER: ContextVar[Optional[str]] = ContextVar("mpfix_import_folder", default=None)
 _STDLIB: Optional[frozenset[str]] = getattr(sys, "stdlib_module_names", None)
 _DIGITS = re.compile(r"(\d+)")
 _SORTER_DIRECTIVE = re.compile(r"\bisort\s*:\s*(?:skip|off)")
@@ -136,7 +143,32 @@ def _entry(statement: cst.BaseStatement) -> Optional[_Entry]:
 
 
 def _section_of(module_name: str) -> int:
-    return STDLIB if _STDLIB is not None and module_name.split(".")[0] in _STDLIB else OTHER
+    top = module_name.split(".")[0]
+    if _STDLIB is not None and top in _STDLIB:
+        return STDLIB
+    folder = _FOLDER.get()
+    return FIRST_PARTY if folder is not None and top in _modules_in(folder) else OTHER
+
+
+@contextmanager
+def first_party_folder(folder: Optional[str]) -> Iterator[None]:
+    """Within the block, imports added sort modules of `folder` as first-party."""
+    token = _FOLDER.set(folder)
+    try:
+        yield
+    finally:
+        _FOLDER.reset(token)
+
+
+@functools.lru_cache(maxsize=64)
+def _modules_in(folder: str) -> frozenset[str]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return frozenset()
+    return frozenset(entry.name[:-3] if entry.name.endswith(".py") else entry.name
+                     for entry in entries
+                     if entry.name.endswith(".py") or entry.is_dir() and entry.name.isidentifier())
 
 
 # --- the block's order ---
