@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mpfix.analysis.starters import StarterTable
-from mpfix.analysis.summaries import extract, link
+from mpfix.analysis.summaries import extract
+from mpfix.analysis.summarylinks import link
 from mpfix.engine import runner
 from mpfix.engine.cache import Cache
 from mpfix.settings import FileSettings

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from mpfix.analysis.starters import FAMILIES, StarterTable
-from mpfix.analysis.summaries import Linked, ModuleSummary, absolute_name, extract, link
+from mpfix.analysis.summaries import ModuleSummary, extract
+from mpfix.analysis.summarylinks import Linked, absolute_name, link
 from mpfix.analysis.third_party import LIBRARY_STARTERS
 from mpfix.engine.cache import Cache
 from mpfix.engine.libraries import _IMPORT_LINE as IMPORT_LINE
