@@ -372,14 +372,18 @@ class ExplicitArgs(Rule):
                 module_name = qualified.rpartition(".")[0]
                 if not module_name or module_name.split(".")[0] in ("builtins", *FAMILIES):
                     continue
+                read = analysis.starters.globals_read(qualified)
                 for change in self._parent_changes_to_module(module_name):
                     if id(change) in reported:
                         continue
+                    changed = _module_attribute(change)
+                    if read is not None and changed is not None and changed not in read:
+                        continue  # its summary says the worker never reads that global
                     reported.add(id(change))
                     function = qualified.rpartition(".")[2]
                     yield Violation(change, (
                         f"the parent changes `{analysis.module.code_for_node(change)}` after import, "
-                        f"which `{function}` never sees in a spawn or forkserver child: give it a "
+                        f"unseen by `{function}` in a spawn or forkserver child: give it a "
                         f"parameter in `{module_name}` and pass the value"))
 
     def _parent_changes_to_module(self, module_name: str) -> list[cst.CSTNode]:
@@ -1039,5 +1043,18 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _module_attribute(change: cst.CSTNode) -> Optional[str]:
+    """`CONFIG` of `worker.CONFIG = v`, `worker.CONFIG["k"] = v` or
+    `worker.ITEMS.append(v)`: the global of the module the parent changes."""
+    node = change.func if isinstance(change, cst.Call) else change
+    attribute: Optional[str] = None
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Attribute):
+            attribute = node.attr.value
+        node = node.value
+    return attribute if isinstance(node, cst.Name) else None
+
+
 class ExplicitArgsCommand(RuleCommand):
     rule = ExplicitArgs
+

@@ -202,3 +202,19 @@ def test_parameters_a_function_puts_on_or_gets_from_as_a_queue() -> None:
     assert [(h.name, h.position) for h in table.queue_parameters("pkg.helper.collect", "gets")] \
         == [("results", 1)]
     assert table.queue_parameters("pkg.helper.collect", "puts") == []
+
+
+def test_a_function_reads_its_module_globals_itself_or_through_its_module_helpers() -> None:
+    """What MP002 asks before it reports a parent's change to a worker module's global."""
+    source = (b"SCALE = 1\nVERBOSE = False\n\n"
+              b"def _scaled(v):\n    return v * SCALE\n\n"
+              b"def work(values, out):\n    total = 0\n    for v in values:\n"
+              b"        total += _scaled(v)\n    out.put(total)\n\n"
+              b"def bump():\n    global SCALE\n    SCALE = SCALE + 1\n")
+    summary = extract(source, StarterTable())
+    assert summary is not None
+    assert summary.functions["work"].reads == {"_scaled"}  # its locals and parameters are not
+    assert summary.functions["bump"].reads == {"SCALE"}
+    linked = link({"jobs.worker": (summary, False)})
+    assert "SCALE" in linked.reads["jobs.worker.work"]
+    assert "VERBOSE" not in linked.reads["jobs.worker.work"]

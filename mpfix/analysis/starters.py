@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional
 
 
 class Kind(str, Enum):
@@ -207,13 +207,17 @@ class StarterTable:
                                      if entry.decorator and entry.imports_main)
         # What else the summaries say (mpfix.analysis.summaries): process families, and
         # parameters iterated, put on or got from as a queue, as (name, "family", family)
-        # and (name, "iterates" / "puts" / "gets", "p:i").
+        # and (name, "iterates" / "puts" / "gets", "p:i"); globals read, (name, "reads", "A,B").
         self._families: dict[str, list[str]] = {}
         self._iterated: dict[str, list[Handed]] = {}
         self._queue_parameters: dict[tuple[str, str], list[Handed]] = {}
+        self._reads: dict[str, frozenset[str]] = {}
         for name, fact, value in facts:
             if fact == "family":
                 self._families.setdefault(name, []).append(value)
+                continue
+            if fact == "reads":
+                self._reads[name] = frozenset(value.split(",")) if value else frozenset()
                 continue
             parameter, _, position = value.rpartition(":")
             handed = Handed(parameter, int(position) if int(position) >= 0 else None)
@@ -234,6 +238,11 @@ class StarterTable:
         """The parameters (`Handed`) a function of another module puts on (`use` "puts") or
         gets from ("gets") as a queue, itself or through the functions it calls."""
         return self._queue_parameters.get((qualified_name, use), [])
+
+    def globals_read(self, qualified_name: str) -> Optional[frozenset[str]]:
+        """The free names (its module's globals) a function of another module reads, itself
+        or through its module's functions it calls; None where no summary says."""
+        return self._reads.get(qualified_name)
 
     def handed_argument(self, qualified_name: str):  # type: ignore[no-untyped-def]
         """The argument (a `Handed`) of a call of `qualified_name` that runs in another

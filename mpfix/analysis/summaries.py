@@ -37,7 +37,7 @@ from mpfix.analysis.summaryfacts import (argument_node, iterated_arguments, proc
                                          spawning_backend)
 from mpfix.analysis.third_party import library_starter
 
-SUMMARY_FORMAT = 3  # 2: families and iterates; 3: puts and gets
+SUMMARY_FORMAT = 4  # 2: families and iterates; 3: puts and gets; 4: reads
 LOCAL = "#"  # prefix of a call to a function of the same module
 POOL_TASK_METHODS = frozenset({"map", "imap", "imap_unordered", "starmap", "apply",
                                "apply_async", "map_async", "starmap_async"})
@@ -60,13 +60,14 @@ class FunctionSummary:
     iterates: set[str] = field(default_factory=set)  # parameters it iterates
     puts: set[str] = field(default_factory=set)      # parameters it puts on (a queue)
     gets: set[str] = field(default_factory=set)      # parameters it gets from (a queue)
+    reads: set[str] = field(default_factory=set)     # free names it reads: its module's globals
 
     def to_json(self) -> dict:
         return {"params": self.params, "starts": self.starts, "sets": self.sets_start_method,
                 "hands": sorted(self.hands), "calls": sorted(self.calls),
                 "forwards": sorted(self.forwards), "families": sorted(self.families),
                 "iterates": sorted(self.iterates), "puts": sorted(self.puts),
-                "gets": sorted(self.gets)}
+                "gets": sorted(self.gets), "reads": sorted(self.reads)}
 
     @classmethod
     def from_json(cls, data: dict) -> "FunctionSummary":
@@ -74,7 +75,7 @@ class FunctionSummary:
                    set(data["hands"]), set(data["calls"]),
                    {tuple(f) for f in data["forwards"]},  # type: ignore[misc]
                    set(data["families"]), set(data["iterates"]), set(data["puts"]),
-                   set(data["gets"]))
+                   set(data["gets"]), set(data["reads"]))
 
 
 @dataclass
@@ -187,6 +188,9 @@ class _FunctionReader(ast.NodeVisitor):
         self.creates_process = False
         self.starts_something = False
         self.process_families: set[str] = set()  # of the Process objects it creates
+        self.loaded: set[str] = set()
+        self.bound: set[str] = set()
+        self.declared_global: set[str] = set()
 
     def read(self) -> FunctionSummary:
         for decorator in self.function.decorator_list:
@@ -199,7 +203,17 @@ class _FunctionReader(ast.NodeVisitor):
         if self.creates_process and self.starts_something:
             self.summary.starts = True
             self.summary.families |= self.process_families
+        local = (self.bound - self.declared_global) | self.all_params
+        self.summary.reads = self.loaded - local
         return self.summary
+
+    # The module globals it reads: a parent that changes one after import changes nothing
+    # a spawn or forkserver child sees (MP002).
+    def visit_Name(self, node: ast.Name) -> None:
+        (self.loaded if isinstance(node.ctx, ast.Load) else self.bound).add(node.id)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.declared_global.update(node.names)
 
     def _started_through(self, api: Optional[str]) -> None:
         family = process_family(api)

@@ -31,6 +31,9 @@ class Linked:
     # name -> the parameters it puts on / gets from as a queue, (parameter, position or -1)
     puts: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     gets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # name -> the free names it reads, itself or through the functions of its module it
+    # calls: the module globals a parent's change after import would have to reach
+    reads: dict[str, list[str]] = field(default_factory=dict)
 
 
 def absolute_name(target: str, module: str, is_package: bool) -> str:
@@ -83,6 +86,7 @@ class Linker:
         iterates = {key: set(s.iterates) for key, s in facts.items()}
         queues = {"puts": {key: set(s.puts) for key, s in facts.items()},
                   "gets": {key: set(s.gets) for key, s in facts.items()}}
+        reads = {key: set(s.reads) for key, s in facts.items()}
         changed = True
         while changed:
             changed = False
@@ -100,6 +104,10 @@ class Linker:
                         if own not in chosen[key]:
                             chosen[key].add(own)
                             changed = True
+                for target in callees.values():
+                    if target[0] == key[0] and not reads[target] <= reads[key]:
+                        reads[key] |= reads[target]  # the same module's globals
+                        changed = True
                 if key not in sets and any(t in sets for t in callees.values()):
                     sets.add(key)
                     changed = True
@@ -119,6 +127,7 @@ class Linker:
         for name, key in self._spellings(facts):
             if key in starts and families[key]:
                 linked.families[name] = sorted(families[key])
+            linked.reads[name] = sorted(reads[key])
             params = facts[key].params
             for found, chosen in ((linked.iterates, iterates), (linked.puts, queues["puts"]),
                                   (linked.gets, queues["gets"])):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import importlib.machinery
 import json
+import re
 import sys
 import zlib
 from collections import defaultdict
@@ -338,10 +339,11 @@ def _spellings(name: str, package: Optional[str]) -> list[str]:
 # -- the run --------------------------------------------------------------------------------
 
 
-def _relevant(names: _Names, path: Path, imported: Iterable[str]
+def _relevant(names: _Names, path: Path, imported: Iterable[str], source: bytes = b""
               ) -> tuple[dict[str, str], dict[str, tuple[str, int]], set[tuple[str, str, str]]]:
     """The starters, handoffs and other facts (process families, iterated parameters) of
-    the modules a file imports, as it may spell them."""
+    the modules a file imports, as it may spell them; for a file that sets attributes of
+    modules (`source`), the globals their functions it names read."""
     package = _package(path)
     own = _dotted_names(path)
     starters: dict[str, str] = {}
@@ -361,7 +363,26 @@ def _relevant(names: _Names, path: Path, imported: Iterable[str]
                          for p, i in linked.iterates.get(name, ()))
             facts.update((spelling, "puts", f"{p}:{i}") for p, i in linked.puts.get(name, ()))
             facts.update((spelling, "gets", f"{p}:{i}") for p, i in linked.gets.get(name, ()))
+    if _SETS_MODULE_ATTRIBUTE.search(source):
+        facts.update(_globals_read(linked, package, own, set(imported), source))
     return starters, handoffs, facts
+
+
+# `worker.CONFIG = value` at the start of a line: a parent may be changing a module's
+# global after import (MP002 asks which globals the module's functions read).
+_SETS_MODULE_ATTRIBUTE = re.compile(rb"^[ \t]*[A-Za-z_]\w*\.[A-Za-z_]\w*[ \t]*=[^=]", re.MULTILINE)
+
+
+def _globals_read(linked: Linked, package: Optional[str], own: frozenset[str],
+                  imported: set[str], source: bytes) -> Iterable[tuple[str, str, str]]:
+    """("module.function", "reads", "A,B") for the functions of the modules a file imports
+    that it names."""
+    for name, reads in linked.reads.items():
+        module, _, function = name.rpartition(".")
+        if module in own or module not in imported or function.encode() not in source:
+            continue
+        for spelling in _spellings(name, package):
+            yield spelling, "reads", ",".join(reads)
 
 
 def _with_summaries(settings: FileSettings, starters: dict[str, str],
@@ -435,7 +456,8 @@ def _add_loader_helpers(summaries: Summaries, candidates: list[Entry], waiting: 
     (MP003)."""
     by_name = {name: entry for entry in waiting for name in _dotted_names(entry[1])}
     for _, path, source, _ in candidates:
-        if b"DataLoader" not in source and b"Queue" not in source:
+        if b"DataLoader" not in source and b"Queue" not in source \
+                and not _SETS_MODULE_ATTRIBUTE.search(source):
             continue
         for name in imported[path]:
             entry = by_name.get(name) or by_name.get(name.rsplit(".", 1)[0])
@@ -477,8 +499,8 @@ def _link_run(candidates: list[Entry], waiting: list[Entry], cache: Optional[Cac
         summaries.add_environment(settings)
     names = _Names(summaries.linked())
     files = {}
-    for _, path, _, _ in chosen:
-        starters, handoffs, facts = _relevant(names, path, imported[path])
+    for _, path, source, _ in chosen:
+        starters, handoffs, facts = _relevant(names, path, imported[path], source)
         if starters or handoffs or facts:
             files[str(path)] = [sorted(starters.items()),
                                 sorted([n, p, i] for n, (p, i) in handoffs.items()),
