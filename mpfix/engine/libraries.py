@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional
 
 _MAIN_GUARD = re.compile(rb"^if[ \t]+(?:__name__[ \t]*==[ \t]*['\"]__main__['\"]|"
                          rb"['\"]__main__['\"][ \t]*==[ \t]*__name__)", re.MULTILINE)
@@ -83,12 +83,16 @@ def importing_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -
     return {path for path, data in sources.items() if mentions.search(data)}
 
 
-def imported_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
-    """The candidates that another file among `sources` imports."""
+def imported_files(candidates: Iterable[Path], sources: Mapping[Path, bytes],
+                   importing: Optional[set[Path]] = None) -> set[Path]:
+    """The candidates that another file among `sources` imports; `importing`: what
+    `importing_files` answered for the same candidates, when the caller has it."""
     wanted = {path: module_names(path) for path in candidates if path.name != "__main__.py"}
     if not wanted:
         return set()
-    importers = {path: imported_names(sources[path]) for path in importing_files(wanted, sources)}
+    if importing is None:
+        importing = importing_files(wanted, sources)
+    importers = {path: imported_names(sources[path]) for path in importing}
     return {
         path for path, names in wanted.items()
         if any(names & imported for other, imported in importers.items() if other != path)

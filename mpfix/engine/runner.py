@@ -247,8 +247,9 @@ def _computed(
     report.skipped -= len(promoted)
     undecided = [path for _, path, _, settings in candidates if settings.is_library is None]
     packaged = package_modules(undecided, loaded)
-    imported = imported_files(undecided, loaded)
-    _keep_needed_sources(report, candidates, importing_files(undecided, loaded))
+    importing = importing_files(undecided, loaded)
+    imported = imported_files(undecided, loaded, importing)
+    _keep_needed_sources(report, candidates, importing)
     del loaded, skipped
     for index, path, source, settings in candidates:
         name = str(path)
