@@ -1080,9 +1080,10 @@ class UnpicklableCallable(Rule):
                                           self.context.path)
         # The most precise wording that fits in a line (the names are in the fix's diff; the
         # location says it is a notebook).
-        wordings = [f"{self._describe(subject)} is {slot.where()}{context}; {error}: move it"
+        shorter = "AttributeError on __main__" if subject.placement == "notebook" else error
+        wordings = [f"{self._describe(subject)} is {slot.where()}{context}; {said}: move it"
                     f"{along} to '{helpers}.py'{passed}"
-                    for context in (" in a notebook", "")
+                    for said, context in ((error, " in a notebook"), (error, ""), (shorter, ""))
                     for along, passed in _notebook_company(relocated)]
         return next((w for w in wordings if len(w) <= MAX_MESSAGE), wordings[-1])
 
@@ -1585,11 +1586,12 @@ def _notebook_company(relocated: Optional[Relocation]) -> list[tuple[str, str]]:
     company, passed = relocated.company, relocated.passed
     counted = f"{len(company)} definitions" if len(company) > 1 else _quoted(company)
     variables = f"{len(passed)} notebook variables" if len(passed) > 1 else _quoted(passed)
+    arguments = "as arguments" if len(passed) > 1 else "as an argument"
     return [
         (f" with {_quoted(company)}" if company else "",
-         f", passing {_quoted(passed)} as arguments" if passed else ""),
+         f", passing {_quoted(passed)} {arguments}" if passed else ""),
         (f" with the {counted} it uses" if company else "",
-         f", passing {variables} as arguments" if passed else ""),
+         f", passing {variables} {arguments}" if passed else ""),
     ]
 
 

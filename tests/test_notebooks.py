@@ -316,17 +316,18 @@ def test_mp007_names_what_moves_with_the_function_and_what_it_must_be_passed() -
         "with mp.Pool(2) as pool:\n    print(pool.map(work, data))"))
     message = check_code(data, path="nb.ipynb", select=["MP007"])[0].message
     # Functions and constants of the notebook go along; imports are repeated in the module;
-    # values the kernel computed reach a worker only as arguments. Counted where the names
-    # do not fit in a line.
-    assert message.endswith("move it with the 2 definitions it uses to 'nb_helpers.py', "
-                            "passing 2 notebook variables as arguments")
+    # values the kernel computed reach a worker only as arguments. Where the names do not
+    # fit in a line beside the error's full text, the error is named shorter.
+    assert message == ("function 'work' is a pool task; AttributeError on __main__: move it "
+                       "with 'clip', 'SCALE' to 'nb_helpers.py', passing 'data', 'threshold' "
+                       "as arguments")
     data = jupyter_bytes(notebook(
         "import multiprocessing as mp\nimport math\nSCALE = 3\nlimit = int('4')",
         "def work(x):\n    return min(math.floor(x * SCALE), limit)",
         "with mp.Pool(2) as pool:\n    print(pool.map(work, [1, 2]))"))
     message = check_code(data, path="nb.ipynb", select=["MP007"])[0].message
     assert message.endswith("move it with 'SCALE' to 'nb_helpers.py', passing 'limit' as "
-                            "arguments")
+                            "an argument")
 
 
 def test_a_fix_that_moves_statements_keeps_them_in_their_cell() -> None:

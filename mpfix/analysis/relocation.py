@@ -52,6 +52,8 @@ def relocation(analysis: "ModuleAnalysis",
     problem = _movable(analysis, definition, definition.name.value)
     if problem:
         return Relocation(problem=problem)
+    if len(analysis.global_bindings(definition.name.value)) != 1:
+        return Relocation(problem=f"'{definition.name.value}' is bound more than once")
     moved[id(definition)] = (definition, definition.name.value)
     while pending:
         current = pending.pop()
@@ -61,6 +63,9 @@ def relocation(analysis: "ModuleAnalysis",
                 if name not in _BUILTINS:
                     return Relocation(problem=f"it reads '{name}', which no cell binds")
                 continue
+            if any(not analysis.is_module_level(b.node) for b in bindings):
+                # `global x` in a function (an initializer): the cells never bind it
+                return Relocation(problem=f"it reads '{name}', which a function sets")
             if len(bindings) != 1:
                 if any(b.imported is not None or _own_statement(analysis, b) is not None
                        and isinstance(b.node, (cst.FunctionDef, cst.ClassDef)) for b in bindings):
