@@ -38,6 +38,9 @@ class FileSettings:
     # MP007: the module beside a notebook for its process code; for a notebook of a run the
     # name itself (so it is part of the cache key), else the setting's `{notebook}` template.
     notebook_helpers: str = "{notebook}_helpers"
+    # For a notebook of a run: that module's size and times, or "" where there is none. Whether
+    # MP007's fix can move code there depends on it, so it is part of the cache key.
+    helpers_stamp: str = ""
 
     def starters(self) -> Mapping[str, str]:
         return dict(self.extra_starters)
@@ -68,4 +71,7 @@ class Settings:
     report_unused_noqa: bool = False
     frozen_executables: bool = False
     notebook_helpers: str = "{notebook}_helpers"
+    # For a notebook of a run: that module's size and times, or "" where there is none. Whether
+    # MP007's fix can move code there depends on it, so it is part of the cache key.
+    helpers_stamp: str = ""
     cache_dir: Optional[str] = None  # absolute; None: .mpfix_cache at the project root

@@ -425,3 +425,19 @@ def test_the_summary_names_the_module_written_beside(project: Path) -> None:
         in would.stderr
     done = mpfix("fix", "--unsafe-fixes", "--select", "MP007", "analysis.ipynb")
     assert "1 changed; 1 module beside them created (analysis_helpers.py)" in done.stderr
+
+
+def test_the_cache_notices_the_helpers_module_changing(project: Path) -> None:
+    """Whether MP007 can move code to the module beside the notebook depends on that module:
+    a cached result must not outlive a change to it."""
+    from click.testing import CliRunner
+
+    from mpfix.cli.app import main
+
+    def check() -> str:
+        return CliRunner().invoke(main, ["check", "--output-format", "text", "--select",
+                                         "MP007", "analysis.ipynb"]).stdout
+
+    assert "MP007 [U] " in check()
+    (project / "analysis_helpers.py").write_text("def square(x):\n    return x ** 2\n")
+    assert "MP007 [U] " not in check() and "MP007 " in check()

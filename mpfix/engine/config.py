@@ -321,6 +321,8 @@ class Resolver:
             if matches(path, root, [pattern]):
                 codes -= ignored
         library = True if matches(path, root, settings.library_paths) else None
+        helpers = notebook_helpers_module(settings.notebook_helpers, str(path)) \
+            if path.suffix == ".ipynb" else settings.notebook_helpers
         return FileSettings(
             rules=tuple(sorted(codes)), unsafe_fixes=settings.unsafe_fixes,
             target_start_method=settings.target_start_method,
@@ -328,6 +330,15 @@ class Resolver:
             is_library=library, is_package_init=path.name == "__init__.py",
             report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
             frozen_executables=settings.frozen_executables,
-            notebook_helpers=notebook_helpers_module(settings.notebook_helpers, str(path))
-            if path.suffix == ".ipynb" else settings.notebook_helpers,
+            notebook_helpers=helpers,
+            helpers_stamp=_stamp(path.parent / f"{helpers}.py") if path.suffix == ".ipynb" else "",
         )
+
+
+def _stamp(path: Path) -> str:
+    """A file's size and times, as the cache tells a changed file (mpfix.engine.warm)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
