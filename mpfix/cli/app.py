@@ -27,7 +27,6 @@ from mpfix.cli.report import (
     FIX_REPORT_FORMATS, FORMATS, FORMATS_WITH_EDITS, STATISTICS_FORMATS, fixes_text, summary,
     write_findings, write_fix_report, write_statistics,
 )
-from mpfix.verify.run import run_command
 from mpfix.settings import START_METHODS, FileSettings
 from mpfix.engine.writer import WriteError, write_file
 
@@ -136,7 +135,25 @@ def common_options(function: Callable) -> Callable:
     return function
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """`mpfix run` is imported when it is asked for: its subprocess and signal machinery
+    would cost every `check` (a pre-commit call on one file) a tenth of its time."""
+
+    LAZY = {"run": ("mpfix.verify.run", "run_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name in self.LAZY and name not in self.commands:
+            import importlib
+
+            module, attribute = self.LAZY[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mpfix")
 def main() -> None:
     """Find and fix multiprocessing code that breaks under spawn and forkserver."""
@@ -588,8 +605,6 @@ def clean() -> None:
     click.echo(f"removed {directory}" if removed else f"no cache to remove at {directory}",
                err=True)
 
-
-main.add_command(run_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -190,6 +190,9 @@ def _starters(where: Optional[Path], table: Any) -> dict[str, str]:
 
 def matches(path: Path, root: Path, patterns: Iterable[str]) -> bool:
     """Whether `path` (or a folder it is in) matches a glob, relative to `root`."""
+    patterns = list(patterns)
+    if not patterns:  # the common case, asked for every file of a run
+        return False
     absolute = path.absolute()
     try:
         parts = absolute.relative_to(root.absolute()).parts
