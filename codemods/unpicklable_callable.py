@@ -1193,12 +1193,14 @@ class UnpicklableCallable(Rule):
         defined, the first statement (an import of them takes its place), the others, and
         the cell's import from the helpers module that an earlier fix wrote, if any."""
         cell_of: dict[int, int] = {}
+        position: dict[int, int] = {}
         imports_of: dict[int, cst.BaseStatement] = {}
         cell = 0
-        for statement in self.context.module.body:
+        for index, statement in enumerate(self.context.module.body):
             if is_cell_marker(statement):
                 cell += 1
             cell_of[id(statement)] = cell
+            position[id(statement)] = index
             if _imports_from(statement, helpers):
                 imports_of.setdefault(cell, statement)
         groups: dict[int, tuple[list[str], list[cst.BaseStatement]]] = {}
@@ -1206,8 +1208,14 @@ class UnpicklableCallable(Rule):
             names, statements = groups.setdefault(cell_of[id(statement)], ([], []))
             names.append(name)
             statements.append(statement)
-        return [(names, statements[0], statements[1:], imports_of.get(cell))
-                for cell, (names, statements) in groups.items()]
+        found = []
+        for cell, (names, statements) in groups.items():
+            earlier = imports_of.get(cell)
+            # Only an import above them binds the names everywhere they were bound before.
+            if earlier is not None and position[id(earlier)] > position[id(statements[0])]:
+                earlier = None
+            found.append((names, statements[0], statements[1:], earlier))
+        return found
 
     def _advice(self, plan: Hoist) -> str:
         if isinstance(plan.definition, cst.Lambda):
