@@ -37,7 +37,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-from mpfix.engine.cache import CACHE_DIR, project_root
+from mpfix.engine.cache import CACHE_DIR, file_stamp, project_root
 from mpfix.engine.registry import DEFAULT_CODES, UnknownRule, expand_codes
 from mpfix.settings import START_METHODS, FileSettings, Settings, notebook_helpers_module
 from mpfix.analysis.starters import Kind
@@ -334,14 +334,11 @@ class Resolver:
             report_unused_noqa=settings.report_unused_noqa, edits=self.overrides.edits,
             frozen_executables=settings.frozen_executables,
             notebook_helpers=helpers,
-            helpers_stamp=_stamp(path.parent / f"{helpers}.py") if path.suffix == ".ipynb" else "",
+            helpers_stamp=_helpers_stamp(path.parent / f"{helpers}.py")
+            if path.suffix == ".ipynb" else "",
         )
 
 
-def _stamp(path: Path) -> str:
-    """A file's size and times, as the cache tells a changed file (mpfix.engine.warm)."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return ""
-    return f"{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
+def _helpers_stamp(path: Path) -> str:
+    stamp = file_stamp(str(path))
+    return ":".join(map(str, stamp)) if stamp is not None else ""
