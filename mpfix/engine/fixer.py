@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import threading
 import time
 import warnings
 from collections import Counter
@@ -35,7 +34,8 @@ from mpfix.analysis.positions import StatementTexts
 from mpfix.engine.registry import ALL_CODES, rule_classes
 from mpfix.rulekit.rule import Fix, Rule, RuleContext, Violation
 from mpfix.settings import FileSettings
-from mpfix.engine.source import compiles, too_deeply_nested
+from mpfix.engine.parsing import TooDeeplyNested, parse_module
+from mpfix.engine.source import compiles
 from mpfix.engine.timing import count_parse
 from mpfix.analysis.starters import StarterTable
 
@@ -45,45 +45,6 @@ MAX_FIX_ROUNDS = 8
 Approver = Callable[["PendingFix"], bool]
 # Told about every round of a fix run (see FixRound).
 RoundObserver = Callable[["FixRound"], None]
-
-# libcst's native parser recurses on the machine stack and a stack overflow kills
-# the process. Sources CPython accepts can still be too deep for a default 8 MB
-# stack (about 10,000 chained `and`s), so the parse runs on a thread with room for
-# them; the memory is only reserved, and pages are used as the recursion needs them.
-PARSE_STACK_BYTES = 512 * 1024 * 1024
-
-
-class TooDeeplyNested(Exception):
-    pass
-
-
-def parse_module(source: bytes, path: str = "<mpfix>") -> cst.Module:
-    """libcst's parse, safe from the stack overflows of deeply nested sources."""
-    if too_deeply_nested(source, path):
-        raise TooDeeplyNested
-    outcome: list = []
-
-    def parse() -> None:
-        try:
-            outcome.append(cst.parse_module(source))
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome.append(error)
-
-    try:
-        previous = threading.stack_size(PARSE_STACK_BYTES)
-    except (ValueError, RuntimeError):  # the platform cannot size thread stacks
-        parse()
-    else:
-        try:
-            thread = threading.Thread(target=parse, name="mpfix-parse", daemon=True)
-            thread.start()
-        finally:
-            threading.stack_size(previous)
-        thread.join()
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
 
 # libcst puts a position of its own into its parser's messages; mpfix gives one position.
 _LIBCST_POSITION = re.compile(r"^(?:parser error: )?error at \d+:\d+: ")

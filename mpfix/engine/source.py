@@ -32,28 +32,3 @@ def compiles(data: bytes, filename: str = "<mpfix>") -> Optional[str]:
     except RecursionError:
         return "RecursionError: too deeply nested to compile"
     return None
-
-
-def too_deeply_nested(data: bytes, filename: str = "<mpfix>") -> bool:
-    """Whether CPython's own parser refuses `data` for its nesting depth.
-
-    libcst's native parser recurses on the machine stack without a limit and
-    kills the whole process (SIGSEGV) on about 1,500 nested brackets. CPython's
-    parser stops cleanly instead (more than 200 brackets, or a RecursionError or
-    MemoryError for other deep shapes) at a small fraction of libcst's cost, so
-    it screens every file before libcst sees it. Any other syntax error (newer
-    syntax than this interpreter's, Python 2 code) is left for libcst to judge.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # The full compile, not only the AST: before 3.11 the AST of a 20,000-term
-            # chain builds fine while its compile (and libcst's parse) is too deep.
-            compile(data, filename, "exec", dont_inherit=True)
-    except (RecursionError, MemoryError):
-        return True
-    except SyntaxError as error:
-        return "too many nested parentheses" in str(getattr(error, "msg", ""))
-    except ValueError:  # null bytes: libcst reports those itself
-        return False
-    return False
