@@ -10,8 +10,10 @@ a no-op.
 
 from __future__ import annotations
 
+import gc
 import sys
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 _trim: Optional[Callable[[int], int]] = None
 _looked = False
@@ -35,3 +37,22 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is parsed and analysed; one after it.
+
+    A file's tree and index are millions of objects made in one go and kept to the
+    end, none of them garbage before it: every automatic collection in between
+    scans them all for nothing (a tenth of a cold run's CPU). What the file leaves
+    behind in cycles is collected once it is done."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Protocol, Sequence
 
 from mpfix.engine.cache import Cache
-from mpfix.engine.memory import release_freed_memory
+from mpfix.engine.memory import collection_paused, release_freed_memory
 from mpfix.findings import FileResult
 from mpfix.settings import FileSettings
 from mpfix.engine.timing import CACHED, SKIPPED, FileTiming, timing_file
@@ -68,7 +68,7 @@ def _process(work: Work, fix: bool, approve=None) -> tuple[FileResult, FileTimin
     from mpfix.engine.pipeline import process_source
 
     _load_engine(work.settings)
-    with timing_file() as timing:
+    with timing_file() as timing, collection_paused():
         result = process_source(work.source, work.settings, path=work.path, fix=fix,
                                 approve=approve, companions=True)
     # The file's tree and analysis are garbage now: their memory goes back before the
@@ -243,7 +243,8 @@ def _computed(
         report.results.append(FileResult(path=name))  # placeholder, filled below
         candidates.append((index, path, source, settings))
     # Functions of other modules that start processes make their callers candidates too.
-    candidates, promoted = with_summaries(candidates, skipped, cache, environment)
+    with collection_paused():  # hundreds of syntax trees, none garbage before its summary
+        candidates, promoted = with_summaries(candidates, skipped, cache, environment)
     report.skipped -= len(promoted)
     undecided = [path for _, path, _, settings in candidates if settings.is_library is None]
     packaged = package_modules(undecided, loaded)
