@@ -44,6 +44,11 @@ TRICKY = {
         b"# -*- coding: latin-1 -*-\nx = 1\ny = 2\ns = '\xe9t\xe9'  # caf\xe9\n"),
     "indent-widths-differ": b"def f():\n  return 1\ndef g():\n    return 2\nx = 1\n",
     "mixed-newlines": b"x = 1\r\ny = 2\n\r\nz = 3\n",
+    "a class body cut between its methods": (
+        b"import functools\n\n# about A\n@functools.total_ordering\nclass A(  # a\n        object):\n"
+        b"    # before the docstring\n\n    \"\"\"Doc.\"\"\"\n    x = 1\n\n    def f(self):\n"
+        b"        return 1\n        # f's own\n    \n    # the next method's\n\n    @staticmethod\n"
+        b"    def g():\n        pass\n            # deeper\n\n\ny = A()\n"),
     "crlf": b"import os\r\n\r\ndef f():\r\n    return 1\r\n\r\n# c\r\nx = f()\r\n",
     "bom": b"\xef\xbb\xbfimport os\nx = 1\ndef f():\n    pass\n",
 }

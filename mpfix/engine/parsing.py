@@ -114,13 +114,13 @@ def _parse(source: bytes, tree: Optional[ast.Module], stretch: int = STRETCH_BYT
 def _joined(stretches: list[Union[bytes, _Block]]) -> cst.Module:
     reader = _Reader()
     parts = [reader.part(stretch) for stretch in stretches]
-    for part in parts[1:]:
+    for number, part in enumerate(parts[1:], start=1):
         if part.header:
             # Alone, a stretch's leading blank lines and comments are its module's header;
             # in the whole module they lead its first statement.
             first, *rest = part.body
             first = first.with_changes(leading_lines=(*part.header, *first.leading_lines))
-            parts[parts.index(part)] = part.with_changes(header=(), body=(first, *rest))
+            parts[number] = part.with_changes(header=(), body=(first, *rest))
     if any(part.footer for part in parts[:-1]):
         raise _Mismatch  # lines the cut gave the wrong stretch: never lose them
     # A block indented by its part's default stores no indent of its own: every part
