@@ -24,7 +24,10 @@ import notebook_kernel
 from fixture_cases import STAND_INS, Case
 from project_cases import SITE, is_project, lay_out
 
-DEFAULT_TIMEOUT = 10.0
+# A run expected to fail that has not finished after this many seconds hangs: a working
+# fixture program ends within a second. Killing it sooner can only confirm a failure, never
+# fail a test (a run expected to work gets COMPLETION_TIMEOUT); run.json's `timeout` raises it.
+DEFAULT_TIMEOUT = 3.0
 COMPLETION_TIMEOUT = 60.0
 METHODS = ("fork", "spawn", "forkserver")
 # Threads for the runs expected to fail, shared out among pytest-xdist's workers: many of
