@@ -3,10 +3,11 @@
 libcst's native parser holds the tokens and its own tree of a whole module while it
 builds the Python nodes, about 400 bytes of memory per byte of source at the peak
 (a 250 KB test module peaks above 100 MB). Parsing the module a few top-level
-statements at a time and joining the parts gives the same tree (the same nodes,
-the same whitespace and comments, `module.code == source`) at a fraction of that
-peak, and faster, since the parser's working set stays in cache. The split points
-come from CPython's own AST, which the depth screen builds anyway.
+statements at a time (a large class or function a few statements of its body at a
+time) and joining the parts gives the tree libcst's whole parse gives (the same
+nodes, whitespace and comments) at a fraction of that peak. The cut points come
+from CPython's own AST, which the depth screen builds anyway; where a part could
+come out otherwise than in the whole parse, the module is parsed whole.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PARSE_STACK_BYTES = 512 * 1024 * 1024
 # A stretch ends at the first statement boundary past this many bytes: large enough
 # that the per-call cost of the parser vanishes, small enough to keep its peak low.
 STRETCH_BYTES = 16 * 1024
+
 
 class TooDeeplyNested(Exception):
     pass
