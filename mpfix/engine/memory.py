@@ -1,4 +1,5 @@
-"""Give memory the run no longer uses back to the operating system.
+"""Memory between files: given back to the operating system once a file is done, and
+searched for garbage cycles only then (`collection_paused`).
 
 libcst's native parser allocates about 400 bytes per byte of source through the C
 allocator and frees them once the tree is built; glibc keeps those pages for reuse,
