@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 # Below this many bytes to parse, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 400_000
-# libcst's parse of a file this large takes tens of MB: the garbage of the files before
-# it is collected first (a full collection costs too much to run after every file).
-LARGE_FILE = 64_000
 
 SettingsFor = Callable[[Path], FileSettings]
 
@@ -311,8 +308,6 @@ def _compute(pending: list[Work], fix: bool, jobs: int, approve, progress):  # t
     total = sum(len(w.source) for w in pending)
     if jobs <= 1 or len(pending) < 2 or total < PARALLEL_THRESHOLD or approve is not None:
         for work in pending:
-            if len(work.source) >= LARGE_FILE:
-                _release_garbage()  # the files before it left cycles: gone before its parse
             result, timing = _process(work, fix, approve)
             if progress:
                 progress.advance(1, len(work.source))
