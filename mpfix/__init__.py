@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence
 
+# Not `typing` nor `pathlib`: `python -m mpfix.verify.startmethod`, which every behaviour run
+# starts, imports this package and nothing else of mpfix, and those two are most of the cost.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
+    from typing import Optional, Sequence
 
     from mpfix.api import MpfixError, check_code, fix_code
     from mpfix.findings import Finding, Safety
@@ -19,23 +20,26 @@ if TYPE_CHECKING:
 # of site-packages (`python -m mpfix` in a checkout puts the checkout's `mpfix/` first on
 # sys.path, shadowing the installed package after a non-editable `pip install .`), nothing
 # maps it: this finder does, for that one name, as the installed layout has it.
-_PACKAGE = Path(__file__).resolve().parent
-_SOURCE_CODEMODS = _PACKAGE.parent / "codemods"
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+_SOURCE_CODEMODS = os.path.join(os.path.dirname(_PACKAGE), "codemods")
 
 
 class _SourceTreeCodemods:
     """A meta path finder for `mpfix.codemods` alone."""
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]],
-                  target: object = None) -> Optional["ModuleSpec"]:
+                  target: object = None) -> Optional[ModuleSpec]:
         if fullname != f"{__name__}.codemods":
             return None
+        import importlib.util
+
         return importlib.util.spec_from_file_location(
-            fullname, _SOURCE_CODEMODS / "__init__.py",
-            submodule_search_locations=[str(_SOURCE_CODEMODS)])
+            fullname, os.path.join(_SOURCE_CODEMODS, "__init__.py"),
+            submodule_search_locations=[_SOURCE_CODEMODS])
 
 
-if not (_PACKAGE / "codemods").is_dir() and (_SOURCE_CODEMODS / "__init__.py").is_file():
+if not os.path.isdir(os.path.join(_PACKAGE, "codemods")) \
+        and os.path.isfile(os.path.join(_SOURCE_CODEMODS, "__init__.py")):
     sys.meta_path.append(_SourceTreeCodemods())
 
 __version__ = "0.1.0"
@@ -52,6 +56,8 @@ def __getattr__(name: str) -> object:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value

@@ -47,7 +47,9 @@ def collection_paused() -> Iterator[None]:
     A file's tree and index are millions of objects made in one go and kept to the
     end, none of them garbage before it: every automatic collection in between
     scans them all for nothing (a tenth of a cold run's CPU). What the file leaves
-    behind in cycles is collected once it is done."""
+    behind in cycles is collected once it is done, from the youngest generation
+    alone: every object made while collection was paused is in it, and a full
+    collection would scan the whole engine again after every small file."""
     if not gc.isenabled():
         yield
         return
@@ -56,4 +58,4 @@ def collection_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-        gc.collect()
+        gc.collect(0)
