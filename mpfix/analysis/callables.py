@@ -28,6 +28,7 @@ POOL_CALLABLE_METHODS = frozenset(
      "map_async", "starmap_async"}
 )
 EXECUTOR_CALLABLE_METHODS = frozenset({"submit", "map"})
+_HANDING_METHODS = POOL_CALLABLE_METHODS | EXECUTOR_CALLABLE_METHODS | {"register"}
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,8 @@ class CallablesMixin:
                 yield CallableUse(call, "initializer", created, initializer,
                                   argument(call, "initargs", index + 1))
         method = method_name(call)
-        if method is None:
-            return
+        if method not in _HANDING_METHODS:
+            return  # before the receiver's kind, which costs a flow analysis
         receiver = self.receiver_kind(call)
         if receiver is Kind.POOL and method in POOL_CALLABLE_METHODS:
             func = argument(call, "func", 0)

@@ -148,8 +148,9 @@ class KindsMixin:
             return kind
         if backend_choice(self, call) is Choice.SPAWNING:  # joblib's multiprocessing backend
             return Kind.STARTS
-        if isinstance(func, cst.Attribute):
-            receiver = self.kind_of(func.value)
+        if isinstance(func, cst.Attribute) and (func.attr.value in CONTEXT_API
+                                                or func.attr.value in MANAGER_API):
+            receiver = self.kind_of(func.value)  # a flow analysis: only for these methods
             attr = func.attr.value
             if receiver is Kind.CONTEXT:
                 return CONTEXT_API.get(attr)
