@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from mpfix.engine.libraries import imported_files, module_names, package_modules
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mpfix.engine.libraries import (
+    _IMPORT_LINE,
+    import_lines,
+    imported_files,
+    importing_files,
+    module_names,
+    package_modules,
+)
+
+# Pieces of import lines and of what surrounds them, shuffled into any order.
+_PIECES = st.sampled_from([b"import", b"from", b" ", b"\t", b"\n", b"\r", b"\r\n", b"#", b";",
+                           b"(", b")", b",", b".", b"os", b"pkg.sub", b" as ", b"importlib"])
 
 
 def _tree(root: Path, files: dict[str, str]) -> dict[Path, bytes]:
@@ -65,3 +80,17 @@ def test_imported_module_is_a_library_for_mp008(tmp_path: Path) -> None:
     assert " MP001 " in alone.stdout
     assert " MP008 " in together.stdout
     assert " MP001 " not in together.stdout
+
+
+@given(st.lists(_PIECES, max_size=40).map(b"".join))
+def test_import_lines_finds_what_the_regular_expression_finds(source: bytes) -> None:
+    found = [(match.span(), match.groups()) for match in import_lines(source)]
+    assert found == [(match.span(), match.groups()) for match in _IMPORT_LINE.finditer(source)]
+
+
+@given(st.lists(_PIECES | st.sampled_from([b"jobs", b"work_jobs", b"jobs2"]), max_size=30)
+       .map(b"".join))
+def test_importing_files_reads_import_lines_that_name_a_candidate(source: bytes) -> None:
+    mention = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\bjobs\b", re.MULTILINE)
+    found = importing_files([Path("jobs.py")], {Path("other.py"): source})
+    assert found == ({Path("other.py")} if mention.search(source) else set())

@@ -34,7 +34,7 @@ from mpfix.analysis.summaries import ModuleSummary, extract
 from mpfix.analysis.summarylinks import Linked, absolute_name, link
 from mpfix.analysis.third_party import LIBRARY_STARTERS
 from mpfix.engine.cache import Cache
-from mpfix.engine.libraries import _IMPORT_LINE as IMPORT_LINE
+from mpfix.engine.libraries import import_lines
 from mpfix.engine.pipeline import needs_parse
 from mpfix.settings import FileSettings
 
@@ -84,7 +84,7 @@ def imports_of(source: bytes, module: str = "", package: bool = False) -> list[s
     """The modules (and names) a file's import lines name, absolute: `a.b` and `a.b.c` for
     `from a.b import c`; relative ones resolved against `module` when it is given."""
     found: set[str] = set()
-    for match in IMPORT_LINE.finditer(source):
+    for match in import_lines(source):
         base_bytes, imported, plain = match.groups()
         if base_bytes is None:
             found.update(_words(plain))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
 _MAIN_GUARD = re.compile(rb"^if[ \t]+(?:__name__[ \t]*==[ \t]*['\"]__main__['\"]|"
                          rb"['\"]__main__['\"][ \t]*==[ \t]*__name__)", re.MULTILINE)
@@ -41,10 +41,25 @@ _IMPORT_LINE = re.compile(
 )
 
 
+def import_lines(source: bytes) -> Iterator[re.Match[bytes]]:
+    """The import lines `_IMPORT_LINE` finds, in order. Each lies on one line, from its
+    start, and holds the word `import`: found with `bytes.find`, which scans far faster
+    than the regular expression engine trying every line."""
+    position = source.find(b"import")
+    while position != -1:
+        match = _IMPORT_LINE.match(source, source.rfind(b"\n", 0, position) + 1)
+        if match is not None:
+            yield match
+        end = source.find(b"\n", position)
+        if end == -1:
+            return
+        position = source.find(b"import", end)
+
+
 def imported_names(source: bytes) -> set[str]:
     """Dotted names a file's import lines can make importable: `a.b` for `from a import b`."""
     names: set[str] = set()
-    for match in _IMPORT_LINE.finditer(source):
+    for match in import_lines(source):
         module, imported, plain = match.groups()
         if module is not None:
             base = module.decode(errors="replace").lstrip(".")
@@ -75,12 +90,14 @@ def package_modules(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -
 def importing_files(candidates: Iterable[Path], sources: Mapping[Path, bytes]) -> set[Path]:
     """The files among `sources` with an import line that names a candidate's module:
     all that `imported_files` reads of the others (the rest of them can be let go)."""
-    stems = b"|".join(re.escape(path.stem.encode()) for path in candidates
-                      if path.name != "__main__.py")
+    stems = [path.stem.encode() for path in candidates if path.name != "__main__.py"]
     if not stems:
         return set()
-    mentions = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:" + stems + rb")\b", re.MULTILINE)
-    return {path for path, data in sources.items() if mentions.search(data)}
+    mentions = re.compile(rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:"
+                          + b"|".join(map(re.escape, stems)) + rb")\b", re.MULTILINE)
+    # The regular expression only where a stem occurs: `in` scans at memory speed.
+    return {path for path, data in sources.items()
+            if any(stem in data for stem in stems) and mentions.search(data)}
 
 
 def imported_files(candidates: Iterable[Path], sources: Mapping[Path, bytes],
