@@ -22,7 +22,7 @@ from mpfix.rulekit.helpers import (
 from mpfix.analysis.arguments import keyword, positional
 from mpfix.analysis.starters import RESOURCE_KINDS, Kind
 from mpfix.analysis.backends import spawning_task_argument
-from mpfix.analysis.third_party import library_starter
+from mpfix.analysis.third_party import TASK_METHODS, library_starter
 
 # What a slot's role hands over, in a finding's few words.
 SHORT_ROLES = {"target": "Process target", "task": "{owner} task",
@@ -403,7 +403,7 @@ class UnpicklableCallable(Rule):
         """The function given to a third-party pool's task method (`pebble.ProcessPool`'s
         `schedule`/`submit`/`map`), when that library pickles it by reference."""
         method = method_name(call)
-        if method is None or not call.args or call.args[0].keyword is not None \
+        if method not in TASK_METHODS or not call.args or call.args[0].keyword is not None \
                 or call.args[0].star:
             return None
         for creation in self.analysis.creation_calls(call.func.value):  # type: ignore[attr-defined]

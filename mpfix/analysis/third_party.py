@@ -185,6 +185,12 @@ BACKEND_SCOPES: Mapping[str, BackendScope] = {
 }
 
 
+# Every method name that hands a library's pool a task: a call of any other method needs
+# no look at what its receiver is.
+TASK_METHODS = frozenset(method for entry in LIBRARY_STARTERS.values()
+                         for method in entry.task_methods)
+
+
 def library_starter(qualified_name: str) -> Optional[LibraryStarter]:
     return LIBRARY_STARTERS.get(qualified_name)
 
