@@ -19,6 +19,8 @@ ADD_ONE = {"append": 0, "add": 0, "appendleft": 0, "insert": 1, "setdefault": 1}
 ADD_MANY = frozenset({"extend", "update", "extendleft"})
 # Builtins whose result has the elements of their first argument.
 COPYING_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "reversed", "sorted", "iter"})
+# The statements (and `with` items) that store or return a value.
+_STORING = frozenset({cst.Assign, cst.AnnAssign, cst.AugAssign, cst.WithItem, cst.Return})
 # ("name", scope id, name) for a variable, ("attr", owner, attribute) for an attribute.
 Location = tuple
 
@@ -52,6 +54,8 @@ class FlowIndex:
         for scope in analysis.names.created.values():
             index.scopes.setdefault(id(scope), []).append(scope)
         for node in list(analysis.names.parents):
+            if type(node) not in _STORING:
+                continue  # most nodes; a set lookup, where isinstance goes through ABCMeta
             if isinstance(node, cst.Assign):
                 for target in node.targets:
                     index._store(analysis, target.target, node.value, node)
