@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-# Not `typing` nor `pathlib`: `python -m mpfix.verify.startmethod`, which every behaviour run
+# Neither `typing` nor `pathlib`: `python -m mpfix.verify.startmethod`, which every behaviour run
 # starts, imports this package and nothing else of mpfix, and those two are most of the cost.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
