@@ -13,6 +13,7 @@ come out otherwise than in the whole parse, the module is parsed whole.
 from __future__ import annotations
 
 import ast
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -77,9 +78,10 @@ def screened(data: bytes, filename: str = "<mpfix>") -> Optional[ast.Module]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = compile(data, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-            # The full compile, not only the AST: before 3.11 the AST of a 20,000-term
-            # chain builds fine while its compile (and libcst's parse) is too deep.
-            compile(tree, filename, "exec", dont_inherit=True)
+            if sys.version_info < (3, 11):
+                # Before 3.11 the AST of a 20,000-term chain builds fine while its compile
+                # (and libcst's parse) is too deep; since, building the AST refuses it.
+                compile(tree, filename, "exec", dont_inherit=True)
     except (RecursionError, MemoryError):
         raise TooDeeplyNested from None
     except SyntaxError as error:
