@@ -148,10 +148,11 @@ class KindsMixin:
             return kind
         if backend_choice(self, call) is Choice.SPAWNING:  # joblib's multiprocessing backend
             return Kind.STARTS
-        if isinstance(func, cst.Attribute) and (func.attr.value in CONTEXT_API
-                                                or func.attr.value in MANAGER_API):
-            receiver = self.kind_of(func.value)  # a flow analysis: only for these methods
+        if isinstance(func, cst.Attribute):
             attr = func.attr.value
+            # The receiver's kind costs a flow analysis: only for the names it can decide.
+            receiver = self.kind_of(func.value) if attr in CONTEXT_API or attr in MANAGER_API \
+                else None
             if receiver is Kind.CONTEXT:
                 return CONTEXT_API.get(attr)
             if receiver is Kind.MANAGER:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
@@ -59,15 +60,9 @@ class Binding:
         return id(self)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
+@functools.cache
 def child_fields(kind: type) -> tuple[str, ...]:
-    try:
-        return _FIELDS[kind]
-    except KeyError:
-        _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
-        return _FIELDS[kind]
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def _token_types() -> frozenset[type]:
@@ -89,19 +84,12 @@ def _token_types() -> frozenset[type]:
 _TOKENS = _token_types()
 
 
-_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
+@functools.cache
 def _node_fields(kind: type) -> tuple[str, ...]:
     """The fields of `kind` whose type admits a node other than a token: not `str`
     fields, and not whitespace, parentheses or commas (most of a node's fields)."""
-    try:
-        return _NODE_FIELDS[kind]
-    except KeyError:
-        hints = typing.get_type_hints(kind)
-        _NODE_FIELDS[kind] = tuple(name for name in child_fields(kind)
-                                   if not _node_classes(hints[name]) <= _TOKENS)
-        return _NODE_FIELDS[kind]
+    hints = typing.get_type_hints(kind)
+    return tuple(name for name in child_fields(kind) if not _node_classes(hints[name]) <= _TOKENS)
 
 
 def _node_classes(hint: object) -> set[type]:
@@ -110,17 +98,11 @@ def _node_classes(hint: object) -> set[type]:
     return {kind for argument in typing.get_args(hint) for kind in _node_classes(argument)}
 
 
-_CHILD_TYPES: dict[type, bool] = {}
-
-
+@functools.cache
 def _is_child_type(kind: type) -> bool:
     """A node type other than a token's (kept per type: isinstance on libcst's abstract
     node classes goes through ABCMeta in Python, for every value of every node)."""
-    try:
-        return _CHILD_TYPES[kind]
-    except KeyError:
-        _CHILD_TYPES[kind] = issubclass(kind, cst.CSTNode) and kind not in _TOKENS
-        return _CHILD_TYPES[kind]
+    return issubclass(kind, cst.CSTNode) and kind not in _TOKENS
 
 
 def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
