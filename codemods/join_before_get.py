@@ -333,11 +333,11 @@ class _JoinMove:
     def violation(self) -> Optional[Violation]:
         join = next(feed.join for feed in self.feeds
                     if any(self.rule.same_queue(feed.queue, q) for q in self.drained))
+        if self._few_small_items():
+            return None
         head = (f"`{self._code(join)}` before the gets on {self._queue_names()} deadlocks once "
                 f"{self._evidence()} the pipe")
         end = self._drain_end()
-        if self._few_small_items():
-            return None
         if isinstance(end, str):
             return Violation(join, f"{head}; {end}: drain the queue first")
         if end == self.start:
