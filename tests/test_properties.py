@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 
-import hypothesmith
 import libcst
 import pytest
+from grammar_programs import arbitrary_python
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -177,7 +177,7 @@ def test_library_findings_are_never_fixed_by_moving_code(definition: str,
 # Arbitrary Python from hypothesmith ----------------------------------------------------
 
 @settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=SLOW)
-@given(hypothesmith.from_grammar())
+@given(arbitrary_python())
 def test_code_without_multiprocessing_is_unchanged(program: str) -> None:
     assume("multiprocess" not in program and "billiard" not in program)
     assert fix_code(program, unsafe_fixes=True) == program
@@ -189,7 +189,7 @@ def test_code_without_multiprocessing_is_unchanged(program: str) -> None:
 
 
 @settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=SLOW)
-@given(hypothesmith.from_grammar(), multiprocessing_programs(), st.booleans())
+@given(arbitrary_python(), multiprocessing_programs(), st.booleans())
 def test_multiprocessing_mixed_with_arbitrary_code(arbitrary: str, template: str,
                                                    unsafe: bool) -> None:
     # The arbitrary code first: a `from __future__` import in it stays legal.
