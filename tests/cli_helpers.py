@@ -41,10 +41,10 @@ def mpfix(*args: str, input: Optional[Union[str, bytes]] = None) -> Result:
     command = list(args)
     if command and command[0] in ("check", "fix") and "--no-cache" not in command:
         command.insert(1, "--no-cache")
-    return _runner().invoke(main, command, input=input, catch_exceptions=False)
+    return cli_runner().invoke(main, command, input=input, catch_exceptions=False)
 
 
-def _runner() -> CliRunner:
+def cli_runner() -> CliRunner:
     try:
         return CliRunner(mix_stderr=False)  # click 8.1 (Python 3.9) mixes them by default
     except TypeError:

@@ -1,4 +1,5 @@
-"""Shared by the safety tests: the real command line in a subprocess, and sources to fix.
+"""Shared by the safety tests: the real command line in a subprocess (or in this process,
+where a process of its own shows nothing more), and sources to fix.
 
 `python -I` keeps the directory under test off `sys.path`, as the installed
 `mpfix` script does: a `click.py` or `signal.py` in a user's project is never
@@ -7,6 +8,7 @@ imported in place of the real module.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from difflib import SequenceMatcher
@@ -64,6 +66,26 @@ def run_mpfix(*args: Union[str, Path], cwd: Path,
         completed.args, completed.returncode,
         completed.stdout.decode("utf-8", "replace"), completed.stderr.decode("utf-8", "replace"),
     )
+
+
+def run_mpfix_in_process(*args: Union[str, Path], cwd: Path) -> subprocess.CompletedProcess:
+    """`mpfix ARGS` from `cwd`, run in this process by click's test runner: the same exit
+    code and output lines as run_mpfix, without the interpreter start and the imports each
+    subprocess pays; an exception escaping the command fails the test with its traceback.
+    What only a process of its own shows (a crash, a signal, bytes on stdin, the installed
+    script) stays with run_mpfix."""
+    from cli_helpers import cli_runner
+
+    from mpfix.cli.app import main
+
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = cli_runner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["mpfix", *map(str, args)], result.exit_code,
+                                       result.stdout, result.stderr)
 
 
 def assert_no_traceback(completed: subprocess.CompletedProcess) -> None:

@@ -2,6 +2,11 @@
 
 Exit codes (README, `mpfix --help`): 0 clean, 1 findings or changes, 2 usage,
 configuration or parse errors.
+
+Most cases run the command line in this process (run_mpfix_in_process); a real
+`python -m mpfix` process runs every bad file at once, the stdin case, the files too
+deep for the parser (a crash would kill only a process of its own) and the files that
+could hang.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from safety_support import (
     assert_no_traceback,
     error_lines,
     run_mpfix,
+    run_mpfix_in_process,
     write_files,
 )
 
@@ -36,7 +42,7 @@ def _one_error(completed: subprocess.CompletedProcess, path: str, message: str) 
 
 @pytest.mark.parametrize("command", ["check", "fix"])
 def test_nonexistent_path(tmp_path: Path, command: str) -> None:
-    completed = run_mpfix(command, "--no-cache", "missing.py", cwd=tmp_path)
+    completed = run_mpfix_in_process(command, "--no-cache", "missing.py", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     assert completed.stderr.splitlines() == ["mpfix: error: missing.py: no such file or directory"]
     assert completed.stdout == ""
@@ -44,7 +50,7 @@ def test_nonexistent_path(tmp_path: Path, command: str) -> None:
 
 def test_nonexistent_path_beside_a_real_one_changes_nothing(tmp_path: Path) -> None:
     (tmp_path / "script.py").write_text(UNGUARDED_POOL)
-    completed = run_mpfix("fix", "--no-cache", "script.py", "missing", cwd=tmp_path)
+    completed = run_mpfix_in_process("fix", "--no-cache", "script.py", "missing", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     assert completed.stderr.splitlines() == ["mpfix: error: missing: no such file or directory"]
     assert (tmp_path / "script.py").read_text() == UNGUARDED_POOL
@@ -52,7 +58,7 @@ def test_nonexistent_path_beside_a_real_one_changes_nothing(tmp_path: Path) -> N
 
 def test_directory_without_python_files(tmp_path: Path) -> None:
     write_files(tmp_path / "docs", {"README.md": "# hello\n", "data.json": "{}\n"})
-    completed = run_mpfix("check", "--no-cache", "docs", cwd=tmp_path)
+    completed = run_mpfix_in_process("check", "--no-cache", "docs", cwd=tmp_path)
     assert_no_traceback(completed)
     assert completed.returncode == EXIT_CLEAN
     assert completed.stdout == ""
@@ -62,9 +68,9 @@ def test_directory_without_python_files(tmp_path: Path) -> None:
 def test_no_paths_at_all(tmp_path: Path) -> None:
     # `check` reads the current directory, as ruff does; `fix` writes, so it wants paths.
     (tmp_path / "script.py").write_text(UNGUARDED_POOL)
-    checked = run_mpfix("check", "--no-cache", cwd=tmp_path)
+    checked = run_mpfix_in_process("check", "--no-cache", cwd=tmp_path)
     assert checked.returncode == 1 and "script.py" in checked.stdout
-    completed = run_mpfix("fix", cwd=tmp_path)
+    completed = run_mpfix_in_process("fix", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     assert len(completed.stderr.splitlines()) == 1
     assert completed.stderr.startswith("mpfix: error: no paths given")
@@ -84,7 +90,7 @@ def test_a_named_pipe_in_a_tree_is_skipped_not_read(tmp_path: Path) -> None:
 def test_a_dangling_symlink_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "dangling.py").symlink_to("nowhere.py")
     (tmp_path / "script.py").write_text(UNGUARDED_POOL)
-    completed = run_mpfix("fix", "--no-cache", ".", cwd=tmp_path)
+    completed = run_mpfix_in_process("fix", "--no-cache", ".", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     _one_error(completed, "dangling.py", "cannot read: No such file or directory")
     assert (tmp_path / "script.py").read_text() == GUARDED_POOL
@@ -118,7 +124,7 @@ def test_file_contents(tmp_path: Path, name: str) -> None:
     data, expected_exit, error = CONTENTS[name]
     (tmp_path / name).write_bytes(data)
     for command in ("check", "fix"):
-        completed = run_mpfix(command, "--no-cache", name, cwd=tmp_path)
+        completed = run_mpfix_in_process(command, "--no-cache", name, cwd=tmp_path)
         assert_no_traceback(completed)
         if error is None:
             assert not error_lines(completed), completed.stderr
@@ -166,7 +172,7 @@ def _cpython_position(data: bytes, name: str) -> tuple[str, int, int]:
 def test_a_parse_error_gives_one_position_cpythons(tmp_path: Path, name: str) -> None:
     data = UNPARSABLE[name]
     (tmp_path / name).write_bytes(data)
-    completed = run_mpfix("check", "--no-cache", name, cwd=tmp_path)
+    completed = run_mpfix_in_process("check", "--no-cache", name, cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     message, line, column = _cpython_position(data, name)
     [error] = error_lines(completed)
@@ -276,7 +282,7 @@ def test_moderate_nesting_is_fixed(tmp_path: Path) -> None:
     """What CPython accepts at its own limit (200 brackets) is fixed like any file."""
     source = UNGUARDED_POOL + "x = " + "(" * 190 + "1" + ")" * 190 + "\n"
     (tmp_path / "script.py").write_text(source)
-    completed = run_mpfix("fix", "--no-cache", "script.py", cwd=tmp_path)
+    completed = run_mpfix_in_process("fix", "--no-cache", "script.py", cwd=tmp_path)
     assert completed.returncode == EXIT_FOUND, completed.stderr
     assert 'if __name__ == "__main__":' in (tmp_path / "script.py").read_text()
 
@@ -287,7 +293,7 @@ def test_moderate_nesting_is_fixed(tmp_path: Path) -> None:
                                           ("--select", "MP001,NOPE")])
 def test_unknown_rule_codes(tmp_path: Path, option: str, value: str) -> None:
     (tmp_path / "script.py").write_text(UNGUARDED_POOL)
-    completed = run_mpfix("fix", "--no-cache", option, value, "script.py", cwd=tmp_path)
+    completed = run_mpfix_in_process("fix", "--no-cache", option, value, "script.py", cwd=tmp_path)
     assert completed.returncode == EXIT_ERROR
     [line] = completed.stderr.splitlines()
     bad = value.split(",")[-1]
@@ -314,7 +320,7 @@ def test_malformed_config(tmp_path: Path, config: str) -> None:
     (tmp_path / "pyproject.toml").write_text(config)
     (tmp_path / "script.py").write_text(UNGUARDED_POOL)
     for command in ("check", "fix"):
-        completed = run_mpfix(command, "--no-cache", "script.py", cwd=tmp_path)
+        completed = run_mpfix_in_process(command, "--no-cache", "script.py", cwd=tmp_path)
         assert_no_traceback(completed)
         assert completed.returncode == EXIT_ERROR, completed.stderr
         [line] = completed.stderr.splitlines()

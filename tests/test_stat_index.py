@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import UNGUARDED, _runner, codes, write
+from cli_helpers import UNGUARDED, cli_runner, codes, write
 from mpfix.cli.app import main
 from mpfix.engine import cache as cache_module
 from mpfix.engine import warm
@@ -45,7 +45,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def check(*paths: str) -> list[str]:
-    result = _runner().invoke(main, ["check", "--output-format", "text", *paths],
+    result = cli_runner().invoke(main, ["check", "--output-format", "text", *paths],
                               catch_exceptions=False)
     return codes(result)
 
