@@ -10,6 +10,7 @@ from mpfix.analysis.summaries import extract
 from mpfix.analysis.summarylinks import link
 from mpfix.engine import runner
 from mpfix.engine.cache import Cache
+from mpfix.engine.crossmodule import with_summaries
 from mpfix.settings import FileSettings
 
 MP001 = FileSettings(rules=("MP001",))
@@ -218,3 +219,29 @@ def test_a_function_reads_its_module_globals_itself_or_through_its_module_helper
     linked = link({"jobs.worker": (summary, False)})
     assert "SCALE" in linked.reads["jobs.worker.work"]
     assert "VERBOSE" not in linked.reads["jobs.worker.work"]
+
+
+def _reads_facts(tmp_path: Path, main: str) -> list[tuple[str, str, str]]:
+    worker = "CONFIG = 1\n\ndef work(q):\n    q.put(CONFIG)\n"
+    files = _project(tmp_path, {"worker.py": worker, "main.py": main})
+    settings = FileSettings(rules=("MP002",))
+    entries = [(index, path, path.read_bytes(), settings) for index, path in enumerate(files)]
+    candidates = [entry for entry in entries if entry[1].name == "main.py"]
+    skipped = [entry for entry in entries if entry[1].name == "worker.py"]
+    chosen, _ = with_summaries(candidates, skipped, None, environment=[])
+    return [fact for fact in chosen[0][3].summary_facts if fact[1] == "reads"]
+
+
+def test_a_parent_setting_a_module_global_gets_what_the_modules_functions_read(
+        tmp_path: Path) -> None:
+    main = ("import multiprocessing\nimport worker\n\nworker.CONFIG = 2\n"
+            "p = multiprocessing.Process(target=worker.work, args=(multiprocessing.Queue(),))\n")
+    assert ("worker.work", "reads", "CONFIG") in _reads_facts(tmp_path, main)
+
+
+def test_setting_an_instance_or_class_attribute_sets_no_module_global(tmp_path: Path) -> None:
+    main = ("import multiprocessing\nimport worker\n\nclass Job:\n    def __init__(self):\n"
+            "        self.CONFIG = 2\n\n    @classmethod\n    def reset(cls):\n"
+            "        cls.CONFIG = 3\n\n"
+            "p = multiprocessing.Process(target=worker.work, args=(multiprocessing.Queue(),))\n")
+    assert _reads_facts(tmp_path, main) == []

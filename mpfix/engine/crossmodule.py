@@ -369,8 +369,11 @@ def _relevant(names: _Names, path: Path, imported: Iterable[str], source: bytes 
 
 
 # `worker.CONFIG = value` at the start of a line: a parent may be changing a module's
-# global after import (MP002 asks which globals the module's functions read).
-_SETS_MODULE_ATTRIBUTE = re.compile(rb"^[ \t]*[A-Za-z_]\w*\.[A-Za-z_]\w*[ \t]*=[^=]", re.MULTILINE)
+# global after import (MP002 asks which globals the module's functions read). `self.x =`
+# and `cls.x =` set an instance's or a class's attribute, never a module's: nearly every
+# file with a class has them.
+_SETS_MODULE_ATTRIBUTE = re.compile(
+    rb"^[ \t]*(?!(?:self|cls)\.)[A-Za-z_]\w*\.[A-Za-z_]\w*[ \t]*=[^=]", re.MULTILINE)
 
 
 def _globals_read(linked: Linked, package: Optional[str], own: frozenset[str],
