@@ -137,6 +137,7 @@ class Summaries:
         # theirs turns out to start processes (`wake`).
         self.dormant: dict[str, tuple[bytes, FileSettings]] = {}
         self._searched: set[str] = set()
+        self._located: dict[str, tuple[Optional[Path], Optional[list[str]]]] = {}
         self._environment_files = 0
         self.own: set[str] = set()  # the run's modules: never looked for in the environment
 
@@ -223,7 +224,6 @@ class Summaries:
         if parts[0] in _COVERED_BY_TABLE or parts[0] in sys.stdlib_module_names:
             return []
         found: list[tuple[str, Path]] = []
-        search: Optional[list[str]] = self.environment
         for cut in range(1, len(parts) + 1):
             name = ".".join(parts[:cut])
             if name in self.own:
@@ -231,20 +231,33 @@ class Summaries:
             if name in self._searched and name not in self.modules and name not in self.dormant:
                 return found
             self._searched.add(name)
-            try:
-                spec = importlib.machinery.PathFinder.find_spec(name, search)
-            except Exception:  # noqa: BLE001 - e.g. a namespace package's portion, whose
-                # path object wants its parent in sys.modules: not followed, never a traceback
+            origin, locations = self._locate(name)
+            if origin is not None:
+                found.append((name, origin))
+            if not locations:
                 return found
-            if spec is None:
-                return found
-            origin = spec.origin
-            if origin and origin.endswith(".py"):
-                found.append((name, Path(origin)))
-            if not spec.submodule_search_locations:
-                return found
-            search = list(spec.submodule_search_locations)
         return found
+
+    def _locate(self, name: str) -> tuple[Optional[Path], Optional[list[str]]]:
+        """`name`'s source file (None if it has none of Python source) and, for a package,
+        where its modules are; importlib's path finder is asked once per name and run, as a
+        crawl through a distribution's modules asks for their packages again and again."""
+        if name in self._located:
+            return self._located[name]
+        parent = name.rpartition(".")[0]
+        search = self._located[parent][1] if parent else self.environment
+        located: tuple[Optional[Path], Optional[list[str]]] = (None, None)
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(name, search)
+        except Exception:  # noqa: BLE001 - e.g. a namespace package's portion, whose
+            # path object wants its parent in sys.modules: not followed, never a traceback
+            spec = None
+        if spec is not None:
+            origin = spec.origin if spec.origin and spec.origin.endswith(".py") else None
+            locations = spec.submodule_search_locations
+            located = (Path(origin) if origin else None, list(locations) if locations else None)
+        self._located[name] = located
+        return located
 
     def linked(self) -> Linked:
         return link(self.modules)
