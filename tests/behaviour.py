@@ -34,6 +34,7 @@ COMPLETION_TIMEOUT = 60.0
 # breakage); a run expected to fail that shows it is given this many seconds more.
 BOOTSTRAP_ERROR = b"current process has finished its bootstrapping phase"
 BOOTSTRAP_GRACE = 1.5
+MAX_FAILED_STARTS = 8  # more processes than any fixture program starts
 POLL = 0.1  # how often a run's stderr is looked at while it goes on
 METHODS = ("fork", "spawn", "forkserver")
 # Threads for the runs expected to fail, shared out among pytest-xdist's workers: many of
@@ -96,16 +97,21 @@ def _communicate(process: subprocess.Popen, timeout: float, expected_failure: bo
     """The run's output once it has ended; TimeoutExpired at its deadline. A run expected
     to fail whose stderr says a child started processes while importing the main module
     (an unguarded program under spawn or forkserver) gets BOOTSTRAP_GRACE seconds more,
-    not the rest of its timeout: a Pool there replaces its dead workers forever, one new
-    interpreter after another on every core, which took the CPU from the other tests."""
+    not the rest of its timeout, and none once more children than MAX_FAILED_STARTS said
+    so: a Pool there replaces its dead workers forever, one new interpreter after another
+    on every core, which took the CPU from the other tests."""
     deadline = time.monotonic() + timeout
+    graced = False
     while True:
         try:
             return process.communicate(timeout=max(0.0, min(POLL, deadline - time.monotonic())))
         except subprocess.TimeoutExpired as pending:
-            if expected_failure and BOOTSTRAP_ERROR in (pending.stderr or b""):
+            failed_starts = (pending.stderr or b"").count(BOOTSTRAP_ERROR) if expected_failure else 0
+            if failed_starts > MAX_FAILED_STARTS:
+                raise  # more than the program starts: a Pool replacing its dead workers
+            if failed_starts and not graced:
                 deadline = min(deadline, time.monotonic() + BOOTSTRAP_GRACE)
-                expected_failure = False  # the deadline is set
+                graced = True
             if time.monotonic() >= deadline:
                 raise
 
