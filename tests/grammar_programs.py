@@ -20,4 +20,4 @@ def _grammar() -> st.SearchStrategy[str]:
 
 def arbitrary_python() -> st.SearchStrategy[str]:
     """Programs of any shape, the grammar built at the first draw, once per process."""
-    return st.deferred(lambda: _grammar())
+    return st.deferred(lambda: _grammar())  # deferred() takes a plain function, not a cache
