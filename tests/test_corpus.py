@@ -14,6 +14,7 @@ CPython itself cannot compile.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import multiprocessing
 import os
 import re
@@ -77,7 +78,8 @@ def _sources() -> tuple[Path, list[Path]]:
     return Path(paths["stdlib"]).resolve(), sorted(path for path in site if path.is_dir())
 
 
-def _copy_tree(source: Path, target: Path, skip: set[Path]) -> None:
+def _copy_tree(source: Path, target: Path, skip: set[Path]) -> Iterator[tuple[Path, Path]]:
+    """Copies the tree's Python files; yields each (original, copy)."""
     for directory, subdirectories, files in os.walk(source):
         here = Path(directory)
         subdirectories[:] = [name for name in subdirectories
@@ -89,6 +91,24 @@ def _copy_tree(source: Path, target: Path, skip: set[Path]) -> None:
             destination = target / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
+            yield path, destination
+
+
+def _compiled_by_cpython(source: Path) -> bool:
+    """Whether this interpreter's bytecode cache holds `source` compiled, as the import
+    system trusts it (a timestamp pyc recording the file's modification time and size):
+    then it compiles, and the corpus need not compile it again to know. Nearly every file
+    of the standard library and site-packages has one; the others are compiled here."""
+    try:
+        with open(importlib.util.cache_from_source(str(source)), "rb") as cached:
+            header = cached.read(16)
+        status = source.stat()
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    return (len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER
+            and int.from_bytes(header[4:8], "little") == 0
+            and int.from_bytes(header[8:12], "little") == int(status.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(header[12:16], "little") == status.st_size & 0xFFFFFFFF)
 
 
 @dataclass
@@ -105,14 +125,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, workers: ProcessPoolExecuto
     root = tmp_path_factory.mktemp("corpus") / "corpus"
     stdlib, site = _sources()
     # The base interpreter's own site-packages is not the running interpreter's.
-    _copy_tree(stdlib, root / "stdlib", {*site, stdlib / "site-packages", stdlib / "dist-packages"})
+    copied = list(_copy_tree(stdlib, root / "stdlib",
+                             {*site, stdlib / "site-packages", stdlib / "dist-packages"}))
     for number, directory in enumerate(site):
-        _copy_tree(directory, root / f"site{number}", set())
+        copied += _copy_tree(directory, root / f"site{number}", set())
     found = Corpus(root)
     paths = sorted(root.rglob("*.py"))
     found.original = {path: path.read_bytes() for path in paths}
-    compiling = workers.map(_file_compiles, map(str, paths), chunksize=64)
-    found.not_compiling = [path for path, compiles in zip(paths, compiling) if not compiles]
+    compiled = {copy for original, copy in copied if _compiled_by_cpython(original)}
+    unproven = [path for path in paths if path not in compiled]
+    compiling = workers.map(_file_compiles, map(str, unproven), chunksize=4)
+    found.not_compiling = [path for path, compiles in zip(unproven, compiling) if not compiles]
     seeds = root / "seeds"
     seeds.mkdir()
     for number, path in enumerate(found.not_compiling):
@@ -198,10 +221,9 @@ class Examined:
     problems: list[str]
 
 
-def _examine(path: str, data: bytes) -> Examined:
+def _examine(path: str, data: bytes, compiles: bool) -> Examined:
     """The engine on one file's original bytes (an earlier test may have fixed the copy on
     disk), prefilter bypassed; runs in a worker process."""
-    compiles = _compiles(data, path)
     result = run_rules(data, EVERY_RULE, path=path, fix=True)
     problems = []
     if compiles and result.error:
@@ -222,13 +244,22 @@ def _examine(path: str, data: bytes) -> Examined:
     return Examined(path, compiles, result.error, new is not None, problems)
 
 
+def _known_to_compile(corpus: Corpus, path: Path) -> bool:
+    """What the corpus found for a copied file; the seeds, made here, are compiled."""
+    if path in corpus.seeds or path == corpus.fixable_seed:
+        return _compiles(corpus.original[path], str(path))
+    return path not in corpus.not_compiling
+
+
 def test_engine_on_every_file_that_mentions_processes(corpus: Corpus,
                                                      workers: ProcessPoolExecutor) -> None:
     chosen = [path for path, data in corpus.original.items()
               if MENTIONS.search(data) or path in corpus.not_compiling]
     chosen.sort(key=lambda path: len(corpus.original[path]), reverse=True)  # largest first
     examined = list(workers.map(_examine, map(str, chosen),
-                                [corpus.original[path] for path in chosen], chunksize=2))
+                                [corpus.original[path] for path in chosen],
+                                [_known_to_compile(corpus, path) for path in chosen],
+                                chunksize=2))
 
     assert len(examined) > 100
     problems = {e.path: e.problems for e in examined if e.problems}
