@@ -8,7 +8,8 @@ nothing, and files libcst cannot read must be reported as errors (exit 2)
 without stopping the others. The command line parses only what its prefilter
 lets through, so the engine is also run directly, prefilter bypassed, on every
 file that mentions multiprocessing, `Pool` or `Process` and on every file
-CPython itself cannot compile.
+CPython itself cannot compile; no finding may vanish in its fix rounds without
+being fixed (tests/test_findings_survive.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Iterator, Optional
 
 import libcst
 import pytest
+from finding_rounds import describe, lost_in
 from safety_support import (
     GUARDED_POOL,
     UNGUARDED_POOL,
@@ -37,7 +39,7 @@ from safety_support import (
 )
 
 from mpfix.engine.crossmodule import with_summaries
-from mpfix.engine.fixer import run_rules
+from mpfix.engine.fixer import FixRound, run_rules
 from mpfix.engine.pipeline import needs_parse
 from mpfix.engine.registry import ALL_CODES
 from mpfix.settings import FileSettings
@@ -223,9 +225,12 @@ class Examined:
 
 def _examine(path: str, data: bytes, compiles: bool) -> Examined:
     """The engine on one file's original bytes (an earlier test may have fixed the copy on
-    disk), prefilter bypassed; runs in a worker process."""
-    result = run_rules(data, EVERY_RULE, path=path, fix=True)
-    problems = []
+    disk), prefilter bypassed; runs in a worker process. Its fix rounds are followed as
+    tests/test_findings_survive.py follows the fixtures': no finding may vanish unfixed."""
+    rounds: list[FixRound] = []
+    result = run_rules(data, EVERY_RULE, path=path, fix=True, observe=rounds.append)
+    problems = [describe(path, number, rounds[number], finding)
+                for number, finding in lost_in(rounds)] if not result.error else []
     if compiles and result.error:
         problems.append(f"error on a file CPython compiles: {result.error}")
     if not compiles and result.error and not result.error.startswith(READ_ERRORS):
