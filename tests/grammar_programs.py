@@ -7,17 +7,9 @@ paid it at collection, the main one and each xdist worker, whichever tests it ra
 
 from __future__ import annotations
 
-import functools
-
 import hypothesmith
 from hypothesis import strategies as st
 
-
-@functools.cache
-def _grammar() -> st.SearchStrategy[str]:
-    return hypothesmith.from_grammar()
-
-
-def arbitrary_python() -> st.SearchStrategy[str]:
-    """Programs of any shape, the grammar built at the first draw, once per process."""
-    return st.deferred(lambda: _grammar())  # deferred() takes a plain function, not a cache
+# Programs of any shape; one deferred strategy builds its grammar at the first draw, and
+# only once, for every test module of the process that uses it.
+ARBITRARY_PYTHON: st.SearchStrategy[str] = st.deferred(hypothesmith.from_grammar)

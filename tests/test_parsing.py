@@ -12,7 +12,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from grammar_programs import arbitrary_python
+from grammar_programs import ARBITRARY_PYTHON
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_fidelity import SCRIPTS
@@ -85,7 +85,7 @@ SEPARATORS = ["", "\n", "# a comment\n", "    # an indented comment\n", "  \n", 
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.tuples(arbitrary_python(), st.sampled_from(SEPARATORS)),
+@given(st.lists(st.tuples(ARBITRARY_PYTHON, st.sampled_from(SEPARATORS)),
                 min_size=2, max_size=6))
 def test_arbitrary_statements_give_libcsts_tree(pieces: list[tuple[str, str]]) -> None:
     source = "".join(code if code.endswith("\n") or not code else code + "\n"

@@ -16,7 +16,7 @@ import os
 
 import libcst
 import pytest
-from grammar_programs import arbitrary_python
+from grammar_programs import ARBITRARY_PYTHON
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -177,7 +177,7 @@ def test_library_findings_are_never_fixed_by_moving_code(definition: str,
 # Arbitrary Python from hypothesmith ----------------------------------------------------
 
 @settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=SLOW)
-@given(arbitrary_python())
+@given(ARBITRARY_PYTHON)
 def test_code_without_multiprocessing_is_unchanged(program: str) -> None:
     assume("multiprocess" not in program and "billiard" not in program)
     assert fix_code(program, unsafe_fixes=True) == program
@@ -189,7 +189,7 @@ def test_code_without_multiprocessing_is_unchanged(program: str) -> None:
 
 
 @settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=SLOW)
-@given(arbitrary_python(), multiprocessing_programs(), st.booleans())
+@given(ARBITRARY_PYTHON, multiprocessing_programs(), st.booleans())
 def test_multiprocessing_mixed_with_arbitrary_code(arbitrary: str, template: str,
                                                    unsafe: bool) -> None:
     # The arbitrary code first: a `from __future__` import in it stays legal.

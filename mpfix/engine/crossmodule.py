@@ -136,7 +136,6 @@ class Summaries:
         # Environment modules that name no process API: summarised once an import of
         # theirs turns out to start processes (`wake`).
         self.dormant: dict[str, tuple[bytes, FileSettings]] = {}
-        self._searched: set[str] = set()
         self._located: dict[str, tuple[Optional[Path], Optional[list[str]]]] = {}
         self._environment_files = 0
         self.own: set[str] = set()  # the run's modules: never looked for in the environment
@@ -228,9 +227,8 @@ class Summaries:
             name = ".".join(parts[:cut])
             if name in self.own:
                 return found  # a module or package of the run: the run's, not the environment's
-            if name in self._searched and name not in self.modules and name not in self.dormant:
+            if name in self._located and name not in self.modules and name not in self.dormant:
                 return found
-            self._searched.add(name)
             origin, locations = self._locate(name)
             if origin is not None:
                 found.append((name, origin))
